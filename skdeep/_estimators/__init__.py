@@ -1,0 +1,6 @@
+"""The scikit-learn estimators."""
+
+from ._classifier import MLPClassifier
+from ._regressor import MLPRegressor
+
+__all__ = ["MLPClassifier", "MLPRegressor"]

@@ -1,0 +1,269 @@
+"""MLPClassifier: multilayer perceptron for classification."""
+
+import numpy as np
+
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from . import _docstrings
+from ._base import BaseMLP
+from ._targets import targets_for, targets_from_classes
+
+_PARAMETERS = [
+    "hidden_layer_sizes", "activation", "solver", "alpha", "batch_size",
+    "learning_rate", "learning_rate_init", "power_t", "max_iter", "shuffle",
+    "random_state", "tol", "verbose", "warm_start", "momentum",
+    "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
+    "beta_2", "epsilon", "n_iter_no_change", "max_fun", "class_weight",
+]
+_ATTRIBUTES = [
+    "classes_", "loss_", "best_loss_", "loss_curve_", "validation_scores_",
+    "best_validation_score_", "history_", "t_", "coefs_", "intercepts_",
+    "n_features_in_", "feature_names_in_", "n_iter_", "n_layers_", "n_outputs_",
+    "out_activation_",
+]
+_EXTRA = """\
+See Also
+--------
+MLPRegressor : Multilayer perceptron regressor.
+sklearn.neural_network.MLPClassifier : The estimator this one replaces.
+
+Notes
+-----
+A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`: same
+parameters, defaults, fitted attributes and methods. Beyond it: more hidden
+activations, ``class_weight``, an explicit validation set for early stopping
+(``fit(..., X_val=, y_val=)``), a per-epoch ``history_``, and
+multiclass-multioutput targets (``y`` with several categorical columns gets one
+softmax head per column on shared hidden layers). The loss is computed from the
+logits, so it stays exact for confident predictions.
+
+Examples
+--------
+>>> from sklearn.datasets import load_iris
+>>> from skdeep import MLPClassifier
+>>> X, y = load_iris(return_X_y=True)
+>>> clf = MLPClassifier(hidden_layer_sizes=(16,), solver="lbfgs", random_state=0)
+>>> clf.fit(X, y).score(X, y) > 0.95
+True
+"""
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    __doc__ = _docstrings.compose(
+        "Multilayer perceptron classifier, trained by a compiled engine.",
+        _PARAMETERS, _ATTRIBUTES, _EXTRA,
+    )
+
+    _parameter_constraints: dict = {
+        **BaseMLP._parameter_constraints,
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+        alpha=0.0001, batch_size="auto", learning_rate="constant",
+        learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+        random_state=None, tol=1e-4, verbose=False, warm_start=False,
+        momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+        validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+        n_iter_no_change=10, max_fun=15000, class_weight=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, loss="log_loss", shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+        )
+        self.class_weight = class_weight
+
+    # ---------------------------------------------------------- targets
+
+    def _prepare_targets(self, y, *, first_pass, incremental, classes):
+        check_classification_targets(y)
+        if incremental and not hasattr(self, "_targets"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self._targets = targets_from_classes(classes, y)
+        elif incremental:
+            if classes is not None and not self._targets.same_classes(classes):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on last call to "
+                    f"partial_fit, was: {self.classes_!r}"
+                )
+        elif first_pass:
+            self._targets = targets_for(y)
+        else:
+            current = targets_for(y)
+            if type(current) is not type(self._targets) or not self._targets.same_classes(
+                current.classes_
+            ):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as "
+                    f"in the previous call to fit. Previously got {self.classes_}, "
+                    f"`y` has {current.classes_}"
+                )
+        self.classes_ = self._targets.classes_
+        return self._targets.loss, self._targets.segments
+
+    def _encode_targets(self, y):
+        return self._targets.encode(y)
+
+    def _target_sample_weight(self, y, incremental):
+        if self.class_weight is None:
+            return None
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit: the class "
+                "frequencies of the whole data are unknown. Compute them once with "
+                "sklearn.utils.class_weight.compute_class_weight('balanced', "
+                "classes=classes, y=y) and pass class_weight as a dict."
+            )
+        return self._targets.class_sample_weight(self.class_weight, y)
+
+    def _validation_score(self, output, y, sample_weight):
+        if not np.isfinite(output).all():
+            return np.nan
+        return self._targets.score(output, y, sample_weight)
+
+    # ------------------------------------------------------- public API
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
+        """Fit the model to data matrix X and targets y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 input is trained in float32.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels; a 0/1 indicator matrix for multilabel targets, or
+            several label columns for multiclass-multioutput targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+        X_val, y_val : array-like, default=None
+            Validation set for early stopping, used instead of holding out
+            ``validation_fraction`` of the training data. Requires
+            ``early_stopping=True`` and a stochastic solver.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(
+            X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
+            sample_weight_val=sample_weight_val,
+        )
+
+    @available_if(lambda est: est._check_partial_fit())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+        classes : array-like of shape (n_classes,) or list of arrays, default=None
+            All the classes, required on the first call (one array per output
+            for multiclass-multioutput targets); ``y`` need not contain them all.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted labels.
+        """
+        check_is_fitted(self)
+        return self._targets.decode(self._forward(X))
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes) or list of ndarray
+            Probabilities in the order of ``classes_``; one array per output for
+            multiclass-multioutput targets.
+        """
+        check_is_fitted(self)
+        return self._targets.proba(self._forward(X))
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities (see :meth:`predict_proba`).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes) or list of ndarray
+            ``log(predict_proba(X))``.
+        """
+        proba = self.predict_proba(X)
+        if isinstance(proba, list):
+            return [np.log(p, out=p) for p in proba]
+        return np.log(proba, out=proba)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (subset accuracy for several outputs) on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy of ``self.predict(X)`` against ``y``.
+        """
+        check_is_fitted(self)
+        if isinstance(self._targets.classes_, list):
+            return self._targets.score(self._forward(X), y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags

@@ -1,0 +1,221 @@
+"""Parameter and attribute documentation, written once for both estimators.
+
+Each entry is one numpydoc item. ``compose`` puts the items of a class in order
+under their section headers; the classes' docstrings are built from it at
+definition time.
+"""
+
+from textwrap import indent
+
+from .._kernels.activations import ACTIVATIONS
+
+_ACTIVATION_LINES = "\n".join(
+    f"    - ``'{name}'``: {a.formula}" for name, a in ACTIVATIONS.items()
+)
+
+PARAMETERS = {
+    "loss": """\
+loss : {'squared_error', 'poisson'}, default='squared_error'
+    The loss minimised: half the squared error, or half the Poisson deviance
+    with a log link (exponential output, requires ``y >= 0``). With several
+    outputs the loss is the *sum* over outputs, so that the reported loss and
+    the gradient the solvers use agree (scikit-learn reports the mean over
+    outputs while following the gradient of the sum).""",
+    "hidden_layer_sizes": """\
+hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+    The ith element is the number of units in the ith hidden layer. An empty
+    tuple gives a network without hidden layer (a linear model).""",
+    "activation": f"""\
+activation : {{{", ".join(repr(a) for a in ACTIVATIONS)}}}, default='relu'
+    Activation of the hidden layers.
+
+{_ACTIVATION_LINES}""",
+    "solver": """\
+solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    The solver for weight optimisation.
+
+    - ``'lbfgs'``: quasi-Newton L-BFGS-B from ``scipy.optimize`` on the whole
+      data set (full batch).
+    - ``'sgd'``: stochastic gradient descent, with ``momentum`` and
+      ``nesterovs_momentum``.
+    - ``'adam'``: Adam (Kingma & Ba, 2014).
+
+    ``'adam'`` works well on data sets with thousands of samples or more;
+    ``'lbfgs'`` often converges faster and better on small ones.""",
+    "alpha": """\
+alpha : float, default=0.0001
+    Strength of the L2 penalty on the weights (never on the biases). As in
+    scikit-learn, the penalty ``alpha / 2 * ||W||^2`` is divided by the number
+    of rows (the sum of their sample weights) of the batch it is added to:
+    with ``'sgd'``/``'adam'`` that is the mini-batch, with ``'lbfgs'`` the
+    whole training set, so the same ``alpha`` regularises harder with small
+    mini-batches than with the full-batch solver.""",
+    "batch_size": """\
+batch_size : int, default='auto'
+    Size of the mini-batches of the stochastic solvers; ``'auto'`` means
+    ``min(200, n_samples)``. Values larger than the number of samples are
+    clipped with a warning. Not used by ``'lbfgs'``.""",
+    "learning_rate": """\
+learning_rate : {'constant', 'invscaling', 'adaptive'} or Schedule, default='constant'
+    Learning-rate schedule.
+
+    - ``'constant'``: ``learning_rate_init`` throughout.
+    - ``'invscaling'``: ``learning_rate_init / (t + 1) ** power_t`` with ``t``
+      the number of samples seen before the epoch.
+    - ``'adaptive'``: constant while training improves; each time
+      ``n_iter_no_change`` consecutive epochs fail to improve the training loss
+      (or the validation score with early stopping) by ``tol``, the rate is
+      divided by 5, and training stops once it is below 1e-6.
+
+    As in scikit-learn, these three names are only used by ``solver='sgd'``.
+    A schedule object from :mod:`skdeep.schedules` applies to every
+    first-order solver and exposes its own parameters to ``GridSearchCV``
+    (``learning_rate__power_t``).""",
+    "learning_rate_init": """\
+learning_rate_init : float, default=0.001
+    Initial learning rate of the stochastic solvers.""",
+    "power_t": """\
+power_t : float, default=0.5
+    Exponent of the ``'invscaling'`` schedule.""",
+    "max_iter": """\
+max_iter : int, default=200
+    Maximum number of iterations: epochs (passes over the training data) for
+    the stochastic solvers, solver iterations for ``'lbfgs'``.""",
+    "shuffle": """\
+shuffle : bool, default=True
+    Whether to shuffle the samples at each epoch (stochastic solvers).""",
+    "random_state": """\
+random_state : int, RandomState instance or None, default=None
+    Seeds the weight initialisation, the validation split of early stopping
+    and the batch order. An int gives bit-identical models across calls. See
+    :term:`Glossary <random_state>`.""",
+    "tol": """\
+tol : float, default=1e-4
+    Tolerance: training stops when the loss (or the validation score with
+    early stopping) has not improved by at least ``tol`` for
+    ``n_iter_no_change`` consecutive epochs, unless the schedule lowers the
+    learning rate instead. For ``'lbfgs'`` it is the projected-gradient
+    tolerance.""",
+    "verbose": """\
+verbose : bool, default=False
+    Whether to print progress messages to stdout.""",
+    "warm_start": """\
+warm_start : bool, default=False
+    Reuse the solution of the previous call to ``fit`` as initialisation
+    (with a fresh optimizer state), otherwise start again. See
+    :term:`the Glossary <warm_start>`.""",
+    "momentum": """\
+momentum : float, default=0.9
+    Momentum of ``'sgd'``, in [0, 1].""",
+    "nesterovs_momentum": """\
+nesterovs_momentum : bool, default=True
+    Whether ``'sgd'`` uses Nesterov's momentum (when ``momentum > 0``).""",
+    "early_stopping": """\
+early_stopping : bool, default=False
+    Stop when the validation score has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs, and restore the weights of the best epoch.
+    The validation set is ``validation_fraction`` of the training data
+    (stratified for single-output classification) or the ``X_val``, ``y_val``
+    passed to :meth:`fit`. Stochastic solvers only.""",
+    "validation_fraction": """\
+validation_fraction : float, default=0.1
+    Fraction of the training data held out for early stopping, in [0, 1).""",
+    "beta_1": """\
+beta_1 : float, default=0.9
+    Decay of Adam's first-moment estimate, in [0, 1).""",
+    "beta_2": """\
+beta_2 : float, default=0.999
+    Decay of Adam's second-moment estimate, in [0, 1).""",
+    "epsilon": """\
+epsilon : float, default=1e-8
+    Adam's numerical-stability constant.""",
+    "n_iter_no_change": """\
+n_iter_no_change : int, default=10
+    Number of epochs without a ``tol`` improvement before stopping (or
+    lowering the learning rate).""",
+    "max_fun": """\
+max_fun : int, default=15000
+    ``'lbfgs'`` only: maximum number of loss-function evaluations.""",
+    "class_weight": """\
+class_weight : dict, list of dict, 'balanced' or None, default=None
+    Weights of the classes, multiplied into the sample weights: a dict
+    ``{label: weight}`` (a list of them for multi-output targets), or
+    ``'balanced'`` for ``n_samples / (n_classes * np.bincount(y))``. Not
+    available with ``'balanced'`` in :meth:`partial_fit`, where the class
+    frequencies are unknown.""",
+}
+
+ATTRIBUTES = {
+    "classes_": """\
+classes_ : ndarray of shape (n_classes,) or list of ndarray
+    Class labels; one array per output for multi-output targets.""",
+    "loss_": """\
+loss_ : float
+    Loss of the last epoch (or of the solution of ``'lbfgs'``), penalty
+    included.""",
+    "best_loss_": """\
+best_loss_ : float or None
+    Lowest training loss reached; ``None`` with early stopping (see
+    ``best_validation_score_``).""",
+    "loss_curve_": """\
+loss_curve_ : list of float
+    Training loss at each epoch (each iteration for ``'lbfgs'``).""",
+    "validation_scores_": """\
+validation_scores_ : list of float or None
+    Validation score at each epoch with early stopping (accuracy for the
+    classifier, R² for the regressor), else ``None``.""",
+    "best_validation_score_": """\
+best_validation_score_ : float or None
+    Best validation score with early stopping, else ``None``.""",
+    "history_": """\
+history_ : list of dict
+    One record per epoch (per iteration for ``'lbfgs'``): ``epoch``, ``loss``,
+    ``seconds`` and, for the stochastic solvers, ``learning_rate`` and, with
+    validation, ``val_loss`` and ``val_score``. Continued by ``warm_start``
+    and :meth:`partial_fit`.""",
+    "t_": """\
+t_ : int
+    Number of training samples seen by the stochastic solver.""",
+    "coefs_": """\
+coefs_ : list of ndarray
+    ``coefs_[i]`` is the weight matrix of layer ``i``, of shape
+    ``(n_units_i, n_units_i+1)``: a view of the one flat parameter vector
+    the engine trains.""",
+    "intercepts_": """\
+intercepts_ : list of ndarray
+    ``intercepts_[i]`` is the bias vector of layer ``i + 1`` (a view).""",
+    "n_features_in_": """\
+n_features_in_ : int
+    Number of features seen during :term:`fit`.""",
+    "feature_names_in_": """\
+feature_names_in_ : ndarray of shape (n_features_in_,)
+    Names of features seen during :term:`fit`, when they are all strings.""",
+    "n_iter_": """\
+n_iter_ : int
+    Number of iterations (epochs) run by the last call.""",
+    "n_layers_": """\
+n_layers_ : int
+    Number of layers, input and output included.""",
+    "n_outputs_": """\
+n_outputs_ : int
+    Number of output units.""",
+    "out_activation_": """\
+out_activation_ : str
+    Output activation: ``'softmax'`` (per head), ``'logistic'``,
+    ``'identity'`` or ``'exp'``.""",
+}
+
+
+def compose(summary, parameters, attributes, extra=""):
+    """A numpydoc docstring from entries of ``PARAMETERS`` and ``ATTRIBUTES``."""
+
+    def section(title, names, table):
+        body = "\n\n".join(table[name] for name in names)
+        return f"{title}\n{'-' * len(title)}\n{body}\n"
+
+    text = f"{summary}\n\n"
+    text += section("Parameters", parameters, PARAMETERS) + "\n"
+    text += section("Attributes", attributes, ATTRIBUTES)
+    if extra:
+        text += "\n" + extra.strip("\n") + "\n"
+    return indent(text, "    ").lstrip()

@@ -1,0 +1,171 @@
+"""MLPRegressor: multilayer perceptron for regression."""
+
+import numpy as np
+
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from . import _docstrings
+from ._base import BaseMLP
+
+_PARAMETERS = [
+    "loss", "hidden_layer_sizes", "activation", "solver", "alpha", "batch_size",
+    "learning_rate", "learning_rate_init", "power_t", "max_iter", "shuffle",
+    "random_state", "tol", "verbose", "warm_start", "momentum",
+    "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
+    "beta_2", "epsilon", "n_iter_no_change", "max_fun",
+]
+_ATTRIBUTES = [
+    "loss_", "best_loss_", "loss_curve_", "validation_scores_",
+    "best_validation_score_", "history_", "t_", "coefs_", "intercepts_",
+    "n_features_in_", "feature_names_in_", "n_iter_", "n_layers_", "n_outputs_",
+    "out_activation_",
+]
+_EXTRA = """\
+See Also
+--------
+MLPClassifier : Multilayer perceptron classifier.
+sklearn.neural_network.MLPRegressor : The estimator this one replaces.
+
+Notes
+-----
+A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor`: same
+parameters, defaults, fitted attributes and methods, with more hidden
+activations, an explicit validation set for early stopping
+(``fit(..., X_val=, y_val=)``) and a per-epoch ``history_``. Unlike
+scikit-learn's, ``partial_fit`` is unavailable (``AttributeError``) with the
+full-batch solver, as in the classifier.
+
+Examples
+--------
+>>> from sklearn.datasets import load_diabetes
+>>> from sklearn.preprocessing import StandardScaler
+>>> from skdeep import MLPRegressor
+>>> X, y = load_diabetes(return_X_y=True)
+>>> X = StandardScaler().fit_transform(X)
+>>> reg = MLPRegressor((32,), solver="lbfgs", max_iter=100, random_state=0)
+>>> reg.fit(X, y).score(X, y) > 0.5
+True
+"""
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    __doc__ = _docstrings.compose(
+        "Multilayer perceptron regressor, trained by a compiled engine.",
+        _PARAMETERS, _ATTRIBUTES, _EXTRA,
+    )
+
+    _parameter_constraints: dict = {
+        **BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(
+        self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+        solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+        learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+        random_state=None, tol=1e-4, verbose=False, warm_start=False,
+        momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+        validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+        n_iter_no_change=10, max_fun=15000,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, loss=loss, shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+        )
+
+    def _prepare_targets(self, y, *, first_pass, incremental, classes):
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for Poisson "
+                "regression (loss='poisson')."
+            )
+        return self.loss, None
+
+    def _encode_targets(self, y):
+        return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    def _validation_score(self, output, y, sample_weight):
+        if not np.isfinite(output).all():
+            return np.nan
+        return r2_score(y, self._format(output), sample_weight=sample_weight)
+
+    @staticmethod
+    def _format(output):
+        return output.ravel() if output.shape[1] == 1 else output
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
+        """Fit the model to data matrix X and targets y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 input is trained in float32.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values (``>= 0`` for ``loss='poisson'``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+        X_val, y_val : array-like, default=None
+            Validation set for early stopping, used instead of holding out
+            ``validation_fraction`` of the training data. Requires
+            ``early_stopping=True`` and a stochastic solver.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(
+            X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
+            sample_weight_val=sample_weight_val,
+        )
+
+    @available_if(lambda est: est._check_partial_fit())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict with the network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted values.
+        """
+        check_is_fitted(self)
+        return self._format(self._forward(X))

@@ -1,0 +1,1 @@
+"""numba kernels: activations, losses, network passes, optimizer updates."""

@@ -1,0 +1,208 @@
+"""Output activations and losses, fused with their gradient.
+
+Each loss is paired with its canonical link, so the gradient with respect to the
+raw output ``z`` is ``prediction - y`` (times the sample weight). Kernels follow
+``sklearn/_loss``'s signature: inputs, then preallocated outputs, then scalars.
+
+``loss_gradient(code, Z, Y, sw, segments, scale, D)``
+    ``Z`` holds the raw output (bias already added) and is overwritten with the
+    prediction; ``D <- scale * sw * dloss/dz``; returns ``sum_i sw_i * loss_i``
+    accumulated in float64.
+``loss_value(code, Z, Y, sw, segments)``
+    the same sum without touching ``Z`` or writing a gradient.
+``output_activation(code, Z, segments)``
+    raw output -> prediction, in place (used by ``predict``).
+
+``segments`` holds the column boundaries of softmax heads: ``[0, K]`` for one
+multiclass output, ``[0, K1, K1 + K2, ...]`` for several categorical outputs that
+share the hidden layers. Log-losses are computed from the logits (log-sum-exp),
+not from clipped probabilities, so they stay exact for confident predictions.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._jit import jit
+
+SQUARED_ERROR, POISSON, BINARY_LOG_LOSS, LOG_LOSS = range(4)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss and the output activation that is its canonical link."""
+
+    code: int
+    out_activation: str
+
+
+LOSSES = {
+    "squared_error": Loss(SQUARED_ERROR, "identity"),
+    "poisson": Loss(POISSON, "exp"),
+    "binary_log_loss": Loss(BINARY_LOG_LOSS, "logistic"),
+    "log_loss": Loss(LOG_LOSS, "softmax"),
+}
+
+
+@jit
+def _log1pexp(x):
+    """log(1 + e^x) without overflow."""
+    if x > 0:
+        return x + np.log1p(np.exp(-x))
+    return np.log1p(np.exp(x))
+
+
+@jit
+def _xlogy(x, y):
+    if x == 0:
+        return 0.0
+    return x * np.log(y)
+
+
+@jit
+def _softmax_row_inplace(z):
+    """Softmax of one row segment in place; returns its log-sum-exp."""
+    zmax = z[0]
+    for k in range(1, z.shape[0]):
+        if z[k] > zmax:
+            zmax = z[k]
+    total = 0.0
+    for k in range(z.shape[0]):
+        e = np.exp(z[k] - zmax)
+        z[k] = e
+        total += e
+    inv = 1.0 / total
+    for k in range(z.shape[0]):
+        z[k] *= inv
+    return zmax + np.log(total)
+
+
+@jit
+def _logsumexp(z):
+    zmax = z[0]
+    for k in range(1, z.shape[0]):
+        if z[k] > zmax:
+            zmax = z[k]
+    total = 0.0
+    for k in range(z.shape[0]):
+        total += np.exp(z[k] - zmax)
+    return zmax + np.log(total)
+
+
+@jit
+def loss_gradient(code, Z, Y, sw, segments, scale, D):
+    n, k = Z.shape
+    total = 0.0
+    if code == LOG_LOSS:
+        for i in range(n):
+            w = sw[i]
+            row = 0.0
+            for s in range(segments.shape[0] - 1):
+                lo = segments[s]
+                hi = segments[s + 1]
+                ysum = 0.0
+                yz = 0.0
+                for c in range(lo, hi):
+                    ysum += Y[i, c]
+                    yz += Y[i, c] * Z[i, c]
+                lse = _softmax_row_inplace(Z[i, lo:hi])
+                row += lse * ysum - yz
+                for c in range(lo, hi):
+                    # general form p * sum(y) - y: exact for smoothed labels too
+                    D[i, c] = scale * w * (Z[i, c] * ysum - Y[i, c])
+            total += w * row
+    elif code == BINARY_LOG_LOSS:
+        one = Z.dtype.type(1)
+        for i in range(n):
+            w = sw[i]
+            row = 0.0
+            for c in range(k):
+                z = Z[i, c]
+                y = Y[i, c]
+                row += _log1pexp(z) - y * z
+                if z >= 0:
+                    p = one / (one + np.exp(-z))
+                else:
+                    e = np.exp(z)
+                    p = e / (one + e)
+                Z[i, c] = p
+                D[i, c] = scale * w * (p - y)
+            total += w * row
+    elif code == POISSON:
+        for i in range(n):
+            w = sw[i]
+            row = 0.0
+            for c in range(k):
+                z = Z[i, c]
+                y = Y[i, c]
+                p = np.exp(z)
+                # half Poisson deviance with log link, as scikit-learn's MLP:
+                # y log(y / p) - y + p
+                row += _xlogy(y, y) - y * z - y + p
+                Z[i, c] = p
+                D[i, c] = scale * w * (p - y)
+            total += w * row
+    else:  # SQUARED_ERROR
+        for i in range(n):
+            w = sw[i]
+            row = 0.0
+            for c in range(k):
+                r = Z[i, c] - Y[i, c]
+                row += r * r
+                D[i, c] = scale * w * r
+            total += 0.5 * w * row
+    return total
+
+
+@jit
+def loss_value(code, Z, Y, sw, segments):
+    n, k = Z.shape
+    total = 0.0
+    for i in range(n):
+        row = 0.0
+        if code == LOG_LOSS:
+            for s in range(segments.shape[0] - 1):
+                lo = segments[s]
+                hi = segments[s + 1]
+                ysum = 0.0
+                yz = 0.0
+                for c in range(lo, hi):
+                    ysum += Y[i, c]
+                    yz += Y[i, c] * Z[i, c]
+                row += _logsumexp(Z[i, lo:hi]) * ysum - yz
+        elif code == BINARY_LOG_LOSS:
+            for c in range(k):
+                row += _log1pexp(Z[i, c]) - Y[i, c] * Z[i, c]
+        elif code == POISSON:
+            for c in range(k):
+                y = Y[i, c]
+                row += _xlogy(y, y) - y * Z[i, c] - y + np.exp(Z[i, c])
+        else:
+            for c in range(k):
+                r = Z[i, c] - Y[i, c]
+                row += 0.5 * r * r
+        total += sw[i] * row
+    return total
+
+
+@jit
+def output_activation(code, Z, segments):
+    n, k = Z.shape
+    if code == LOG_LOSS:
+        for i in range(n):
+            for s in range(segments.shape[0] - 1):
+                _softmax_row_inplace(Z[i, segments[s] : segments[s + 1]])
+    elif code == BINARY_LOG_LOSS:
+        one = Z.dtype.type(1)
+        for i in range(n):
+            for c in range(k):
+                z = Z[i, c]
+                if z >= 0:
+                    Z[i, c] = one / (one + np.exp(-z))
+                else:
+                    e = np.exp(z)
+                    Z[i, c] = e / (one + e)
+    elif code == POISSON:
+        for i in range(n):
+            for c in range(k):
+                Z[i, c] = np.exp(Z[i, c])

@@ -1,0 +1,238 @@
+"""The network: layer sizes, one flat parameter vector and per-layer views.
+
+``Network`` knows the layout of ``theta`` (every weight matrix in C order, then
+every bias; see ``_kernels.network``), hands per-layer views to the estimator
+(``coefs_[i]`` is a view of ``theta`` with shape ``(n_in, n_out)``), and owns the
+entry points into the compiled engine that do not depend on an optimizer:
+prediction and the full-batch loss and gradient.
+
+The engine never sees scikit-learn objects: data reach it as ``Inputs``
+(validated arrays) and the network as the plain tuple from ``Network.spec``.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._kernels.activations import ACTIVATIONS
+from ._kernels.losses import LOSSES, loss_value, output_activation
+from ._kernels.network import add_l2_penalty, full_loss_grad, predict_raw
+
+#: rows per block when a whole data set goes through the network (prediction,
+#: full-batch solvers): bounds the activation buffers and keeps them in cache.
+CHUNK_ROWS = 4096
+
+
+class Inputs:
+    """Validated input rows in the form the kernels take.
+
+    Dense input is a C-contiguous 2-D array; sparse input is CSR, given to the
+    kernels as ``(data, indices, indptr)`` with a placeholder dense array (and
+    dense input gets placeholder CSR arrays), so one compiled function serves
+    both.
+    """
+
+    def __init__(self, X, dtype):
+        self.dtype = np.dtype(dtype)
+        self.n_samples, self.n_features = X.shape
+        self.sparse = sp.issparse(X)
+        if self.sparse:
+            X = sp.csr_matrix(X, dtype=self.dtype)
+            X.sum_duplicates()
+            index_dtype = np.int32 if X.nnz < np.iinfo(np.int32).max else np.int64
+            self.dense = np.zeros((1, 1), dtype=self.dtype)
+            self.csr = (
+                np.ascontiguousarray(X.data, dtype=self.dtype),
+                np.ascontiguousarray(X.indices, dtype=index_dtype),
+                np.ascontiguousarray(X.indptr, dtype=index_dtype),
+            )
+        else:
+            self.dense = np.ascontiguousarray(X, dtype=self.dtype)
+            self.csr = (
+                np.zeros(0, dtype=self.dtype),
+                np.zeros(0, dtype=np.int32),
+                np.zeros(1, dtype=np.int32),
+            )
+        self._X = X
+
+    def take(self, rows):
+        """The rows ``rows`` as a new ``Inputs`` (for train/validation splits)."""
+        return Inputs(self._X[rows], self.dtype)
+
+
+class Workspace:
+    """Per-layer activation and delta buffers for up to ``batch_size`` rows."""
+
+    def __init__(self, sizes, batch_size, dtype):
+        units = np.asarray(sizes[1:], dtype=np.int64)
+        self.batch_size = int(batch_size)
+        self.a_off = np.concatenate([[0], np.cumsum(units * self.batch_size)[:-1]])
+        self.a_off = self.a_off.astype(np.int64)
+        total = int(units.sum()) * self.batch_size
+        self.acts = np.empty(total, dtype=dtype)
+        self.deltas = np.empty(total, dtype=dtype)
+
+
+class Network:
+    """Layer sizes and the layout of the flat parameter vector.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[n_features, hidden_1, ..., n_outputs]``.
+    activation : str
+        Hidden activation, a key of ``ACTIVATIONS``.
+    loss : str
+        A key of ``LOSSES``; it fixes the output activation.
+    segments : sequence of int, default=None
+        Softmax head boundaries of the output units (``log_loss`` only); by
+        default one head over all outputs.
+    """
+
+    def __init__(self, sizes, activation, loss, segments=None):
+        self.sizes = np.asarray(sizes, dtype=np.int64)
+        self.activation = activation
+        self.loss = loss
+        n_out = int(self.sizes[-1])
+        if segments is None:
+            segments = [0, n_out]
+        self.segments = np.asarray(segments, dtype=np.int64)
+        fan = self.sizes[:-1] * self.sizes[1:]
+        self.n_weights = int(fan.sum())
+        self.n_params = self.n_weights + int(self.sizes[1:].sum())
+        self.w_off = np.concatenate([[0], np.cumsum(fan)[:-1]]).astype(np.int64)
+        b_off = self.n_weights + np.concatenate([[0], np.cumsum(self.sizes[1:])[:-1]])
+        self.b_off = b_off.astype(np.int64)
+
+    @property
+    def n_layers(self):
+        """Number of weight layers (scikit-learn's ``n_layers_ - 1``)."""
+        return len(self.sizes) - 1
+
+    @property
+    def out_activation(self):
+        return LOSSES[self.loss].out_activation
+
+    def spec(self):
+        """The tuple that describes the network to the kernels."""
+        return (
+            self.sizes,
+            self.w_off,
+            self.b_off,
+            ACTIVATIONS[self.activation].code,
+            LOSSES[self.loss].code,
+            self.segments,
+        )
+
+    # -------------------------------------------------------------- views
+
+    def coefs(self, theta):
+        """Per-layer weight matrices, as views of ``theta``."""
+        return [
+            theta[o : o + a * b].reshape(a, b)
+            for o, a, b in zip(self.w_off, self.sizes[:-1], self.sizes[1:])
+        ]
+
+    def intercepts(self, theta):
+        """Per-layer bias vectors, as views of ``theta``."""
+        return [theta[o : o + b] for o, b in zip(self.b_off, self.sizes[1:])]
+
+    def pack(self, coefs, intercepts, dtype):
+        """A new flat vector holding ``coefs`` and ``intercepts``."""
+        theta = np.empty(self.n_params, dtype=dtype)
+        for view, value in zip(self.coefs(theta), coefs):
+            view[...] = value
+        for view, value in zip(self.intercepts(theta), intercepts):
+            view[...] = value
+        return theta
+
+    def is_view_of(self, theta, coefs, intercepts):
+        """Whether ``coefs``/``intercepts`` are still this layout's views of
+        ``theta`` (a user may have replaced them with new arrays)."""
+        if len(coefs) != self.n_layers or len(intercepts) != self.n_layers:
+            return False
+        base = theta.__array_interface__["data"][0]
+        step = theta.itemsize
+        expected = [(w, o) for w, o in zip(coefs, self.w_off)]
+        expected += [(b, o) for b, o in zip(intercepts, self.b_off)]
+        for arr, off in expected:
+            if not isinstance(arr, np.ndarray) or arr.dtype != theta.dtype:
+                return False
+            if arr.__array_interface__["data"][0] != base + int(off) * step:
+                return False
+        return [c.shape for c in coefs] == [
+            (int(a), int(b)) for a, b in zip(self.sizes[:-1], self.sizes[1:])
+        ]
+
+    def workspace(self, batch_size, dtype):
+        return Workspace(self.sizes, batch_size, dtype)
+
+    # ---------------------------------------------------- engine entry points
+
+    def predict_raw(self, theta, inputs):
+        """Raw output (before the output activation) for every input row."""
+        n = inputs.n_samples
+        chunk = min(n, CHUNK_ROWS)
+        ws = self.workspace(chunk, theta.dtype)
+        out = np.empty((n, int(self.sizes[-1])), dtype=theta.dtype)
+        rows = np.arange(n, dtype=np.int64)
+        predict_raw(
+            theta, self.spec(), inputs.dense, inputs.csr, inputs.sparse, rows,
+            chunk, ws.acts, ws.a_off, out,
+        )
+        return out
+
+    def activate(self, raw):
+        """Apply the output activation to raw outputs, in place; returns them."""
+        output_activation(LOSSES[self.loss].code, raw, self.segments)
+        return raw
+
+    def predict(self, theta, inputs):
+        """Network output after the output activation."""
+        return self.activate(self.predict_raw(theta, inputs))
+
+    def loss_value(self, raw, Y, sample_weight):
+        """Weighted mean loss of raw outputs ``raw`` (data term only)."""
+        total = loss_value(LOSSES[self.loss].code, raw, Y, sample_weight, self.segments)
+        return total / float(np.sum(sample_weight, dtype=np.float64))
+
+
+class FullBatchObjective:
+    """``theta -> (loss, grad)`` over a whole data set, for full-batch solvers.
+
+    The objective is scikit-learn's: ``(sum_i sw_i loss_i + alpha/2 ||W||^2) /
+    sum_i sw_i``. Buffers are allocated once here and reused by every call.
+    """
+
+    def __init__(self, network, inputs, Y, sample_weight, alpha):
+        self.network = network
+        self.inputs = inputs
+        self.Y = Y
+        self.sample_weight = sample_weight
+        self.alpha = float(alpha)
+        dtype = Y.dtype
+        n = inputs.n_samples
+        self.chunk = min(n, CHUNK_ROWS)
+        self.ws = network.workspace(self.chunk, dtype)
+        self.rows = np.arange(n, dtype=np.int64)
+        self.grad = np.empty(network.n_params, dtype=dtype)
+        self.grad_chunk = np.empty(network.n_params, dtype=dtype)
+        self.scale = 1.0 / float(np.sum(sample_weight, dtype=np.float64))
+        self.spec = network.spec()
+        self.n_evaluations = 0
+
+    def __call__(self, theta):
+        """Loss and gradient at ``theta``; the gradient is ``self.grad``
+        (overwritten by the next call)."""
+        self.n_evaluations += 1
+        inp, ws = self.inputs, self.ws
+        total = full_loss_grad(
+            theta, self.grad, self.spec, inp.dense, inp.csr, inp.sparse, self.rows,
+            self.Y, self.sample_weight, self.scale, self.chunk, ws.acts,
+            ws.deltas, ws.a_off, self.grad_chunk,
+        )
+        loss = total * self.scale
+        if self.alpha > 0:
+            loss += add_l2_penalty(
+                theta, self.grad, self.network.n_weights, self.alpha * self.scale
+            )
+        return loss, self.grad
