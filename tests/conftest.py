@@ -1,0 +1,66 @@
+"""Shared fixtures: small data sets, so that the whole suite runs in minutes."""
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes, load_digits, load_iris
+from sklearn.preprocessing import StandardScaler
+
+DTYPES = [np.float32, np.float64]
+#: relative tolerance of numerical comparisons per dtype
+RTOL = {np.float32: 2e-4, np.float64: 1e-10}
+
+
+@pytest.fixture(scope="session")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="session")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[::3], y[::3]  # 599 rows keep the tests quick
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="session")
+def diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return StandardScaler().fit_transform(X), (y - y.mean()) / y.std()
+
+
+def _same(a, b, path):
+    if isinstance(a, np.random.Generator):
+        assert a.bit_generator.state == b.bit_generator.state, path
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray) and a.dtype == b.dtype, path
+        np.testing.assert_array_equal(a, b, err_msg=path)
+    elif isinstance(a, dict):
+        assert set(a) == set(b), f"{path}: keys {set(a) ^ set(b)} differ"
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{path}[{i}]")
+    elif dataclasses.is_dataclass(a) and not isinstance(a, type):
+        _same(vars(a), vars(b), path)
+    elif hasattr(a, "__dict__") and not isinstance(a, type) and type(a).__module__.startswith(("skdeep", "sklearn")):
+        _same(vars(a), vars(b), path)
+    elif isinstance(a, float) and np.isnan(a):
+        assert isinstance(b, float) and np.isnan(b), path
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def snapshot(estimator):
+    """A deep copy of the estimator's state, for ``assert_unchanged``."""
+    return copy.deepcopy(estimator.__dict__)
+
+
+def assert_unchanged(estimator, before):
+    """The estimator's state equals the snapshot ``before``, array for array."""
+    _same(before, estimator.__dict__, type(estimator).__name__)

@@ -1,0 +1,234 @@
+"""Every kernel against a second computation (NumPy/SciPy/scikit-learn)."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.special import expit, softmax
+from sklearn.metrics import log_loss, mean_poisson_deviance, mean_squared_error
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+
+from skdeep._kernels import activations as act
+from skdeep._kernels import linalg, losses, updates
+from skdeep._kernels.activations import ACTIVATIONS, LEAKY_SLOPE
+
+from .conftest import DTYPES, RTOL
+
+REFERENCE = {
+    "identity": lambda x: x,
+    "logistic": expit,
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0),
+    "leaky_relu": lambda x: np.where(x > 0, x, LEAKY_SLOPE * x),
+    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+    "softplus": lambda x: np.logaddexp(0, x),
+}
+
+
+def test_every_activation_has_a_reference():
+    assert set(REFERENCE) == set(ACTIVATIONS)
+
+
+def _pre_activations(dtype, rng):
+    # include large magnitudes: the kernels must not overflow
+    Z = rng.normal(scale=3, size=(13, 7))
+    Z[0, :3] = [-60.0, 60.0, 0.3]
+    return Z.astype(dtype), rng.normal(size=7).astype(dtype)
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activation_forward_matches_reference(name, dtype):
+    rng = np.random.default_rng(0)
+    Z, b = _pre_activations(dtype, rng)
+    expected = REFERENCE[name]((Z + b).astype(np.float64))
+    out = Z.copy()
+    act.activation_forward(ACTIVATIONS[name].code, out, b)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, expected, rtol=RTOL[dtype] * 10, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_derivatives_match_finite_differences(name):
+    """f' and f'' computed from the output agree with central differences."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(scale=2, size=(11, 5))
+    x[np.abs(x) < 1e-3] = 0.5  # keep away from the kinks of relu & co.
+    f = REFERENCE[name]
+    h = 1e-5
+    d1 = (f(x + h) - f(x - h)) / (2 * h)
+    d2 = (f(x + h) - 2 * f(x) + f(x - h)) / h**2
+    A = f(x)
+    D = np.ones_like(x)
+    act.activation_backward(ACTIVATIONS[name].code, A, D)
+    np.testing.assert_allclose(D, d1, rtol=1e-6, atol=1e-8)
+    S = np.empty_like(x)
+    act.activation_second(ACTIVATIONS[name].code, A, S)
+    np.testing.assert_allclose(S, d2, rtol=1e-3, atol=1e-4)
+
+
+def _targets(code, rng, n, k):
+    if code == losses.LOG_LOSS:
+        return np.eye(k)[rng.integers(0, k, n)]
+    if code == losses.BINARY_LOG_LOSS:
+        return (rng.random((n, k)) < 0.4).astype(float)
+    if code == losses.POISSON:
+        return rng.poisson(1.5, (n, k)).astype(float)
+    return rng.normal(size=(n, k))
+
+
+def _sklearn_loss(name, Y, P, sw):
+    """The weighted mean loss from scikit-learn's metrics."""
+    if name == "log_loss":
+        P = P / P.sum(axis=1, keepdims=True)  # float32 rows sum to 1 +- eps
+        return log_loss(Y.argmax(1), P, sample_weight=sw, labels=range(Y.shape[1]))
+    if name == "binary_log_loss":
+        return sum(
+            log_loss(Y[:, c], P[:, c], sample_weight=sw, labels=[0, 1])
+            for c in range(Y.shape[1])
+        )
+    if name == "poisson":
+        return 0.5 * sum(
+            mean_poisson_deviance(Y[:, c], P[:, c], sample_weight=sw)
+            for c in range(Y.shape[1])
+        )
+    return 0.5 * Y.shape[1] * mean_squared_error(Y, P, sample_weight=sw)
+
+
+@pytest.mark.parametrize("name", losses.LOSSES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_loss_matches_sklearn_metrics(name, dtype):
+    rng = np.random.default_rng(2)
+    code = losses.LOSSES[name].code
+    n, k = 40, 3
+    Y = _targets(code, rng, n, k).astype(dtype)
+    Z = rng.normal(size=(n, k)).astype(dtype)
+    sw = (rng.random(n) + 0.5).astype(dtype)
+    seg = np.array([0, k], dtype=np.int64)
+    P = Z.copy()
+    D = np.empty_like(Z)
+    total = losses.loss_gradient(code, P, Y, sw, seg, 1.0, D)
+    expected = _sklearn_loss(name, Y.astype(float), P.astype(float), sw.astype(float))
+    np.testing.assert_allclose(total / sw.sum(dtype=float), expected, rtol=RTOL[dtype] * 10)
+    value = losses.loss_value(code, Z, Y, sw, seg)
+    np.testing.assert_allclose(value, total, rtol=RTOL[dtype])
+    # the prediction written in place equals output_activation's
+    out = Z.copy()
+    losses.output_activation(code, out, seg)
+    np.testing.assert_allclose(out, P, rtol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("name", losses.LOSSES)
+def test_loss_gradient_matches_finite_differences(name):
+    rng = np.random.default_rng(3)
+    code = losses.LOSSES[name].code
+    n, k = 6, 4
+    Y = _targets(code, rng, n, k)
+    seg = np.array([0, 2, 4] if code == losses.LOG_LOSS else [0, k], dtype=np.int64)
+    if code == losses.LOG_LOSS:  # two softmax heads of two classes
+        Y = np.hstack([np.eye(2)[rng.integers(0, 2, n)], np.eye(2)[rng.integers(0, 2, n)]])
+    Z = rng.normal(size=(n, k))
+    sw = rng.random(n) + 0.5
+    D = np.empty_like(Z)
+    losses.loss_gradient(code, Z.copy(), Y, sw, seg, 0.7, D)
+    h = 1e-6
+    num = np.empty_like(Z)
+    for i in range(n):
+        for j in range(k):
+            Zp, Zm = Z.copy(), Z.copy()
+            Zp[i, j] += h
+            Zm[i, j] -= h
+            num[i, j] = (
+                losses.loss_value(code, Zp, Y, sw, seg)
+                - losses.loss_value(code, Zm, Y, sw, seg)
+            ) / (2 * h)
+    np.testing.assert_allclose(D, 0.7 * num, rtol=1e-6, atol=1e-9)
+
+
+def test_softmax_is_per_segment_and_stable():
+    Z = np.array([[1000.0, 0.0, -3.0, 2.0, 1.0], [-1000.0, 1.0, 0.0, 0.0, 5.0]])
+    seg = np.array([0, 3, 5], dtype=np.int64)
+    out = Z.copy()
+    losses.output_activation(losses.LOG_LOSS, out, seg)
+    np.testing.assert_allclose(out[:, :3], softmax(Z[:, :3], axis=1))
+    np.testing.assert_allclose(out[:, 3:], softmax(Z[:, 3:], axis=1))
+
+
+def test_log_losses_are_exact_for_confident_predictions():
+    """From logits, not clipped probabilities: a logit of -50 for the true
+    class costs 50 nats, where clipping would cap it near 36."""
+    Z = np.array([[-50.0, 0.0]])
+    Y = np.array([[1.0, 0.0]])
+    seg = np.array([0, 2], dtype=np.int64)
+    value = losses.loss_value(losses.LOG_LOSS, Z, Y, np.ones(1), seg)
+    np.testing.assert_allclose(value, 50.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_csr_products_match_scipy(dtype):
+    rng = np.random.default_rng(4)
+    X = sp.random(20, 9, density=0.3, random_state=5, format="csr", dtype=dtype)
+    rows = np.array([3, 0, 19, 7, 7], dtype=np.int64)
+    W = rng.normal(size=(9, 4)).astype(dtype)
+    out = np.empty((5, 4), dtype=dtype)
+    linalg.csr_rows_dot(X.data, X.indices, X.indptr, rows, W, out)
+    np.testing.assert_allclose(out, X[rows] @ W, rtol=RTOL[dtype])
+    D = rng.normal(size=(5, 4)).astype(dtype)
+    G = np.empty((9, 4), dtype=dtype)
+    linalg.csr_rows_t_dot(X.data, X.indices, X.indptr, rows, D, G)
+    np.testing.assert_allclose(G, X[rows].T @ D, rtol=RTOL[dtype], atol=1e-6)
+
+
+def test_gathers_and_sums():
+    X = np.arange(12.0).reshape(4, 3)
+    rows = np.array([2, 0], dtype=np.int64)
+    out = np.empty((2, 3))
+    linalg.gather_rows(X, rows, out)
+    np.testing.assert_array_equal(out, X[rows])
+    v = np.empty(2)
+    linalg.gather(X[:, 0].copy(), rows, v)
+    np.testing.assert_array_equal(v, X[rows, 0])
+    s = np.empty(3)
+    linalg.column_sums(X, s)
+    np.testing.assert_array_equal(s, X.sum(0))
+
+
+def _run_reference(optimizer, params, grads):
+    for g in grads:
+        optimizer.update_params(params, [g.copy()])
+    return params[0]
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_update_matches_sklearn(momentum, nesterov):
+    rng = np.random.default_rng(6)
+    theta0 = rng.normal(size=10)
+    grads = [rng.normal(size=10) for _ in range(5)]
+    reference = _run_reference(
+        SGDOptimizer([theta0.copy()], 0.1, momentum=momentum, nesterov=nesterov),
+        [theta0.copy()], grads,
+    )
+    theta = theta0.copy()
+    state = np.zeros((1, 10))
+    hyper = np.array([momentum, float(nesterov)])
+    counters = np.zeros(1, dtype=np.int64)
+    for g in grads:
+        updates.optimizer_step(updates.SGD, theta, g, state, hyper, counters, 0.1)
+    np.testing.assert_allclose(theta, reference, rtol=1e-12)
+
+
+def test_adam_update_matches_sklearn():
+    rng = np.random.default_rng(7)
+    theta0 = rng.normal(size=10)
+    grads = [rng.normal(size=10) for _ in range(5)]
+    reference = _run_reference(
+        AdamOptimizer([theta0.copy()], 0.01, 0.8, 0.99, 1e-7), [theta0.copy()], grads
+    )
+    theta = theta0.copy()
+    state = np.zeros((2, 10))
+    counters = np.zeros(1, dtype=np.int64)
+    hyper = np.array([0.8, 0.99, 1e-7])
+    for g in grads:
+        updates.optimizer_step(updates.ADAM, theta, g, state, hyper, counters, 0.01)
+    np.testing.assert_allclose(theta, reference, rtol=1e-12)
+    assert counters[0] == 5
