@@ -1,0 +1,114 @@
+"""Same seed -> bit-identical model; pickle/joblib round trips; threads."""
+
+import copy
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from skdeep import MLPClassifier, MLPRegressor
+
+from .conftest import DTYPES
+
+CONFIGS = [
+    dict(solver="adam"),
+    dict(solver="sgd", momentum=0.5),
+    dict(solver="lbfgs"),
+    dict(solver="adam", early_stopping=True, n_iter_no_change=3),
+    dict(solver="sgd", shuffle=False, batch_size=16),
+]
+
+
+def _fit(cls, X, y, **params):
+    est = cls(hidden_layer_sizes=(12, 7), max_iter=15, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y)
+
+
+@pytest.mark.parametrize("params", CONFIGS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_same_seed_gives_bit_identical_weights(params, dtype, digits):
+    X, y = digits
+    X = X.astype(dtype)
+    a = _fit(MLPClassifier, X, y, random_state=3, **params)
+    b = _fit(MLPClassifier, X, y, random_state=3, **params)
+    np.testing.assert_array_equal(a._theta, b._theta)
+    assert a.loss_curve_ == b.loss_curve_
+    c = _fit(MLPClassifier, X, y, random_state=4, **params)
+    assert not np.array_equal(a._theta, c._theta)
+
+
+def test_random_state_instance_is_used(iris):
+    X, y = iris
+    a = _fit(MLPClassifier, X, y, random_state=np.random.RandomState(0))
+    b = _fit(MLPClassifier, X, y, random_state=np.random.RandomState(0))
+    np.testing.assert_array_equal(a._theta, b._theta)
+
+
+def test_partial_fit_sequence_is_reproducible(digits):
+    X, y = digits
+
+    def run():
+        est = MLPClassifier((10,), random_state=0)
+        for chunk in np.array_split(np.arange(len(y)), 4):
+            est.partial_fit(X[chunk], y[chunk], classes=np.unique(y))
+        return est
+
+    np.testing.assert_array_equal(run()._theta, run()._theta)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pickle_round_trip(cls, dtype, iris):
+    X, y = iris
+    X = X.astype(dtype)
+    est = _fit(cls, X, y, random_state=0)
+    clone = pickle.loads(pickle.dumps(est))
+    predict = "predict_proba" if cls is MLPClassifier else "predict"
+    np.testing.assert_array_equal(getattr(clone, predict)(X), getattr(est, predict)(X))
+    # the flat vector is stored once and the views are rebuilt
+    for array in clone.coefs_ + clone.intercepts_:
+        assert np.shares_memory(array, clone._theta)
+    # a deep copy behaves the same
+    np.testing.assert_array_equal(getattr(copy.deepcopy(est), predict)(X), getattr(est, predict)(X))
+
+
+def test_pickle_keeps_replaced_coefs(iris):
+    X, y = iris
+    est = _fit(MLPClassifier, X, y, random_state=0)
+    est.coefs_ = [np.zeros_like(c) for c in est.coefs_]
+    clone = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(clone.predict_proba(X), est.predict_proba(X))
+    assert all(not c.any() for c in clone.coefs_)
+
+
+def test_joblib_memory_mapped_model_predicts(tmp_path, iris):
+    X, y = iris
+    est = _fit(MLPClassifier, X, y, random_state=0)
+    path = tmp_path / "model.joblib"
+    joblib.dump(est, path)
+    loaded = joblib.load(path, mmap_mode="r")
+    assert not loaded._theta.flags.writeable
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    # training continues from a read-only model without touching the file
+    loaded.set_params(warm_start=True, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        loaded.fit(X, y)
+    np.testing.assert_array_equal(joblib.load(path)._theta, est._theta)
+
+
+def test_fits_in_threads_match_sequential_fits(digits):
+    """Kernels release the GIL; concurrent fits do not share state."""
+    X, y = digits
+    seeds = range(4)
+    sequential = [_fit(MLPClassifier, X, y, random_state=s)._theta for s in seeds]
+    parallel = joblib.Parallel(n_jobs=2, backend="threading")(
+        joblib.delayed(_fit)(MLPClassifier, X, y, random_state=s) for s in seeds
+    )
+    for a, b in zip(sequential, parallel):
+        np.testing.assert_array_equal(a, b._theta)

@@ -1,0 +1,179 @@
+"""Every bad input: a clear error naming the problem, and a fitted estimator
+left exactly as it was."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from skdeep import MLPClassifier, MLPRegressor
+
+from .conftest import assert_unchanged, snapshot
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(40, 4))
+y = np.arange(40) % 3
+y_reg = X[:, 0] + 0.1 * rng.normal(size=40)
+
+
+def nan_X():
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    return bad
+
+
+def inf_X():
+    bad = X.copy()
+    bad[0, 0] = np.inf
+    return bad
+
+
+def _fitted(cls=MLPClassifier, **params):
+    params = {"hidden_layer_sizes": (5,), "max_iter": 3, "random_state": 0, **params}
+    est = cls(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if cls is MLPClassifier:
+            return est.fit(X, y)
+        return est.fit(X, y_reg)
+
+
+# (id, estimator params, call, exception, message pattern)
+CLASSIFIER_CASES = [
+    ("nan in X", {}, lambda e: e.fit(nan_X(), y), ValueError, "Input X contains NaN"),
+    ("inf in X", {}, lambda e: e.fit(inf_X(), y), ValueError, "Input X contains infinity"),
+    ("1-d X", {}, lambda e: e.fit(X[:, 0], y), ValueError, "Expected 2D array, got 1D array"),
+    ("length mismatch", {}, lambda e: e.fit(X, y[:-1]), ValueError, "inconsistent numbers of samples"),
+    ("complex X", {}, lambda e: e.fit(X + 1j, y), ValueError, "Complex data not supported"),
+    ("string X", {}, lambda e: e.fit(np.full(X.shape, "a"), y), ValueError, "could not convert"),
+    ("continuous y", {}, lambda e: e.fit(X, y_reg), ValueError, "Unknown label type"),
+    ("nan in y", {}, lambda e: e.fit(X, np.where(y == 1, np.nan, y)), ValueError, "Input y contains NaN"),
+    ("negative sample_weight", {}, lambda e: e.fit(X, y, sample_weight=-np.ones(40)), ValueError, "Negative values in data passed to `sample_weight`"),
+    ("sample_weight length", {}, lambda e: e.fit(X, y, sample_weight=np.ones(3)), ValueError, r"sample_weight.shape == \(3,\), expected \(40,\)"),
+    ("nan sample_weight", {}, lambda e: e.fit(X, y, sample_weight=np.full(40, np.nan)), ValueError, "sample_weight contains NaN"),
+    ("zero sample_weight", {}, lambda e: e.fit(X, y, sample_weight=np.zeros(40)), ValueError, "(?i)sample.weight"),
+    ("2-d sample_weight", {}, lambda e: e.fit(X, y, sample_weight=np.ones((40, 2))), ValueError, "1D array or scalar"),
+    ("hidden size 0", {"hidden_layer_sizes": (4, 0)}, lambda e: e.fit(X, y), ValueError, r"hidden_layer_sizes must be > 0, got \[4, 0\]"),
+    ("hidden size float", {"hidden_layer_sizes": (2.5,)}, lambda e: e.fit(X, y), ValueError, "hidden_layer_sizes must hold integers"),
+    ("unknown activation", {"activation": "swish"}, lambda e: e.fit(X, y), ValueError, "'activation' parameter"),
+    ("unknown solver", {"solver": "newton-raphson"}, lambda e: e.fit(X, y), ValueError, "'solver' parameter"),
+    ("negative alpha", {"alpha": -1.0}, lambda e: e.fit(X, y), ValueError, "'alpha' parameter"),
+    ("zero learning rate", {"learning_rate_init": 0.0}, lambda e: e.fit(X, y), ValueError, "'learning_rate_init' parameter"),
+    ("momentum above 1", {"momentum": 1.5}, lambda e: e.fit(X, y), ValueError, "'momentum' parameter"),
+    ("beta_1 of 1", {"beta_1": 1.0}, lambda e: e.fit(X, y), ValueError, "'beta_1' parameter"),
+    ("validation_fraction 1", {"validation_fraction": 1.0}, lambda e: e.fit(X, y), ValueError, "'validation_fraction' parameter"),
+    ("batch_size 0", {"batch_size": 0}, lambda e: e.fit(X, y), ValueError, "'batch_size' parameter"),
+    ("max_iter 0", {"max_iter": 0}, lambda e: e.fit(X, y), ValueError, "'max_iter' parameter"),
+    ("unknown schedule", {"learning_rate": "cosine-ish"}, lambda e: e.fit(X, y), ValueError, "'learning_rate' parameter"),
+    ("bad class_weight type", {"class_weight": "even"}, lambda e: e.fit(X, y), ValueError, "'class_weight' parameter"),
+    ("class_weight list, single output", {"class_weight": [{0: 1.0}]}, lambda e: e.fit(X, y), ValueError, "a list of dicts is for multi-output"),
+    ("class_weight unknown label", {"class_weight": {7: 2.0}}, lambda e: e.fit(X, y), ValueError, "(?i)class"),
+    ("balanced in partial_fit", {"class_weight": "balanced"}, lambda e: e.partial_fit(X, y), ValueError, "'balanced' is not supported for partial_fit"),
+    ("partial_fit with early stopping", {"early_stopping": True}, lambda e: e.partial_fit(X, y), ValueError, "partial_fit does not support early_stopping=True"),
+    ("unknown class in partial_fit", {}, lambda e: e.partial_fit(X, y + 5), ValueError, "`y` has classes not in `self.classes_`"),
+    ("other classes in partial_fit", {}, lambda e: e.partial_fit(X, y, classes=[0, 1, 2, 3]), ValueError, "is not the same as on last call to partial_fit"),
+    ("wrong n_features in partial_fit", {}, lambda e: e.partial_fit(X[:, :3], y), ValueError, "X has 3 features, but MLPClassifier is expecting 4 features"),
+    ("warm start, other classes", {"warm_start": True}, lambda e: e.fit(X, y % 2), ValueError, "warm_start can only be used where `y` has the same classes"),
+    ("warm start, other layers", {"warm_start": True, "hidden_layer_sizes": (6,)}, lambda e: e.fit(X, y), ValueError, "cannot change with warm_start or partial_fit"),
+    ("warm start, other n_features", {"warm_start": True}, lambda e: e.fit(X[:, :3], y), ValueError, "X has 3 features"),
+    ("X_val without y_val", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X), ValueError, "y_val was not provided"),
+    ("y_val without X_val", {"early_stopping": True}, lambda e: e.fit(X, y, y_val=y), ValueError, "X_val was not provided"),
+    ("X_val, no early stopping", {}, lambda e: e.fit(X, y, X_val=X, y_val=y), ValueError, "early_stopping is False"),
+    ("X_val with lbfgs", {"solver": "lbfgs", "early_stopping": True}, lambda e: e.fit(X, y, X_val=X, y_val=y), ValueError, "needs a stochastic solver"),
+    ("X_val wrong n_features", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X[:, :2], y_val=y), ValueError, "X has 2 features"),
+    ("X_val with nan", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=nan_X(), y_val=y), ValueError, "contains NaN"),
+    ("y_val unknown class", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X, y_val=y + 1), ValueError, "classes not in `self.classes_`"),
+    ("y_val length", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X, y_val=y[:5]), ValueError, "inconsistent numbers of samples"),
+    ("sample_weight_val alone", {"early_stopping": True}, lambda e: e.fit(X, y, sample_weight_val=np.ones(40)), ValueError, "sample_weight_val is given without X_val"),
+    ("sample_weight_val negative", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X, y_val=y, sample_weight_val=-np.ones(40)), ValueError, "Negative values"),
+    ("validation split too small", {"early_stopping": True, "validation_fraction": 0.01}, lambda e: e.fit(X, y), ValueError, "The validation set is too small"),
+    ("diverging solver", {"solver": "sgd", "activation": "identity", "learning_rate_init": 1e6, "max_iter": 30, "n_iter_no_change": 100}, lambda e: e.fit(X * 1e4, y), ValueError, "Solver produced non-finite parameter weights"),
+    ("predict, wrong n_features", {}, lambda e: e.predict(X[:, :3]), ValueError, "X has 3 features, but MLPClassifier is expecting 4 features"),
+    ("predict_proba, nan", {}, lambda e: e.predict_proba(nan_X()), ValueError, "Input X contains NaN"),
+    ("score, wrong length", {}, lambda e: e.score(X, y[:3]), ValueError, "inconsistent numbers of samples"),
+]
+
+REGRESSOR_CASES = [
+    ("negative y with poisson", {"loss": "poisson"}, lambda e: e.fit(X, y_reg), ValueError, "negative which is not allowed for Poisson"),
+    ("unknown loss", {"loss": "huber"}, lambda e: e.fit(X, y_reg), ValueError, "'loss' parameter"),
+    ("string y", {}, lambda e: e.fit(X, np.full(40, "a")), ValueError, "could not convert"),
+    ("inf in y", {}, lambda e: e.fit(X, np.where(y_reg > 0, np.inf, y_reg)), ValueError, "Input y contains infinity"),
+    ("warm start, other n_outputs", {"warm_start": True}, lambda e: e.fit(X, np.column_stack([y_reg, y_reg])), ValueError, "cannot change with warm_start or partial_fit"),
+    ("partial_fit, other n_outputs", {}, lambda e: e.partial_fit(X, np.column_stack([y_reg, y_reg])), ValueError, "cannot change with warm_start or partial_fit"),
+    ("predict, wrong n_features", {}, lambda e: e.predict(X[:, :1]), ValueError, "X has 1 features, but MLPRegressor is expecting 4 features"),
+]
+
+
+def _run_case(cls, params, call, exception, match):
+    """A valid fit, then the parameters of the case, then the failing call."""
+    est = _fitted(cls)
+    est.set_params(**params)
+    before = snapshot(est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.raises(exception, match=match):
+            call(est)
+    assert_unchanged(est, before)
+
+
+@pytest.mark.parametrize(
+    "params, call, exception, match",
+    [case[1:] for case in CLASSIFIER_CASES],
+    ids=[case[0] for case in CLASSIFIER_CASES],
+)
+def test_classifier_bad_input(params, call, exception, match):
+    _run_case(MLPClassifier, params, call, exception, match)
+
+
+@pytest.mark.parametrize(
+    "params, call, exception, match",
+    [case[1:] for case in REGRESSOR_CASES],
+    ids=[case[0] for case in REGRESSOR_CASES],
+)
+def test_regressor_bad_input(params, call, exception, match):
+    _run_case(MLPRegressor, params, call, exception, match)
+
+
+def test_first_partial_fit_needs_classes():
+    est = MLPClassifier()
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        est.partial_fit(X, y)
+    assert not hasattr(est, "coefs_")
+
+
+def test_failed_first_fit_leaves_an_unfitted_estimator():
+    est = MLPClassifier()
+    with pytest.raises(ValueError):
+        est.fit(nan_X(), y)
+    assert not hasattr(est, "n_features_in_") and not hasattr(est, "classes_")
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+def test_multioutput_partial_fit_classes_must_be_per_output():
+    Y = np.column_stack([y, (y + 1) % 3 + 10])
+    est = MLPClassifier((4,))
+    with pytest.raises(ValueError, match="classes must be a list with the classes of each"):
+        est.partial_fit(X, Y, classes=[0, 1, 2])
+    est.partial_fit(X, Y, classes=[[0, 1, 2], [10, 11, 12]])
+    before = snapshot(est)
+    with pytest.raises(ValueError, match="Column 1 of `y` has classes not in"):
+        est.partial_fit(X, np.column_stack([y, y]))
+    assert_unchanged(est, before)
+
+
+def test_predict_before_fit():
+    for est in (MLPClassifier(), MLPRegressor()):
+        with pytest.raises(NotFittedError):
+            est.predict(X)
+    with pytest.raises(NotFittedError):
+        MLPClassifier().predict_proba(X)
+
+
+def test_invalid_schedule_parameter_is_reported():
+    from skdeep.schedules import InvScaling
+
+    est = MLPClassifier(solver="sgd", learning_rate=InvScaling(power_t=-1.0))
+    with pytest.raises(ValueError, match="'power_t' parameter of InvScaling"):
+        est.fit(X, y)
