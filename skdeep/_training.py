@@ -15,7 +15,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from sklearn.exceptions import ConvergenceWarning
 
 from ._kernels.training import train_epoch
@@ -130,9 +129,9 @@ class VerbosePrinter:
         pass
 
     def on_epoch_end(self, loop, record):
-        print("Iteration %d, loss = %.8f" % (record["epoch"], record["loss"]))
+        print(f"Iteration {record['epoch']}, loss = {record['loss']:.8f}")
         if "val_score" in record:
-            print("Validation score: %f" % record["val_score"])
+            print(f"Validation score: {record['val_score']:f}")
         return False
 
 
@@ -232,19 +231,20 @@ class StochasticLoop:
                             print(message + " Stopping.")
                         break
                     if self.verbose:
-                        print(message + " Setting learning rate to %f" % new_lr)
+                        print(f"{message} Setting learning rate to {new_lr:f}")
                     progress.lr = new_lr
                     progress.no_improvement_count = 0
                 if stop or incremental:
                     break
                 if self.n_iter == max_epochs:
                     warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and "
-                        "the optimization hasn't converged yet." % max_epochs,
+                        f"Stochastic Optimizer: Maximum iterations ({max_epochs}) "
+                        "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
+                        stacklevel=2,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", stacklevel=2)
         if self.validation is not None:
             np.copyto(self.theta, self.best_theta)  # restore the best weights
         return self.n_iter
@@ -255,8 +255,9 @@ def run_full_batch(
     listeners=(),
 ):
     """Minimise ``objective`` with a scipy-based solver; one history record per
-    iteration. Returns scipy's result."""
+    iteration. Returns scipy's result and whether a listener stopped it."""
     started = [time.perf_counter()]
+    stopped = []
 
     def on_iteration(theta_now, loss):
         record = {"epoch": len(progress.history) + 1, "loss": float(loss)}
@@ -268,9 +269,11 @@ def run_full_batch(
         for listener in listeners:
             stop |= bool(listener.on_epoch_end(None, record))
         if stop:
+            stopped.append(True)
             raise StopIteration
 
-    return minimize(
+    result = minimize(
         solver, objective, theta, max_iter=max_iter, max_fun=max_fun, tol=tol,
         verbose=verbose, callback=on_iteration,
     )
+    return result, bool(stopped)

@@ -221,7 +221,7 @@ def test_partial_fit(cls, digits):
         y = y / 10.0
     est = cls(hidden_layer_sizes=(20,), random_state=0)
     kwargs = {"classes": np.unique(y)} if cls is MLPClassifier else {}
-    for i in range(1, 6):
+    for _ in range(5):
         est.partial_fit(X[: 300], y[: 300], **kwargs)
         est.partial_fit(X[300:], y[300:])
         assert est.n_iter_ == 1  # as scikit-learn: one epoch per call
@@ -235,7 +235,7 @@ def test_partial_fit_is_not_available_with_lbfgs(cls):
     est = cls(solver="lbfgs")
     assert not hasattr(est, "partial_fit")
     with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
-        est.partial_fit
+        getattr(est, "partial_fit")  # noqa: B009 (the attribute access is the test)
     assert hasattr(cls(solver="sgd"), "partial_fit")
 
 

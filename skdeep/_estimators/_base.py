@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.callback import CallbackSupportMixin
 from sklearn.model_selection import train_test_split
@@ -386,7 +385,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if self.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is "
-                "going to be clipped"
+                "going to be clipped",
+                stacklevel=2,
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
@@ -434,12 +434,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _fit_full_batch(self, network, theta, inputs, Y, sw, progress, listeners):
         objective = FullBatchObjective(network, inputs, Y, sw, self.alpha)
-        result = run_full_batch(
+        result, stopped = run_full_batch(
             self.solver, objective, theta, max_iter=self.max_iter,
             max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
             progress=progress, listeners=listeners,
         )
-        n_iter = _check_optimize_result(self.solver, result, self.max_iter)
+        if stopped:  # a callback asked to stop: not a convergence failure
+            n_iter = int(result.nit)
+        else:
+            n_iter = _check_optimize_result(self.solver, result, self.max_iter)
         progress.t += inputs.n_samples * objective.n_evaluations
         progress.best_loss = min(progress.loss_curve, default=float(result.fun))
         progress.validation_scores = None

@@ -1,7 +1,6 @@
 """MLPClassifier: multilayer perceptron for classification."""
 
 import numpy as np
-
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if

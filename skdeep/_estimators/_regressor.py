@@ -1,7 +1,6 @@
 """MLPRegressor: multilayer perceptron for regression."""
 
 import numpy as np
-
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import StrOptions

@@ -8,7 +8,6 @@ between the tasks).
 """
 
 import numpy as np
-
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight

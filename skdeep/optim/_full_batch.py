@@ -2,7 +2,6 @@
 
 import numpy as np
 import scipy.optimize
-
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 
 
