@@ -353,3 +353,12 @@ def test_hidden_layer_sizes_forms(iris):
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X, y)
         assert [c.shape[0] for c in clf.coefs_] + [clf.coefs_[-1].shape[1]] == expected
+
+
+def test_lbfgs_honours_max_fun(digits):
+    X, y = digits
+    with pytest.warns(ConvergenceWarning):
+        clf = MLPClassifier((20,), solver="lbfgs", max_fun=15, max_iter=1000, random_state=0).fit(X, y)
+    evaluations = clf.t_ // len(y)  # t_ counts samples x function evaluations
+    assert 15 <= evaluations <= 15 + 25  # scipy may finish its last line search
+    assert clf.n_iter_ <= evaluations
