@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ._kernels.training import train_epoch
+from ._threads import engine_shards, engine_workers, single_threaded_blas
 from .optim import OptimizerState, minimize
 
 
@@ -163,29 +164,41 @@ class StochasticLoop:
         self.best_theta = theta.copy() if validation is not None else None
 
     def _buffers(self):
+        """Per-shard buffers, allocated once per call to ``run``."""
         dtype = self.theta.dtype
-        n_features = self.train.inputs.n_features
-        dense_cols = 1 if self.train.inputs.sparse else n_features
-        b = self.batch_size
-        self._Xb = np.empty((b, dense_cols), dtype=dtype)
-        self._Yb = np.empty((b, self.train.Y.shape[1]), dtype=dtype)
-        self._swb = np.empty(b, dtype=dtype)
-        self._grad = np.empty(self.network.n_params, dtype=dtype)
-        self._ws = self.network.workspace(b, dtype)
+        n_shards = self.n_shards
+        rows = -(-self.batch_size // n_shards)  # the largest shard of a batch
+        dense_cols = 1 if self.train.inputs.sparse else self.train.inputs.n_features
+        ws = self.network.workspace(rows, dtype)
+        self._bufs = (
+            np.empty((n_shards, rows, dense_cols), dtype=dtype),
+            np.empty((n_shards, rows, self.train.Y.shape[1]), dtype=dtype),
+            np.empty((n_shards, rows), dtype=dtype),
+            np.empty((n_shards, ws.acts.shape[0]), dtype=dtype),
+            np.empty((n_shards, ws.deltas.shape[0]), dtype=dtype),
+            ws.a_off,
+            np.empty((n_shards, self.network.n_params), dtype=dtype),
+        )
+        self._sync = np.zeros(2, dtype=np.int64)
+        self._acc = np.zeros(n_shards)
+        self._steps = np.zeros(self.n_workers, dtype=np.int64)
         self._order = np.arange(self.train.n_samples, dtype=np.int64)
+        inp = self.train.inputs
+        self._data = (inp.dense, *inp.csr, inp.sparse, self.train.Y, self.train.sample_weight)
 
     def _run_epoch(self, lr):
         if self.shuffle:
             self.rng.shuffle(self._order)
         opt = self.progress.optimizer
-        inp, ws = self.train.inputs, self._ws
-        return train_epoch(
-            self.theta, self._grad, self.network.spec(), inp.dense, inp.csr,
-            inp.sparse, self.train.Y, self.train.sample_weight, self._order,
-            self.shuffle, self.batch_size, self._Xb, self._Yb, self._swb,
-            ws.acts, ws.deltas, ws.a_off, self.network.n_weights, self.alpha,
-            opt.code, opt.state, opt.hyper, opt.counters, lr,
+        self._acc[:] = 0
+        loss, steps = train_epoch(
+            self.n_workers, self.theta, *self.network.spec(), *self._data,
+            self._order, self.shuffle, self.batch_size, *self._bufs,
+            opt.code, opt.state, opt.hyper, lr, self.alpha, self.network.n_weights,
+            int(opt.counters[0]), self._sync, self._acc, self._steps,
         )
+        opt.counters[0] += steps
+        return loss
 
     def _validate(self, record):
         val = self.validation
@@ -195,7 +208,13 @@ class StochasticLoop:
 
     def run(self, max_epochs, incremental):
         """Train for up to ``max_epochs`` epochs (one when ``incremental``)."""
+        self.n_shards = engine_shards(self.batch_size)
+        self.n_workers = engine_workers(self.n_shards)
         self._buffers()
+        with single_threaded_blas(self.n_workers > 1):
+            return self._run(max_epochs, incremental)
+
+    def _run(self, max_epochs, incremental):
         progress = self.progress
         try:
             for _ in range(max_epochs):

@@ -192,43 +192,76 @@ def test_gathers_and_sums():
     np.testing.assert_array_equal(s, X.sum(0))
 
 
-def _run_reference(optimizer, params, grads):
+def _run_reference(optimizer, params, grads, l2=0.0, n_weights=None):
+    """scikit-learn's optimizer, fed the gradient plus the L2 term on the
+    weights (the first ``n_weights`` entries)."""
     for g in grads:
-        optimizer.update_params(params, [g.copy()])
+        g = g.copy()
+        g[:n_weights] += l2 * params[0][:n_weights]
+        optimizer.update_params(params, [g])
     return params[0]
+
+
+def _run_kernel(code, theta, grads, state, hyper, lr, l2, n_weights):
+    squares = []
+    for t, g in enumerate(grads, start=1):
+        w = theta[:n_weights].copy()
+        squares.append((updates.optimizer_step(
+            code, theta, g, state, hyper, 0, theta.shape[0], n_weights, t, lr, l2
+        ), w @ w))
+    return squares
 
 
 @pytest.mark.parametrize("nesterov", [True, False])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_sgd_update_matches_sklearn(momentum, nesterov):
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_sgd_update_matches_sklearn(momentum, nesterov, l2):
     rng = np.random.default_rng(6)
     theta0 = rng.normal(size=10)
     grads = [rng.normal(size=10) for _ in range(5)]
     reference = _run_reference(
         SGDOptimizer([theta0.copy()], 0.1, momentum=momentum, nesterov=nesterov),
-        [theta0.copy()], grads,
+        [theta0.copy()], grads, l2, 7,
     )
     theta = theta0.copy()
-    state = np.zeros((1, 10))
-    hyper = np.array([momentum, float(nesterov)])
-    counters = np.zeros(1, dtype=np.int64)
-    for g in grads:
-        updates.optimizer_step(updates.SGD, theta, g, state, hyper, counters, 0.1)
+    squares = _run_kernel(
+        updates.SGD, theta, grads, np.zeros((1, 10)), np.array([momentum, float(nesterov)]),
+        0.1, l2, 7,
+    )
     np.testing.assert_allclose(theta, reference, rtol=1e-12)
+    for got, expected in squares:  # the penalty of the weights before each step
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
-def test_adam_update_matches_sklearn():
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_adam_update_matches_sklearn(l2):
     rng = np.random.default_rng(7)
     theta0 = rng.normal(size=10)
     grads = [rng.normal(size=10) for _ in range(5)]
     reference = _run_reference(
-        AdamOptimizer([theta0.copy()], 0.01, 0.8, 0.99, 1e-7), [theta0.copy()], grads
+        AdamOptimizer([theta0.copy()], 0.01, 0.8, 0.99, 1e-7), [theta0.copy()], grads, l2, 7
     )
     theta = theta0.copy()
-    state = np.zeros((2, 10))
-    counters = np.zeros(1, dtype=np.int64)
-    hyper = np.array([0.8, 0.99, 1e-7])
-    for g in grads:
-        updates.optimizer_step(updates.ADAM, theta, g, state, hyper, counters, 0.01)
+    squares = _run_kernel(
+        updates.ADAM, theta, grads, np.zeros((2, 10)), np.array([0.8, 0.99, 1e-7]), 0.01, l2, 7
+    )
     np.testing.assert_allclose(theta, reference, rtol=1e-12)
-    assert counters[0] == 5
+    for got, expected in squares:
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("code", [updates.SGD, updates.ADAM])
+def test_update_of_two_ranges_equals_one(code):
+    """Workers update disjoint ranges; together they equal one update."""
+    rng = np.random.default_rng(8)
+    theta = rng.normal(size=23)
+    grad = rng.normal(size=23)
+    hyper = np.array([0.9, 1.0, 1e-8]) if code == updates.ADAM else np.array([0.9, 1.0])
+    whole, split = theta.copy(), theta.copy()
+    s1, s2 = np.zeros((2, 23)), np.zeros((2, 23))
+    a = updates.optimizer_step(code, whole, grad, s1, hyper, 0, 23, 15, 1, 0.1, 0.2)
+    b = updates.optimizer_step(code, split, grad, s2, hyper, 0, 11, 15, 1, 0.1, 0.2)
+    b += updates.optimizer_step(code, split, grad, s2, hyper, 11, 23, 15, 1, 0.1, 0.2)
+    np.testing.assert_array_equal(whole, split)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_allclose(a, b, rtol=1e-14)

@@ -8,15 +8,19 @@ more memory than the whole network.
 
 from ._jit import jit
 
+# Loops below run from 0 over slices taken first: with a loop that starts at
+# a runtime value, numba keeps a negative-index wraparound check on every access,
+# which stops LLVM from vectorising the loop.
+
 
 @jit
 def gather_rows(X, rows, out):
     """``out[i] = X[rows[i]]`` for a 2-D ``X``."""
-    m = X.shape[1]
     for i in range(rows.shape[0]):
-        r = rows[i]
-        for j in range(m):
-            out[i, j] = X[r, j]
+        src = X[rows[i]]
+        dst = out[i]
+        for j in range(src.shape[0]):
+            dst[j] = src[j]
 
 
 @jit
@@ -29,31 +33,35 @@ def gather(v, rows, out):
 @jit
 def csr_rows_dot(data, indices, indptr, rows, W, out):
     """``out = X[rows] @ W`` for ``X`` in CSR form."""
-    m = W.shape[1]
     zero = out.dtype.type(0)
     for i in range(rows.shape[0]):
         r = rows[i]
-        for j in range(m):
-            out[i, j] = zero
-        for p in range(indptr[r], indptr[r + 1]):
-            x = data[p]
-            wrow = indices[p]
-            for j in range(m):
-                out[i, j] += x * W[wrow, j]
+        values = data[indptr[r] : indptr[r + 1]]
+        columns = indices[indptr[r] : indptr[r + 1]]
+        dst = out[i]
+        for j in range(dst.shape[0]):
+            dst[j] = zero
+        for p in range(values.shape[0]):
+            x = values[p]
+            w = W[columns[p]]
+            for j in range(dst.shape[0]):
+                dst[j] += x * w[j]
 
 
 @jit
 def csr_rows_t_dot(data, indices, indptr, rows, D, out):
     """``out = X[rows].T @ D`` for ``X`` in CSR form."""
-    m = D.shape[1]
     out[:, :] = 0
     for i in range(rows.shape[0]):
         r = rows[i]
-        for p in range(indptr[r], indptr[r + 1]):
-            x = data[p]
-            orow = indices[p]
-            for j in range(m):
-                out[orow, j] += x * D[i, j]
+        values = data[indptr[r] : indptr[r + 1]]
+        columns = indices[indptr[r] : indptr[r + 1]]
+        d = D[i]
+        for p in range(values.shape[0]):
+            x = values[p]
+            dst = out[columns[p]]
+            for j in range(d.shape[0]):
+                dst[j] += x * d[j]
 
 
 @jit

@@ -60,18 +60,17 @@ def _xlogy(x, y):
 
 
 @jit
-def _softmax_row_inplace(z):
+def _softmax_inplace(z):
     """Softmax of one row segment in place; returns its log-sum-exp."""
     zmax = z[0]
     for k in range(1, z.shape[0]):
-        if z[k] > zmax:
-            zmax = z[k]
-    total = 0.0
+        zmax = max(zmax, z[k])
+    total = z.dtype.type(0)
     for k in range(z.shape[0]):
         e = np.exp(z[k] - zmax)
         z[k] = e
         total += e
-    inv = 1.0 / total
+    inv = 1 / total
     for k in range(z.shape[0]):
         z[k] *= inv
     return zmax + np.log(total)
@@ -81,12 +80,41 @@ def _softmax_row_inplace(z):
 def _logsumexp(z):
     zmax = z[0]
     for k in range(1, z.shape[0]):
-        if z[k] > zmax:
-            zmax = z[k]
-    total = 0.0
+        zmax = max(zmax, z[k])
+    total = z.dtype.type(0)
     for k in range(z.shape[0]):
         total += np.exp(z[k] - zmax)
     return zmax + np.log(total)
+
+
+@jit
+def _softmax_segment_gradient(z, y, d, w):
+    """Cross-entropy of one softmax head: ``z`` (logits -> probabilities),
+    targets ``y``, gradient ``d`` scaled by ``w``; returns the loss. Slices are
+    taken by the caller: loops from 0 let numba drop index wraparound checks
+    and vectorise. Three passes: max and target sums, exponentials,
+    normalisation fused with the gradient."""
+    zero = z.dtype.type(0)
+    zmax = z[0]
+    ysum = zero
+    yz = zero
+    for c in range(z.shape[0]):
+        zmax = max(zmax, z[c])
+        ysum += y[c]
+        yz += y[c] * z[c]
+    total = zero
+    for c in range(z.shape[0]):
+        e = np.exp(z[c] - zmax)
+        z[c] = e
+        total += e
+    inv = 1 / total
+    wy = w * ysum
+    for c in range(z.shape[0]):
+        p = z[c] * inv
+        z[c] = p
+        # general form p * sum(y) - y: exact for smoothed labels too
+        d[c] = wy * p - w * y[c]
+    return (zmax + np.log(total)) * ysum - yz
 
 
 @jit
@@ -95,62 +123,53 @@ def loss_gradient(code, Z, Y, sw, segments, scale, D):
     total = 0.0
     if code == LOG_LOSS:
         for i in range(n):
-            w = sw[i]
+            w = Z.dtype.type(scale * sw[i])
             row = 0.0
             for s in range(segments.shape[0] - 1):
                 lo = segments[s]
                 hi = segments[s + 1]
-                ysum = 0.0
-                yz = 0.0
-                for c in range(lo, hi):
-                    ysum += Y[i, c]
-                    yz += Y[i, c] * Z[i, c]
-                lse = _softmax_row_inplace(Z[i, lo:hi])
-                row += lse * ysum - yz
-                for c in range(lo, hi):
-                    # general form p * sum(y) - y: exact for smoothed labels too
-                    D[i, c] = scale * w * (Z[i, c] * ysum - Y[i, c])
-            total += w * row
+                row += _softmax_segment_gradient(Z[i, lo:hi], Y[i, lo:hi], D[i, lo:hi], w)
+            total += sw[i] * row
     elif code == BINARY_LOG_LOSS:
         one = Z.dtype.type(1)
         for i in range(n):
-            w = sw[i]
+            w = Z.dtype.type(scale * sw[i])
+            z, y, d = Z[i], Y[i], D[i]
             row = 0.0
             for c in range(k):
-                z = Z[i, c]
-                y = Y[i, c]
-                row += _log1pexp(z) - y * z
-                if z >= 0:
-                    p = one / (one + np.exp(-z))
+                zc = z[c]
+                row += _log1pexp(zc) - y[c] * zc
+                if zc >= 0:
+                    p = one / (one + np.exp(-zc))
                 else:
-                    e = np.exp(z)
+                    e = np.exp(zc)
                     p = e / (one + e)
-                Z[i, c] = p
-                D[i, c] = scale * w * (p - y)
-            total += w * row
+                z[c] = p
+                d[c] = w * (p - y[c])
+            total += sw[i] * row
     elif code == POISSON:
         for i in range(n):
-            w = sw[i]
+            w = Z.dtype.type(scale * sw[i])
+            z, y, d = Z[i], Y[i], D[i]
             row = 0.0
             for c in range(k):
-                z = Z[i, c]
-                y = Y[i, c]
-                p = np.exp(z)
+                p = np.exp(z[c])
                 # half Poisson deviance with log link, as scikit-learn's MLP:
                 # y log(y / p) - y + p
-                row += _xlogy(y, y) - y * z - y + p
-                Z[i, c] = p
-                D[i, c] = scale * w * (p - y)
-            total += w * row
+                row += _xlogy(y[c], y[c]) - y[c] * z[c] - y[c] + p
+                z[c] = p
+                d[c] = w * (p - y[c])
+            total += sw[i] * row
     else:  # SQUARED_ERROR
         for i in range(n):
-            w = sw[i]
-            row = 0.0
+            w = Z.dtype.type(scale * sw[i])
+            z, y, d = Z[i], Y[i], D[i]
+            row = Z.dtype.type(0)
             for c in range(k):
-                r = Z[i, c] - Y[i, c]
+                r = z[c] - y[c]
                 row += r * r
-                D[i, c] = scale * w * r
-            total += 0.5 * w * row
+                d[c] = w * r
+            total += 0.5 * sw[i] * row
     return total
 
 
@@ -162,14 +181,14 @@ def loss_value(code, Z, Y, sw, segments):
         row = 0.0
         if code == LOG_LOSS:
             for s in range(segments.shape[0] - 1):
-                lo = segments[s]
-                hi = segments[s + 1]
+                z = Z[i, segments[s] : segments[s + 1]]
+                y = Y[i, segments[s] : segments[s + 1]]
                 ysum = 0.0
                 yz = 0.0
-                for c in range(lo, hi):
-                    ysum += Y[i, c]
-                    yz += Y[i, c] * Z[i, c]
-                row += _logsumexp(Z[i, lo:hi]) * ysum - yz
+                for c in range(z.shape[0]):
+                    ysum += y[c]
+                    yz += y[c] * z[c]
+                row += _logsumexp(z) * ysum - yz
         elif code == BINARY_LOG_LOSS:
             for c in range(k):
                 row += _log1pexp(Z[i, c]) - Y[i, c] * Z[i, c]
@@ -191,7 +210,7 @@ def output_activation(code, Z, segments):
     if code == LOG_LOSS:
         for i in range(n):
             for s in range(segments.shape[0] - 1):
-                _softmax_row_inplace(Z[i, segments[s] : segments[s + 1]])
+                _softmax_inplace(Z[i, segments[s] : segments[s + 1]])
     elif code == BINARY_LOG_LOSS:
         one = Z.dtype.type(1)
         for i in range(n):

@@ -1,57 +1,143 @@
 """The compiled mini-batch loop: one call runs a whole epoch.
 
 Compiling the loop over batches, not only the element-wise kernels, removes the
-Python overhead per step, which dominates training with small batches. Nothing
-is allocated per batch: rows are gathered into preallocated buffers (or sliced
-when the order is not shuffled) and every per-layer array is a view.
+Python overhead per step, which dominates training with small batches.
+
+The epoch is data-parallel. Every mini-batch is cut into ``n_shards`` shards of
+rows; each shard gets its own forward/backward pass into its own gradient
+buffer, and the parameters are cut into as many ranges. ``n_workers`` threads,
+started once per epoch, take shards and ranges round-robin: after a barrier,
+each worker sums the shards' gradients over its ranges and applies the
+optimizer update there, and all wait again before the next batch. BLAS runs
+single-threaded inside each worker: two single-threaded GEMMs side by side keep
+both cores busier than one multi-threaded GEMM on matrices of mini-batch size.
+
+The number of shards depends only on the batch size and the machine, not on how
+many threads a fit may use, and every sum over shards runs in shard order: the
+same seed gives the same bits whether the epoch runs on one thread or several.
+
+Nothing is allocated per batch: rows are gathered into preallocated per-shard
+buffers (or sliced when the order is not shuffled) and every per-layer array is
+a view.
 """
 
-from ._jit import jit
-from .linalg import gather, gather_rows, sum_float64
-from .network import add_l2_penalty, forward_backward
+import numba
+
+from ._jit import FASTMATH_FLAGS, jit
+from ._sync import barrier_wait
+from .linalg import gather, gather_rows
+from .network import forward_backward
 from .updates import optimizer_step
 
 
 @jit
-def train_epoch(
-    theta, grad, net, X, csr, sparse, Y, sw, order, shuffled, batch_size,
-    Xb_buf, Yb_buf, swb_buf, acts, deltas, a_off, n_weights, alpha,
-    opt_code, opt_state, opt_hyper, opt_counters, lr,
-):
-    """One pass over ``order``; returns scikit-learn's epoch loss.
+def _add_into(target, source):
+    for i in range(target.shape[0]):
+        target[i] += source[i]
 
-    Each batch minimises ``(sum_i sw_i loss_i + alpha/2 ||W||^2) / sum_i sw_i``
-    over its rows, as scikit-learn does; the epoch loss is the mean of the batch
-    losses weighted by batch size.
+
+@jit
+def worker_epoch(k, n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt, t0, sync, acc):
+    """Worker ``k``'s part of one epoch: shards and ranges ``k``, ``k +
+    n_workers``, ... Adds each shard's share of the batch losses to
+    ``acc[shard]``; returns the number of optimizer steps.
+
+    ``data = (X, csr, sparse, Y, sw)``; ``bufs = (Xb, Yb, swb, acts, deltas,
+    a_off, grads)``, each with a leading shard axis; ``opt = (code, state,
+    hyper, lr, alpha, n_weights)``.
     """
+    X, csr, sparse, Y, sw = data
+    Xb, Yb, swb, acts, deltas, a_off, grads = bufs
+    code, state, hyper, lr, alpha, n_weights = opt
+    n_shards = grads.shape[0]
     n = order.shape[0]
-    total = 0.0
+    n_params = theta.shape[0]
+    steps = 0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         nb = stop - start
-        rows = order[start:stop]
+        sw_sum = 0.0
         if shuffled:
-            if not sparse:
-                gather_rows(X, rows, Xb_buf)
-            gather_rows(Y, rows, Yb_buf)
-            gather(sw, rows, swb_buf)
-            Xb = Xb_buf[:nb]
-            Yb = Yb_buf[:nb]
-            swb = swb_buf[:nb]
+            for i in range(start, stop):
+                sw_sum += sw[order[i]]
         else:
-            Xb = X[start:stop] if not sparse else Xb_buf[:nb]
-            Yb = Y[start:stop]
-            swb = sw[start:stop]
-        sw_sum = sum_float64(swb)
+            for i in range(start, stop):
+                sw_sum += sw[i]
         if sw_sum <= 0.0:
             continue  # only zero-weight rows: no gradient, no step
         scale = 1.0 / sw_sum
-        loss = scale * forward_backward(
-            theta, grad, net, Xb, csr, sparse, rows, nb, Yb, swb, scale, acts,
-            deltas, a_off,
+
+        for s in range(k, n_shards, n_workers):
+            lo = start + (nb * s) // n_shards
+            hi = start + (nb * (s + 1)) // n_shards
+            nr = hi - lo
+            if nr == 0:
+                grads[s, :] = 0
+                continue
+            rows = order[lo:hi]
+            if shuffled:
+                if not sparse:
+                    gather_rows(X, rows, Xb[s])
+                gather_rows(Y, rows, Yb[s])
+                gather(sw, rows, swb[s])
+                xb = Xb[s, :nr]
+                yb = Yb[s, :nr]
+                wb = swb[s, :nr]
+            else:
+                xb = X[lo:hi] if not sparse else Xb[s, :nr]
+                yb = Y[lo:hi]
+                wb = sw[lo:hi]
+            part = forward_backward(
+                theta, grads[s], net, xb, csr, sparse, rows, nr, yb, wb, scale,
+                acts[s], deltas[s], a_off,
+            )
+            acc[s] += part * scale * nb
+        barrier_wait(sync, n_workers)
+
+        steps += 1
+        for r in range(k, n_shards, n_workers):
+            p_lo = (n_params * r) // n_shards
+            p_hi = (n_params * (r + 1)) // n_shards
+            summed = grads[0, p_lo:p_hi]
+            for s in range(1, n_shards):
+                _add_into(summed, grads[s, p_lo:p_hi])
+            squares = optimizer_step(
+                code, theta, grads[0], state, hyper, p_lo, p_hi, n_weights,
+                t0 + steps, lr, alpha * scale,
+            )
+            acc[r] += 0.5 * alpha * squares * scale * nb
+        barrier_wait(sync, n_workers)
+    return steps
+
+
+@numba.njit(
+    cache=True, nogil=True, parallel=True, fastmath=set(FASTMATH_FLAGS),
+    error_model="numpy",
+)
+def train_epoch(
+    n_workers, theta, sizes, w_off, b_off, act, loss, segments,
+    X, csr_data, csr_indices, csr_indptr, sparse, Y, sw, order, shuffled,
+    batch_size, Xb, Yb, swb, acts, deltas, a_off, grads,
+    code, state, hyper, lr, alpha, n_weights, t0, sync, acc, steps,
+):
+    """One epoch over ``order`` with ``n_workers`` threads; returns
+    ``(scikit-learn's epoch loss, optimizer steps taken)``.
+
+    Each batch minimises ``(sum_i sw_i loss_i + alpha/2 ||W||^2) / sum_i sw_i``
+    over its rows, as scikit-learn does; the epoch loss is the mean of the batch
+    losses weighted by batch size. Arguments are flat because numba's parallel
+    region cannot receive tuples of arrays; ``worker_epoch`` gets them grouped.
+    """
+    for k in numba.prange(n_workers):
+        net = (sizes, w_off, b_off, act, loss, segments)
+        data = (X, (csr_data, csr_indices, csr_indptr), sparse, Y, sw)
+        bufs = (Xb, Yb, swb, acts, deltas, a_off, grads)
+        opt = (code, state, hyper, lr, alpha, n_weights)
+        steps[k] = worker_epoch(
+            k, n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt,
+            t0, sync, acc,
         )
-        if alpha > 0.0:
-            loss += add_l2_penalty(theta, grad, n_weights, alpha * scale)
-        total += loss * nb
-        optimizer_step(opt_code, theta, grad, opt_state, opt_hyper, opt_counters, lr)
-    return total / n
+    total = 0.0
+    for s in range(acc.shape[0]):  # in shard order, whatever the workers
+        total += acc[s]
+    return total / order.shape[0], steps[0]
