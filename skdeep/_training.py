@@ -179,7 +179,7 @@ class StochasticLoop:
             ws.a_off,
             np.empty((n_shards, self.network.n_params), dtype=dtype),
         )
-        self._sync = np.zeros(2, dtype=np.int64)
+        self._sync = np.zeros(4, dtype=np.int64)  # claimed/done, per phase
         self._acc = np.zeros(n_shards)
         self._steps = np.zeros(self.n_workers, dtype=np.int64)
         self._order = np.arange(self.train.n_samples, dtype=np.int64)
@@ -191,6 +191,7 @@ class StochasticLoop:
             self.rng.shuffle(self._order)
         opt = self.progress.optimizer
         self._acc[:] = 0
+        self._sync[:] = 0
         loss, steps = train_epoch(
             self.n_workers, self.theta, *self.network.spec(), *self._data,
             self._order, self.shuffle, self.batch_size, *self._bufs,

@@ -4,11 +4,14 @@ numba has no atomic operations on the CPU, so the few this engine needs are
 LLVM intrinsics. They compile into the calling kernel (no process-specific
 globals), so kernels that use them stay cacheable.
 
-The barrier counts arrivals in ``state[0]`` and completed rounds in
-``state[1]``; the last worker to arrive resets the count and opens the next
-round. Waiting workers spin briefly, then yield the CPU, so that a worker whose
-partner has been descheduled (more threads than cores) does not burn the time
-the partner needs.
+Work is shared by claiming, not by assignment: each phase of a batch has
+``n_items`` numbered items and two monotonic counters, one of items claimed and
+one of items done. A worker claims items until none is left, then waits until
+all are done. It therefore only ever waits for items that a running thread has
+already claimed, so the scheme cannot deadlock, whatever the threading layer
+does: if the workers happen to run one after the other on a single thread, the
+first does every item and the others find nothing left. Waiting workers spin
+briefly, then yield the CPU to a partner that may have been descheduled.
 """
 
 from llvmlite import ir
@@ -55,17 +58,18 @@ def atomic_load(typingctx, array, index):
 
 
 @intrinsic
-def atomic_store(typingctx, array, index, value):
-    """``array[index] = value`` with release semantics (int64)."""
+def atomic_compare_exchange(typingctx, array, index, expected, value):
+    """If ``array[index] == expected``, set it to ``value``; returns the value
+    found (int64)."""
     if array.dtype != types.int64:
         return None
 
     def codegen(context, builder, signature, args):
         pointer = _element_pointer(context, builder, signature, args)
-        builder.store_atomic(args[2], pointer, "release", 8)
-        return context.get_dummy_value()
+        pair = builder.cmpxchg(pointer, args[2], args[3], "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 0)
 
-    return types.void(array, index, types.int64), codegen
+    return types.int64(array, index, types.int64, types.int64), codegen
 
 
 @intrinsic
@@ -82,17 +86,29 @@ def yield_cpu(typingctx):
 
 
 @jit
-def barrier_wait(state, n_workers):
-    """Block until ``n_workers`` workers have called this with ``state``."""
-    if n_workers == 1:
-        return
-    round_ = atomic_load(state, 1)
-    if atomic_fetch_add(state, 0, 1) == n_workers - 1:
-        atomic_store(state, 0, 0)
-        atomic_fetch_add(state, 1, 1)
-        return
+def claim(counters, index, limit):
+    """Take the next item number from ``counters[index]`` if it is below
+    ``limit``; returns it, or -1 when every item is taken."""
+    current = atomic_load(counters, index)
+    while current < limit:
+        found = atomic_compare_exchange(counters, index, current, current + 1)
+        if found == current:
+            return current
+        current = found
+    return -1
+
+
+@jit
+def mark_done(counters, index):
+    """Count one finished item (release: its writes become visible)."""
+    atomic_fetch_add(counters, index, 1)
+
+
+@jit
+def wait_until(counters, index, target):
+    """Wait until ``counters[index] >= target`` (acquire)."""
     spins = 0
-    while atomic_load(state, 1) == round_:
+    while atomic_load(counters, index) < target:
         spins += 1
         if spins > SPINS_BEFORE_YIELD:
             yield_cpu()

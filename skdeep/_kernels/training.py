@@ -6,11 +6,12 @@ Python overhead per step, which dominates training with small batches.
 The epoch is data-parallel. Every mini-batch is cut into ``n_shards`` shards of
 rows; each shard gets its own forward/backward pass into its own gradient
 buffer, and the parameters are cut into as many ranges. ``n_workers`` threads,
-started once per epoch, take shards and ranges round-robin: after a barrier,
-each worker sums the shards' gradients over its ranges and applies the
-optimizer update there, and all wait again before the next batch. BLAS runs
-single-threaded inside each worker: two single-threaded GEMMs side by side keep
-both cores busier than one multi-threaded GEMM on matrices of mini-batch size.
+started once per epoch, claim shards until none is left and wait until all are
+done; then each claims parameter ranges, sums the shards' gradients there and
+applies the optimizer update, and all wait again before the next batch (see
+``_sync`` for why this cannot deadlock). BLAS runs single-threaded inside each
+worker: two single-threaded GEMMs side by side keep both cores busier than one
+multi-threaded GEMM on matrices of mini-batch size.
 
 The number of shards depends only on the batch size and the machine, not on how
 many threads a fit may use, and every sum over shards runs in shard order: the
@@ -24,7 +25,7 @@ a view.
 import numba
 
 from ._jit import FASTMATH_FLAGS, jit
-from ._sync import barrier_wait
+from ._sync import claim, mark_done, wait_until
 from .linalg import gather, gather_rows
 from .network import forward_backward
 from .updates import optimizer_step
@@ -37,14 +38,15 @@ def _add_into(target, source):
 
 
 @jit
-def worker_epoch(k, n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt, t0, sync, acc):
-    """Worker ``k``'s part of one epoch: shards and ranges ``k``, ``k +
-    n_workers``, ... Adds each shard's share of the batch losses to
-    ``acc[shard]``; returns the number of optimizer steps.
+def worker_epoch(n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt, t0, sync, acc):
+    """One worker's part of an epoch: the shards and parameter ranges it
+    claims. Adds each shard's share of the batch losses to ``acc[shard]``;
+    returns the number of optimizer steps of the epoch.
 
     ``data = (X, csr, sparse, Y, sw)``; ``bufs = (Xb, Yb, swb, acts, deltas,
     a_off, grads)``, each with a leading shard axis; ``opt = (code, state,
-    hyper, lr, alpha, n_weights)``.
+    hyper, lr, alpha, n_weights)``; ``sync`` holds the claimed/done counters of
+    the two phases.
     """
     X, csr, sparse, Y, sw = data
     Xb, Yb, swb, acts, deltas, a_off, grads = bufs
@@ -66,36 +68,46 @@ def worker_epoch(k, n_workers, theta, net, data, order, shuffled, batch_size, bu
         if sw_sum <= 0.0:
             continue  # only zero-weight rows: no gradient, no step
         scale = 1.0 / sw_sum
+        base = steps * n_shards  # item numbers of this batch
+        steps += 1
 
-        for s in range(k, n_shards, n_workers):
+        while True:  # phase 1: forward/backward of the shards
+            item = claim(sync, 0, base + n_shards)
+            if item < 0:
+                break
+            s = item - base
             lo = start + (nb * s) // n_shards
             hi = start + (nb * (s + 1)) // n_shards
             nr = hi - lo
             if nr == 0:
                 grads[s, :] = 0
-                continue
-            rows = order[lo:hi]
-            if shuffled:
-                if not sparse:
-                    gather_rows(X, rows, Xb[s])
-                gather_rows(Y, rows, Yb[s])
-                gather(sw, rows, swb[s])
-                xb = Xb[s, :nr]
-                yb = Yb[s, :nr]
-                wb = swb[s, :nr]
             else:
-                xb = X[lo:hi] if not sparse else Xb[s, :nr]
-                yb = Y[lo:hi]
-                wb = sw[lo:hi]
-            part = forward_backward(
-                theta, grads[s], net, xb, csr, sparse, rows, nr, yb, wb, scale,
-                acts[s], deltas[s], a_off,
-            )
-            acc[s] += part * scale * nb
-        barrier_wait(sync, n_workers)
+                rows = order[lo:hi]
+                if shuffled:
+                    if not sparse:
+                        gather_rows(X, rows, Xb[s])
+                    gather_rows(Y, rows, Yb[s])
+                    gather(sw, rows, swb[s])
+                    xb = Xb[s, :nr]
+                    yb = Yb[s, :nr]
+                    wb = swb[s, :nr]
+                else:
+                    xb = X[lo:hi] if not sparse else Xb[s, :nr]
+                    yb = Y[lo:hi]
+                    wb = sw[lo:hi]
+                part = forward_backward(
+                    theta, grads[s], net, xb, csr, sparse, rows, nr, yb, wb, scale,
+                    acts[s], deltas[s], a_off,
+                )
+                acc[s] += part * scale * nb
+            mark_done(sync, 1)
+        wait_until(sync, 1, base + n_shards)
 
-        steps += 1
-        for r in range(k, n_shards, n_workers):
+        while True:  # phase 2: sum the gradients and step, range by range
+            item = claim(sync, 2, base + n_shards)
+            if item < 0:
+                break
+            r = item - base
             p_lo = (n_params * r) // n_shards
             p_hi = (n_params * (r + 1)) // n_shards
             summed = grads[0, p_lo:p_hi]
@@ -106,7 +118,8 @@ def worker_epoch(k, n_workers, theta, net, data, order, shuffled, batch_size, bu
                 t0 + steps, lr, alpha * scale,
             )
             acc[r] += 0.5 * alpha * squares * scale * nb
-        barrier_wait(sync, n_workers)
+            mark_done(sync, 3)
+        wait_until(sync, 3, base + n_shards)
     return steps
 
 
@@ -134,7 +147,7 @@ def train_epoch(
         bufs = (Xb, Yb, swb, acts, deltas, a_off, grads)
         opt = (code, state, hyper, lr, alpha, n_weights)
         steps[k] = worker_epoch(
-            k, n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt,
+            n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt,
             t0, sync, acc,
         )
     total = 0.0

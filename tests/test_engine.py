@@ -1,0 +1,129 @@
+"""The compiled epoch: parallel workers, determinism, thread policy."""
+
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+import skdeep._threads as threads
+from skdeep import MLPClassifier
+from skdeep._kernels._sync import atomic_compare_exchange, atomic_fetch_add, claim
+from skdeep._network import Inputs, Network
+from skdeep._training import Progress, StochasticLoop, TrainSet
+from skdeep.optim import Adam
+from skdeep.schedules import Constant
+
+
+def _loop(X, Y, n_shards, n_workers, seed=0):
+    network = Network([X.shape[1], 16, Y.shape[1]], "tanh", "log_loss")
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(scale=0.3, size=network.n_params)
+    progress = Progress(optimizer=Adam().start(network.n_params, theta.dtype))
+    loop = StochasticLoop(
+        network=network, theta=theta,
+        train=TrainSet(Inputs(X, np.float64), Y, np.ones(len(Y))),
+        validation=None, progress=progress, schedule=Constant(), lr_init=0.01,
+        alpha=1e-3, batch_size=64, shuffle=True, rng=rng, tol=0.0,
+        n_iter_no_change=100, verbose=False,
+    )
+    loop.n_shards, loop.n_workers = n_shards, n_workers
+    loop._buffers()
+    losses = [loop._run_epoch(0.01) for _ in range(3)]
+    return theta, losses, progress.optimizer.counters[0]
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    Y = np.eye(3)[rng.integers(0, 3, 300)]
+    return X, Y
+
+
+def test_results_do_not_depend_on_the_number_of_workers(problem):
+    X, Y = problem
+    one = _loop(X, Y, n_shards=2, n_workers=1)
+    two = _loop(X, Y, n_shards=2, n_workers=2)
+    np.testing.assert_array_equal(one[0], two[0])
+    assert one[1] == two[1] and one[2] == two[2] == 3 * 5  # 5 batches of 64
+
+
+def test_workers_cannot_deadlock_when_run_one_after_the_other(problem):
+    """With one numba thread the two workers of the parallel loop run in
+    sequence; the first claims all the work, the second finds none left."""
+    X, Y = problem
+    reference = _loop(X, Y, n_shards=2, n_workers=2)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        serial = _loop(X, Y, n_shards=2, n_workers=2)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(serial[0], reference[0])
+
+
+def test_shards_change_summation_but_not_the_model(problem):
+    X, Y = problem
+    one = _loop(X, Y, n_shards=1, n_workers=1)
+    four = _loop(X, Y, n_shards=4, n_workers=2)
+    np.testing.assert_allclose(one[0], four[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(one[1], four[1], rtol=1e-12)
+
+
+@numba.njit(parallel=True)
+def _claim_all(counters, n_items, taken):
+    for k in numba.prange(2):
+        while True:
+            item = claim(counters, 0, n_items)
+            if item < 0:
+                break
+            taken[item] += 1
+
+
+@numba.njit
+def _fetch_add(a, i, v):
+    return atomic_fetch_add(a, i, v)
+
+
+@numba.njit
+def _compare_exchange(a, i, expected, value):
+    return atomic_compare_exchange(a, i, expected, value)
+
+
+def test_atomics():
+    a = np.zeros(3, dtype=np.int64)
+    assert _fetch_add(a, 1, 5) == 0 and a[1] == 5
+    assert _compare_exchange(a, 1, 4, 9) == 5 and a[1] == 5  # no swap
+    assert _compare_exchange(a, 1, 5, 9) == 5 and a[1] == 9
+    taken = np.zeros(10_000, dtype=np.int64)
+    _claim_all(np.zeros(1, dtype=np.int64), 10_000, taken)
+    assert (taken == 1).all()  # every item claimed exactly once
+
+
+def test_workers_follow_the_blas_thread_limit():
+    with threadpool_limits(1, user_api="blas"):
+        assert threads.engine_workers(4) == 1
+    assert threads.engine_workers(1) == 1
+    assert threads.engine_shards(8) == 1  # fewer than 16 rows per shard
+    assert threads.engine_shards(10_000) <= threads.MAX_SHARDS
+
+
+def test_forked_child_uses_one_worker(monkeypatch):
+    monkeypatch.setattr(threads, "_forked", True)
+    assert threads.engine_workers(8) == 1
+
+
+def test_model_is_the_same_with_a_blas_limit(digits):
+    """A fit inside threadpool_limits (as in a joblib worker) gives the same
+    model as one with every thread."""
+    X, y = digits
+    params = dict(hidden_layer_sizes=(32,), batch_size=64, max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        free = MLPClassifier(**params).fit(X, y)
+        with threadpool_limits(1, user_api="blas"):
+            limited = MLPClassifier(**params).fit(X, y)
+    np.testing.assert_array_equal(free._theta, limited._theta)
