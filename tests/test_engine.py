@@ -75,7 +75,7 @@ def test_shards_change_summation_but_not_the_model(problem):
 
 @numba.njit(parallel=True)
 def _claim_all(counters, n_items, taken):
-    for k in numba.prange(2):
+    for _worker in numba.prange(2):
         while True:
             item = claim(counters, 0, n_items)
             if item < 0:

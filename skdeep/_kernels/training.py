@@ -38,7 +38,7 @@ def _add_into(target, source):
 
 
 @jit
-def worker_epoch(n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt, t0, sync, acc):
+def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, t0, sync, acc):
     """One worker's part of an epoch: the shards and parameter ranges it
     claims. Adds each shard's share of the batch losses to ``acc[shard]``;
     returns the number of optimizer steps of the epoch.
@@ -147,7 +147,7 @@ def train_epoch(
         bufs = (Xb, Yb, swb, acts, deltas, a_off, grads)
         opt = (code, state, hyper, lr, alpha, n_weights)
         steps[k] = worker_epoch(
-            n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt,
+            theta, net, data, order, shuffled, batch_size, bufs, opt,
             t0, sync, acc,
         )
     total = 0.0
