@@ -1,0 +1,137 @@
+"""One timed training run per library; each runs in its own process.
+
+A run trains the workload's network for its epochs and returns the wall time
+per epoch (compile time excluded: a first fit on a few rows compiles or loads
+the kernels and is timed separately), the test score and what the engine used.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from workloads import WORKLOADS, load
+
+warnings.simplefilter("ignore", ConvergenceWarning)
+
+ALPHA = 1e-4
+LEARNING_RATE = 1e-3
+
+
+def _estimator(module, workload, **extra):
+    cls = module.MLPClassifier if workload.task == "classification" else module.MLPRegressor
+    params = dict(
+        hidden_layer_sizes=workload.hidden, alpha=ALPHA, random_state=0,
+        max_iter=workload.epochs, tol=0.0,
+    )
+    if workload.solver == "lbfgs":
+        params.update(solver="lbfgs", max_fun=10**9)
+    else:
+        params.update(
+            solver="adam", learning_rate_init=LEARNING_RATE,
+            batch_size=workload.batch_size, n_iter_no_change=10**9,
+            early_stopping=False,
+        )
+    params.update(extra)
+    return cls(**params)
+
+
+def run_estimator(library, name, dtype, repeat):
+    if library == "skdeep":
+        import skdeep as module
+    else:
+        import sklearn.neural_network as module
+    workload = WORKLOADS.get(name) or _sweep(name)
+    X_train, X_test, y_train, y_test = load(name, dtype)
+
+    start = time.perf_counter()
+    _estimator(module, workload, max_iter=1).fit(X_train[:512], y_train[:512])
+    first_call = time.perf_counter() - start
+
+    best = np.inf
+    for _ in range(repeat):
+        est = _estimator(module, workload)
+        start = time.perf_counter()
+        est.fit(X_train, y_train)
+        seconds = time.perf_counter() - start
+        best = min(best, seconds / est.n_iter_)
+    result = dict(
+        ms_per_epoch=1e3 * best, first_call_s=first_call,
+        score=float(est.score(X_test, y_test)), epochs=int(est.n_iter_),
+        n_train=len(X_train), n_features=X_train.shape[1],
+        n_outputs=int(est.n_outputs_),
+    )
+    if workload.solver == "lbfgs" and library == "skdeep":
+        result["evaluations"] = int(est.t_ // len(X_train))
+    if library == "skdeep":
+        from skdeep._threads import engine_shards, engine_workers
+
+        if workload.solver != "lbfgs":
+            shards = engine_shards(workload.batch_size)
+            result.update(shards=shards, workers=engine_workers(shards))
+    return result
+
+
+def run_torch(name, dtype, repeat):
+    import torch
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    workload = WORKLOADS.get(name) or _sweep(name)
+    X_train, X_test, y_train, y_test = load(name, dtype)
+    X = torch.from_numpy(np.ascontiguousarray(X_train))
+    classification = workload.task == "classification"
+    y = torch.from_numpy(y_train.astype(np.int64) if classification else y_train.reshape(-1, 1))
+    sizes = [X.shape[1], *workload.hidden, int(y_train.max()) + 1 if classification else 1]
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    if dtype == np.float64:
+        model = model.double()
+    batch = workload.batch_size
+    # scikit-learn's penalty alpha/2 ||W||^2 / batch on the weights only is
+    # Adam's weight_decay = alpha / batch on the weight matrices
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
+    optimizer = torch.optim.Adam(
+        [{"params": weights, "weight_decay": ALPHA / batch}, {"params": biases}],
+        lr=LEARNING_RATE,
+    )
+    criterion = torch.nn.CrossEntropyLoss() if classification else torch.nn.MSELoss()
+
+    def epoch(rows):
+        permutation = torch.randperm(rows)
+        for start in range(0, rows, batch):
+            index = permutation[start : start + batch]
+            optimizer.zero_grad()
+            loss = criterion(model(X[index]), y[index])
+            loss.backward()
+            optimizer.step()
+
+    start = time.perf_counter()
+    epoch(512)  # warm-up, as the estimators' first fit
+    first_call = time.perf_counter() - start
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(workload.epochs):
+            epoch(len(X))
+        best = min(best, (time.perf_counter() - start) / workload.epochs)
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.ascontiguousarray(X_test))).numpy()
+    if classification:
+        score = float((out.argmax(1) == y_test).mean())
+    else:
+        from sklearn.metrics import r2_score
+
+        score = float(r2_score(y_test, out.ravel()))
+    return dict(ms_per_epoch=1e3 * best, first_call_s=first_call, score=score, epochs=workload.epochs)
+
+
+def _sweep(name):
+    """Scaling-sweep workload ``S<rows>x<width>``: two hidden layers."""
+    rows, width = (int(v) for v in name[1:].split("x"))
+    return WORKLOADS["W1"].__class__(name, "classification", (width, width), 256, 3)
