@@ -15,7 +15,13 @@ import scipy.sparse as sp
 
 from ._kernels.activations import ACTIVATIONS
 from ._kernels.losses import LOSSES, loss_value, output_activation
-from ._kernels.network import add_l2_penalty, full_loss_grad, predict_raw
+from ._kernels.network import (
+    forward_raw,
+    full_loss_grad,
+    predict_dropout_raw,
+    predict_raw,
+)
+from ._kernels.regularizers import weight_penalty
 
 #: rows per block when a whole data set goes through the network (prediction,
 #: full-batch solvers): bounds the activation buffers and keeps them in cache.
@@ -52,11 +58,11 @@ class Inputs:
                 np.zeros(0, dtype=np.int32),
                 np.zeros(1, dtype=np.int32),
             )
-        self._X = X
+        self.matrix = X
 
     def take(self, rows):
         """The rows ``rows`` as a new ``Inputs`` (for train/validation splits)."""
-        return Inputs(self._X[rows], self.dtype)
+        return Inputs(self.matrix[rows], self.dtype)
 
 
 class Workspace:
@@ -67,9 +73,38 @@ class Workspace:
         self.batch_size = int(batch_size)
         self.a_off = np.concatenate([[0], np.cumsum(units * self.batch_size)[:-1]])
         self.a_off = self.a_off.astype(np.int64)
-        total = int(units.sum()) * self.batch_size
-        self.acts = np.empty(total, dtype=dtype)
-        self.deltas = np.empty(total, dtype=dtype)
+        self.size = int(units.sum()) * self.batch_size
+        self.max_units = int(units.max())
+        self.acts = np.empty(self.size, dtype=dtype)
+        self.deltas = np.empty(self.size, dtype=dtype)
+
+
+def tangent_buffers(network, rows, n_tangents, dtype, copies=None):
+    """The buffers of tangent propagation for ``rows`` rows (``n_tangents =
+    0``: empty ones), in the order of the kernels' tangent tuple after the
+    strength: ``(Tb, S, U, dU, dU_next, F, F2, extra, gt)``; with ``copies``,
+    each has that many copies along a leading axis."""
+    units = network.sizes[1:]
+    size = int(units.sum()) * rows
+    widest = int(units.max())
+    lead = () if copies is None else (copies,)
+    t = n_tangents
+    return (
+        np.empty(lead + (rows * t, int(network.sizes[0])), dtype=dtype),
+        np.empty(lead + (size * t,), dtype=dtype),
+        np.empty(lead + (size * t,), dtype=dtype),
+        np.empty(lead + (rows * t * widest,), dtype=dtype),
+        np.empty(lead + (rows * t * widest,), dtype=dtype),
+        np.empty(lead + (rows * widest if t else 0,), dtype=dtype),
+        np.empty(lead + (rows * widest if t else 0,), dtype=dtype),
+        np.empty(lead + (size if t else 0,), dtype=dtype),
+        np.empty(lead + (network.n_params if t else 0,), dtype=dtype),
+    )
+
+
+def no_tangents(n_samples, dtype):
+    """The tangent array of a fit without tangent propagation."""
+    return np.empty((n_samples, 0, 1), dtype=dtype)
 
 
 class Network:
@@ -190,6 +225,45 @@ class Network:
         """Network output after the output activation."""
         return self.activate(self.predict_raw(theta, inputs))
 
+    def hidden_activations(self, theta, inputs):
+        """The activations of every hidden layer for every input row."""
+        n = inputs.n_samples
+        chunk = min(n, CHUNK_ROWS)
+        ws = self.workspace(chunk, theta.dtype)
+        rows = np.arange(n, dtype=np.int64)
+        units = [int(u) for u in self.sizes[1:-1]]
+        out = [np.empty((n, u), dtype=theta.dtype) for u in units]
+        spec = self.spec()
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            Xb = inputs.dense if inputs.sparse else inputs.dense[start:stop]
+            forward_raw(
+                theta, spec, Xb, inputs.csr, inputs.sparse, rows[start:stop],
+                stop - start, ws.acts, ws.a_off,
+            )
+            for layer, u in enumerate(units):
+                offset = int(ws.a_off[layer])
+                block = ws.acts[offset : offset + (stop - start) * u]
+                out[layer][start:stop] = block.reshape(stop - start, u)
+        return out
+
+    def predict_sampled(self, theta, inputs, dropout, input_dropout, seed, sample):
+        """Output with freshly drawn dropout masks (Monte-Carlo dropout)."""
+        n = inputs.n_samples
+        chunk = min(n, CHUNK_ROWS)
+        ws = self.workspace(chunk, theta.dtype)
+        masks = np.empty_like(ws.acts)
+        use_inputs = input_dropout > 0 and not inputs.sparse
+        x_buf = np.empty((chunk if use_inputs else 0, inputs.n_features), dtype=theta.dtype)
+        out = np.empty((n, int(self.sizes[-1])), dtype=theta.dtype)
+        predict_dropout_raw(
+            theta, self.spec(), inputs.dense, inputs.csr, inputs.sparse,
+            np.arange(n, dtype=np.int64), chunk, ws.acts, ws.a_off,
+            np.asarray(dropout, dtype=np.float64), float(input_dropout if use_inputs else 0.0),
+            x_buf, masks, np.ones(chunk, dtype=theta.dtype), np.uint64(seed), sample, out,
+        )
+        return self.activate(out)
+
     def loss_value(self, raw, Y, sample_weight):
         """Weighted mean loss of raw outputs ``raw`` (data term only)."""
         total = loss_value(LOSSES[self.loss].code, raw, Y, sample_weight, self.segments)
@@ -199,16 +273,19 @@ class Network:
 class FullBatchObjective:
     """``theta -> (loss, grad)`` over a whole data set, for full-batch solvers.
 
-    The objective is scikit-learn's: ``(sum_i sw_i loss_i + alpha/2 ||W||^2) /
-    sum_i sw_i``. Buffers are allocated once here and reused by every call.
+    The objective is scikit-learn's, with skdeep's smooth penalties: ``(sum_i
+    sw_i loss_i + activity and tangent penalties + l2/2 ||W||^2 + prior/2
+    ||W - W_prior||^2) / sum_i sw_i``. (An L1 term is added by the solver,
+    which handles it with bound constraints.) Buffers are allocated once here
+    and reused by every call.
     """
 
-    def __init__(self, network, inputs, Y, sample_weight, alpha):
+    def __init__(self, network, inputs, Y, sample_weight, reg, tangents=None):
         self.network = network
         self.inputs = inputs
         self.Y = Y
         self.sample_weight = sample_weight
-        self.alpha = float(alpha)
+        self.reg = reg
         dtype = Y.dtype
         n = inputs.n_samples
         self.chunk = min(n, CHUNK_ROWS)
@@ -218,6 +295,13 @@ class FullBatchObjective:
         self.grad_chunk = np.empty(network.n_params, dtype=dtype)
         self.scale = 1.0 / float(np.sum(sample_weight, dtype=np.float64))
         self.spec = network.spec()
+        use_tangents = tangents is not None and reg.tangent_prop > 0
+        self.T = tangents if use_tangents else no_tangents(n, dtype)
+        n_t = self.T.shape[1]
+        buffers = tangent_buffers(network, self.chunk, n_t, dtype)
+        self.tangent = (reg.tangent_prop if use_tangents else 0.0, buffers[0], n_t, *buffers[1:])
+        self.prior = reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype)
+        self.prior_coef = reg.prior_alpha if reg.prior is not None else 0.0
         self.n_evaluations = 0
 
     def __call__(self, theta):
@@ -228,11 +312,14 @@ class FullBatchObjective:
         total = full_loss_grad(
             theta, self.grad, self.spec, inp.dense, inp.csr, inp.sparse, self.rows,
             self.Y, self.sample_weight, self.scale, self.chunk, ws.acts,
-            ws.deltas, ws.a_off, self.grad_chunk,
+            ws.deltas, ws.a_off, self.grad_chunk, self.reg.activity_l1,
+            self.tangent, self.T,
         )
         loss = total * self.scale
-        if self.alpha > 0:
-            loss += add_l2_penalty(
-                theta, self.grad, self.network.n_weights, self.alpha * self.scale
+        if self.reg.l2 > 0 or self.prior_coef > 0:
+            # the penalties are divided by the weight sum, as the data term
+            loss += weight_penalty(
+                theta, self.grad, self.network.n_weights, self.reg.l2 * self.scale,
+                self.prior_coef * self.scale, self.prior,
             )
         return loss, self.grad

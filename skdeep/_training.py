@@ -15,9 +15,11 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from ._kernels.training import train_epoch
+from ._network import no_tangents, tangent_buffers
 from ._threads import engine_shards, engine_workers, single_threaded_blas
 from .optim import OptimizerState, minimize
 
@@ -137,12 +139,16 @@ class VerbosePrinter:
 
 
 class StochasticLoop:
-    """Runs epochs of a first-order optimizer on the flat parameters ``theta``."""
+    """Runs epochs of a first-order optimizer on the flat parameters ``theta``.
+
+    ``reg`` is the fit's ``Regularization``; ``tangents`` the tangent vectors
+    of the training rows, or None.
+    """
 
     def __init__(
         self, *, network, theta, train, validation, progress, schedule, lr_init,
-        alpha, batch_size, shuffle, rng, tol, n_iter_no_change, verbose,
-        listeners=(),
+        reg, batch_size, shuffle, rng, tol, n_iter_no_change, verbose,
+        tangents=None, listeners=(),
     ):
         self.network = network
         self.theta = theta
@@ -151,7 +157,8 @@ class StochasticLoop:
         self.progress = progress
         self.schedule = schedule
         self.lr_init = lr_init
-        self.alpha = alpha
+        self.reg = reg
+        self.tangents = tangents if reg.tangent_prop > 0 else None
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.rng = rng
@@ -164,42 +171,89 @@ class StochasticLoop:
         self.best_theta = theta.copy() if validation is not None else None
 
     def _buffers(self):
-        """Per-shard buffers, allocated once per call to ``run``."""
+        """Per-shard buffers, allocated once per call to ``run``; a technique
+        that is off gets empty ones."""
         dtype = self.theta.dtype
-        n_shards = self.n_shards
-        rows = -(-self.batch_size // n_shards)  # the largest shard of a batch
-        dense_cols = 1 if self.train.inputs.sparse else self.train.inputs.n_features
-        ws = self.network.workspace(rows, dtype)
+        network, reg = self.network, self.reg
+        S = self.n_shards
+        rows = -(-self.batch_size // S)  # the largest shard of a batch
+        inp = self.train.inputs
+        n_features = inp.n_features
+        perturbed = reg.input_dropout > 0 or reg.input_noise > 0 or reg.adversarial_eps > 0
+        dense_cols = 1 if inp.sparse and not perturbed else n_features
+        ws = network.workspace(rows, dtype)
+        P = network.n_params
         self._bufs = (
-            np.empty((n_shards, rows, dense_cols), dtype=dtype),
-            np.empty((n_shards, rows, self.train.Y.shape[1]), dtype=dtype),
-            np.empty((n_shards, rows), dtype=dtype),
-            np.empty((n_shards, ws.acts.shape[0]), dtype=dtype),
-            np.empty((n_shards, ws.deltas.shape[0]), dtype=dtype),
+            np.empty((S, rows, dense_cols), dtype=dtype),
+            np.empty((S, rows, self.train.Y.shape[1]), dtype=dtype),
+            np.empty((S, rows), dtype=dtype),
+            np.empty((S, ws.size), dtype=dtype),
+            np.empty((S, ws.size), dtype=dtype),
             ws.a_off,
-            np.empty((n_shards, self.network.n_params), dtype=dtype),
+            np.empty((S, P), dtype=dtype),
         )
-        self._sync = np.zeros(4, dtype=np.int64)  # claimed/done, per phase
-        self._acc = np.zeros(n_shards)
+        adversarial = reg.adversarial_eps > 0
+        n_t = 0 if self.tangents is None else self.tangents.shape[1]
+        tangent = tangent_buffers(network, rows, n_t, dtype, copies=S)
+        self._extras = (
+            reg.kernel_array(),
+            reg.dropout,
+            np.empty((S, ws.size if reg.has_dropout else 0), dtype=dtype),
+            reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype),
+            np.empty(P if reg.weight_noise > 0 else 0, dtype=dtype),
+            np.zeros((network.n_layers, ws.max_units if reg.max_norm > 0 else 0)),
+            np.empty((S, rows if adversarial else 0, n_features), dtype=dtype),
+            np.empty((S, rows if adversarial else 0, n_features), dtype=dtype),
+            np.empty((S, P if adversarial else 0), dtype=dtype),
+            reg.tangent_prop if n_t else 0.0, tangent[0], n_t, *tangent[1:],
+        )
+        self._sync = np.zeros(8, dtype=np.int64)  # claimed/done, per phase
+        self._acc = np.zeros(S)
         self._steps = np.zeros(self.n_workers, dtype=np.int64)
         self._order = np.arange(self.train.n_samples, dtype=np.int64)
-        inp = self.train.inputs
-        self._data = (inp.dense, *inp.csr, inp.sparse, self.train.Y, self.train.sample_weight)
+        T = self.tangents if self.tangents is not None else no_tangents(inp.n_samples, dtype)
+        self._data = (inp.dense, *inp.csr, inp.sparse, self.train.Y, self.train.sample_weight, T)
 
-    def _run_epoch(self, lr):
-        if self.shuffle:
-            self.rng.shuffle(self._order)
+    def _epoch_call(self, data, order, shuffled, batch_size, lr, seed):
         opt = self.progress.optimizer
         self._acc[:] = 0
         self._sync[:] = 0
         loss, steps = train_epoch(
-            self.n_workers, self.theta, *self.network.spec(), *self._data,
-            self._order, self.shuffle, self.batch_size, *self._bufs,
-            opt.code, opt.state, opt.hyper, lr, self.alpha, self.network.n_weights,
+            self.n_workers, self.theta, *self.network.spec(), *data, order, shuffled,
+            batch_size, *self._bufs, opt.code, opt.state, opt.hyper, lr,
+            self.network.n_weights, *self._extras, np.uint64(seed),
             int(opt.counters[0]), self._sync, self._acc, self._steps,
         )
         opt.counters[0] += steps
         return loss
+
+    def _run_epoch(self, lr):
+        if self.shuffle:
+            self.rng.shuffle(self._order)
+        seed = self.rng.integers(np.iinfo(np.int64).max)
+        if self.reg.augment is None:
+            return self._epoch_call(self._data, self._order, self.shuffle, self.batch_size, lr, seed)
+        return self._augmented_epoch(lr, seed)
+
+    def _augmented_epoch(self, lr, seed):
+        """The batches in Python, each passed through ``augment`` and then
+        trained on by the compiled step (one call per batch)."""
+        X = self.train.inputs.matrix
+        Y, sw, T = self.train.Y, self.train.sample_weight, self._data[-1]
+        n = self.train.n_samples
+        total = 0.0
+        for start in range(0, n, self.batch_size):
+            rows = self._order[start : start + self.batch_size]
+            X_batch = X[rows]
+            if sp.issparse(X_batch):
+                X_batch = X_batch.toarray()
+            X_batch = check_augmented(self.reg.augment(X_batch, self.rng), X_batch)
+            nb = X_batch.shape[0]
+            data = (X_batch, *self._empty_csr, False, Y[rows], sw[rows], T[rows] if T.shape[1] else T[:nb])
+            total += nb * self._epoch_call(
+                data, np.arange(nb, dtype=np.int64), False, nb, lr, seed
+            )
+        return total / n
 
     def _validate(self, record):
         val = self.validation
@@ -210,6 +264,8 @@ class StochasticLoop:
     def run(self, max_epochs, incremental):
         """Train for up to ``max_epochs`` epochs (one when ``incremental``)."""
         self.n_shards = engine_shards(self.batch_size)
+        dtype = self.theta.dtype
+        self._empty_csr = (np.zeros(0, dtype), np.zeros(0, np.int32), np.zeros(1, np.int32))
         self.n_workers = engine_workers(self.n_shards)
         self._buffers()
         with single_threaded_blas(self.n_workers > 1):
@@ -270,9 +326,28 @@ class StochasticLoop:
         return self.n_iter
 
 
+def check_augmented(X_new, X_batch):
+    """``augment``'s output, checked: an array of the batch's shape."""
+    try:
+        X_new = np.asarray(X_new)
+    except Exception as exc:  # noqa: BLE001 (what the user's callable returns)
+        raise TypeError(f"augment must return an array, got {type(X_new).__name__}: {exc}") from None
+    if X_new.shape != X_batch.shape:
+        raise ValueError(
+            f"augment must return an array of the batch's shape {X_batch.shape} (the "
+            f"targets of these rows are kept), got shape {X_new.shape}."
+        )
+    if X_new.dtype.kind not in "fiub":
+        raise TypeError(f"augment must return numbers, got dtype {X_new.dtype}.")
+    X_new = np.ascontiguousarray(X_new, dtype=X_batch.dtype)
+    if not np.all(np.isfinite(X_new)):
+        raise ValueError("augment returned NaN or infinite values.")
+    return X_new
+
+
 def run_full_batch(
     solver, objective, theta, *, max_iter, max_fun, tol, verbose, progress,
-    listeners=(),
+    listeners=(), l1=0.0, n_weights=0,
 ):
     """Minimise ``objective`` with a scipy-based solver; one history record per
     iteration. Returns scipy's result and whether a listener stopped it."""
@@ -294,6 +369,6 @@ def run_full_batch(
 
     result = minimize(
         solver, objective, theta, max_iter=max_iter, max_fun=max_fun, tol=tol,
-        verbose=verbose, callback=on_iteration,
+        verbose=verbose, callback=on_iteration, l1=l1, n_weights=n_weights,
     )
     return result, bool(stopped)

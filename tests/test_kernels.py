@@ -204,11 +204,14 @@ def _run_reference(optimizer, params, grads, l2=0.0, n_weights=None):
 
 def _run_kernel(code, theta, grads, state, hyper, lr, l2, n_weights):
     squares = []
+    empty = np.zeros(0)
     for t, g in enumerate(grads, start=1):
         w = theta[:n_weights].copy()
-        squares.append((updates.optimizer_step(
-            code, theta, g, state, hyper, 0, theta.shape[0], n_weights, t, lr, l2
-        ), w @ w))
+        got = updates.optimizer_step(
+            code, theta, g, state, hyper, 0, theta.shape[0], n_weights, t, lr, l2,
+            0.0, 0.0, empty,
+        )
+        squares.append((got[0], w @ w))
     return squares
 
 
@@ -250,18 +253,69 @@ def test_adam_update_matches_sklearn(l2):
         np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
+def _soft(w, t):
+    return np.sign(w) * np.maximum(np.abs(w) - t, 0)
+
+
+def test_l1_is_a_proximal_step_after_sgd():
+    rng = np.random.default_rng(9)
+    theta = rng.normal(scale=0.05, size=12)
+    grad = rng.normal(size=12)
+    expected = theta - 0.1 * grad
+    expected[:8] = _soft(expected[:8], 0.1 * 0.2)  # weights only
+    before = theta.copy()
+    got = updates.optimizer_step(
+        updates.SGD, theta, grad, np.zeros((1, 12)), np.array([0.0, 0.0]), 0, 12, 8,
+        1, 0.1, 0.0, 0.2, 0.0, np.zeros(0),
+    )
+    np.testing.assert_allclose(theta, expected, rtol=1e-14)
+    assert (theta[:8] == 0).any()  # exact zeros, not tiny values
+    np.testing.assert_allclose(got[1], np.abs(before[:8]).sum())
+
+
+def test_l1_proximal_step_of_adam_uses_its_preconditioned_step():
+    rng = np.random.default_rng(10)
+    theta = rng.normal(scale=0.01, size=6)
+    grad = rng.normal(size=6)
+    m = (1 - 0.9) * grad
+    v = (1 - 0.999) * grad**2
+    step = 0.01 * np.sqrt(1 - 0.999) / (1 - 0.9) / (np.sqrt(v) + 1e-8)
+    expected = _soft(theta - step * m, 0.5 * step)
+    updates.optimizer_step(
+        updates.ADAM, theta, grad, np.zeros((2, 6)), np.array([0.9, 0.999, 1e-8]), 0, 6,
+        6, 1, 0.01, 0.0, 0.5, 0.0, np.zeros(0),
+    )
+    np.testing.assert_allclose(theta, expected, rtol=1e-12)
+
+
+def test_prior_pulls_towards_the_prior_weights():
+    rng = np.random.default_rng(11)
+    theta = rng.normal(size=5)
+    prior = rng.normal(size=5)
+    grad = np.zeros(5)
+    before = theta.copy()
+    got = updates.optimizer_step(
+        updates.SGD, theta, grad, np.zeros((1, 5)), np.array([0.0, 0.0]), 0, 5, 5, 1,
+        0.1, 0.0, 0.0, 2.0, prior,
+    )
+    np.testing.assert_allclose(theta, before - 0.1 * 2.0 * (before - prior), rtol=1e-14)
+    np.testing.assert_allclose(got[2], ((before - prior) ** 2).sum())
+
+
 @pytest.mark.parametrize("code", [updates.SGD, updates.ADAM])
 def test_update_of_two_ranges_equals_one(code):
     """Workers update disjoint ranges; together they equal one update."""
     rng = np.random.default_rng(8)
     theta = rng.normal(size=23)
     grad = rng.normal(size=23)
+    prior = rng.normal(size=23)
     hyper = np.array([0.9, 1.0, 1e-8]) if code == updates.ADAM else np.array([0.9, 1.0])
     whole, split = theta.copy(), theta.copy()
     s1, s2 = np.zeros((2, 23)), np.zeros((2, 23))
-    a = updates.optimizer_step(code, whole, grad, s1, hyper, 0, 23, 15, 1, 0.1, 0.2)
-    b = updates.optimizer_step(code, split, grad, s2, hyper, 0, 11, 15, 1, 0.1, 0.2)
-    b += updates.optimizer_step(code, split, grad, s2, hyper, 11, 23, 15, 1, 0.1, 0.2)
+    args = (15, 1, 0.1, 0.2, 0.05, 0.3, prior)
+    a = updates.optimizer_step(code, whole, grad, s1, hyper, 0, 23, *args)
+    b1 = updates.optimizer_step(code, split, grad, s2, hyper, 0, 11, *args)
+    b2 = updates.optimizer_step(code, split, grad, s2, hyper, 11, 23, *args)
     np.testing.assert_array_equal(whole, split)
     np.testing.assert_array_equal(s1, s2)
-    np.testing.assert_allclose(a, b, rtol=1e-14)
+    np.testing.assert_allclose(a, np.add(b1, b2), rtol=1e-14)

@@ -42,6 +42,7 @@ from .._training import (
     run_full_batch,
 )
 from ..optim import FIRST_ORDER, FULL_BATCH
+from ..regularization import Regularization, check_tangents, unused_inputs
 from ..schedules import SCHEDULES, Schedule, resolve_schedule
 
 #: attributes owned by scikit-learn's callback machinery, left alone on rollback
@@ -64,6 +65,15 @@ def _rollback_on_error(estimator):
         estimator.__dict__.update(saved)
         estimator.__dict__.update(kept)
         raise
+
+
+def store_parameters(estimator, arguments):
+    """The body of the estimators' ``__init__``: store every argument under
+    its own name, nothing else (scikit-learn's contract). The explicit
+    signatures stay in the classes, where ``get_params`` reads them."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
 
 
 def _generator(random_state):
@@ -134,40 +144,21 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "max_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_noise": [Interval(Real, 0, None, closed="left")],
+        "weight_noise": [Interval(Real, 0, None, closed="left")],
+        "activity_l1": [Interval(Real, 0, None, closed="left")],
+        "adversarial_eps": [Interval(Real, 0, None, closed="left")],
+        "adversarial_steps": [Interval(Integral, 1, None, closed="left")],
+        "tangent_prop": [Interval(Real, 0, None, closed="left")],
+        "coef_prior": "no_validation",  # checked against the network in fit
+        "prior_alpha": [Interval(Real, 0, None, closed="left")],
+        "augment": [callable, None],
     }
-
-    @abstractmethod
-    def __init__(
-        self, hidden_layer_sizes, activation, solver, alpha, batch_size,
-        learning_rate, learning_rate_init, power_t, max_iter, loss, shuffle,
-        random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
-        early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-        n_iter_no_change, max_fun,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.loss = loss
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
 
     # ------------------------------------------------------ subclass hooks
 
@@ -188,6 +179,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _target_sample_weight(self, y, incremental):
         """Factor multiplied into the sample weights (class weights)."""
         return None
+
+    def _training_targets(self, Y):
+        """The encoded targets the network is trained on (label smoothing)."""
+        return Y
 
     # ------------------------------------------------------------ fitting
 
@@ -219,17 +214,17 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _fit(
         self, X, y, sample_weight=None, *, incremental, X_val=None, y_val=None,
-        sample_weight_val=None, classes=None,
+        sample_weight_val=None, classes=None, tangents=None,
     ):
         with _rollback_on_error(self):
             return self._fit_transaction(
                 X, y, sample_weight, incremental, X_val, y_val, sample_weight_val,
-                classes,
+                classes, tangents,
             )
 
     def _fit_transaction(
         self, X, y, sample_weight, incremental, X_val, y_val, sample_weight_val,
-        classes,
+        classes, tangents,
     ):
         hidden = self._hidden_sizes()
         if incremental and self.early_stopping:
@@ -248,11 +243,21 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         loss, segments = self._prepare_targets(
             y, first_pass=first_pass, incremental=incremental, classes=classes
         )
-        Y = np.ascontiguousarray(self._encode_targets(y), dtype=dtype)
+        Y = np.ascontiguousarray(
+            self._training_targets(self._encode_targets(y).astype(dtype)), dtype=dtype
+        )
         sw = self._sample_weight(sample_weight, X, y, dtype, incremental)
         explicit_val = self._explicit_validation(X_val, y_val, sample_weight_val, dtype)
 
         network = Network([X.shape[1], *hidden, Y.shape[1]], self.activation, loss, segments)
+        reg = Regularization.from_estimator(self, network, dtype, self._is_stochastic())
+        if tangents is not None:
+            tangents = check_tangents(tangents, X.shape[0], X.shape[1], dtype)
+        elif reg.tangent_prop > 0:
+            raise ValueError(
+                "tangent_prop > 0 needs tangent vectors: pass them to fit(..., "
+                "tangents=T) with T of shape (n_samples, n_tangents, n_features)."
+            )
         if first_pass:
             rng = _generator(self.random_state)
             theta = initialize(network, "auto", rng, dtype)
@@ -274,11 +279,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if self._is_stochastic():
             n_iter, loss_value = self._fit_stochastic(
                 network, theta, inputs, Y, y, sw, explicit_val, progress, rng,
-                incremental, listeners,
+                incremental, listeners, reg, tangents,
             )
         else:
             n_iter, loss_value = self._fit_full_batch(
-                network, theta, inputs, Y, sw, progress, listeners
+                network, theta, inputs, Y, sw, progress, listeners, reg, tangents
             )
         if not np.isfinite(theta).all():
             raise ValueError(
@@ -286,6 +291,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "contain large values and need to be preprocessed."
             )
         self._commit(network, theta, progress, rng, n_iter, loss_value)
+        self.unused_features_ = unused_inputs(self.coefs_[0])
+        self._dropout_rates = (reg.dropout, reg.input_dropout)  # for MC dropout
+        if reg.activity_l1 > 0:
+            self.activation_sparsity_ = self._activation_sparsity(inputs, theta)
+        elif hasattr(self, "activation_sparsity_"):
+            del self.activation_sparsity_
         if callbacks is not None:
             callbacks.end_fit()
         return self
@@ -356,7 +367,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return network.pack(self.coefs_, self.intercepts_, self._theta.dtype)
 
-    def _split_validation(self, inputs_X, Y, y, sw, rng):
+    def _split_validation(self, inputs_X, Y, y, sw, rng, tangents):
         """Hold out ``validation_fraction`` of the rows (stratified for
         single-output classification when every class allows it)."""
         n = Y.shape[0]
@@ -375,7 +386,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
-        train = (inputs_X.take(train_idx), Y[train_idx], sw[train_idx])
+        train_tangents = None if tangents is None else np.ascontiguousarray(tangents[train_idx])
+        train = (inputs_X.take(train_idx), Y[train_idx], sw[train_idx], train_tangents)
         val = (inputs_X.take(val_idx), Y[val_idx], y[val_idx], sw[val_idx])
         return train, val
 
@@ -392,13 +404,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _fit_stochastic(
         self, network, theta, inputs, Y, y, sw, explicit_val, progress, rng,
-        incremental, listeners,
+        incremental, listeners, reg, tangents,
     ):
         use_validation = explicit_val is not None or (
             self.early_stopping and not incremental
         )
         if use_validation and explicit_val is None:
-            (inputs, Y, sw), explicit_val = self._split_validation(inputs, Y, y, sw, rng)
+            (inputs, Y, sw, tangents), explicit_val = self._split_validation(
+                inputs, Y, y, sw, rng, tangents
+            )
         validation = None
         if use_validation:
             val_inputs, Y_val, y_val, sw_val = explicit_val
@@ -424,20 +438,21 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             network=network, theta=theta, train=TrainSet(inputs, Y, sw),
             validation=validation, progress=progress,
             schedule=resolve_schedule(self), lr_init=float(self.learning_rate_init),
-            alpha=float(self.alpha), batch_size=self._batch_size(inputs.n_samples),
+            reg=reg, batch_size=self._batch_size(inputs.n_samples),
             shuffle=self.shuffle, rng=rng, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change, verbose=self.verbose,
-            listeners=listeners,
+            tangents=tangents, listeners=listeners,
         )
         n_iter = loop.run(self.max_iter, incremental)
         return n_iter, progress.loss_curve[-1] if progress.loss_curve else np.nan
 
-    def _fit_full_batch(self, network, theta, inputs, Y, sw, progress, listeners):
-        objective = FullBatchObjective(network, inputs, Y, sw, self.alpha)
+    def _fit_full_batch(self, network, theta, inputs, Y, sw, progress, listeners, reg, tangents):
+        objective = FullBatchObjective(network, inputs, Y, sw, reg, tangents)
         result, stopped = run_full_batch(
             self.solver, objective, theta, max_iter=self.max_iter,
             max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
             progress=progress, listeners=listeners,
+            l1=reg.l1 * objective.scale, n_weights=network.n_weights,
         )
         if stopped:  # a callback asked to stop: not a convergence failure
             n_iter = int(result.nit)
@@ -505,6 +520,56 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         )
         theta = self._parameters()
         return self._network.predict(theta, Inputs(X, theta.dtype))
+
+    def _activation_sparsity(self, inputs, theta):
+        """Fraction of exactly-zero activations of each hidden layer."""
+        hidden = self._network.hidden_activations(theta, inputs)
+        return np.array([np.mean(a == 0) for a in hidden])
+
+    def activation_sparsity(self, X):
+        """Fraction of hidden units that output exactly zero on ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        sparsity : ndarray of shape (n_hidden_layers,)
+            For each hidden layer, the fraction of (sample, unit) pairs whose
+            activation is exactly 0 (ReLU-like units that are off).
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
+            reset=False,
+        )
+        theta = self._parameters()
+        return self._activation_sparsity(Inputs(X, theta.dtype), theta)
+
+    def _sampled_outputs(self, X, n_samples, random_state):
+        """Network outputs under ``n_samples`` sets of dropout masks."""
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
+            reset=False,
+        )
+        rates, input_rate = self._dropout_rates  # those the model was trained with
+        if not rates.any() and not input_rate:
+            raise ValueError(
+                "Monte-Carlo dropout needs a model trained with dropout or "
+                "input_dropout > 0; this one has neither."
+            )
+        theta = self._parameters()
+        inputs = Inputs(X, theta.dtype)
+        seed = _generator(random_state).integers(np.iinfo(np.int64).max)
+        return [
+            self._network.predict_sampled(theta, inputs, rates, input_rate, seed, k)
+            for k in range(n_samples)
+        ]
 
     # ------------------------------------------------------------ pickling
 

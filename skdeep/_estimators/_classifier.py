@@ -1,14 +1,16 @@
 """MLPClassifier: multilayer perceptron for classification."""
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from . import _docstrings
-from ._base import BaseMLP
+from ._base import BaseMLP, store_parameters
 from ._targets import targets_for, targets_from_classes
 
 _PARAMETERS = [
@@ -16,13 +18,16 @@ _PARAMETERS = [
     "learning_rate", "learning_rate_init", "power_t", "max_iter", "shuffle",
     "random_state", "tol", "verbose", "warm_start", "momentum",
     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
-    "beta_2", "epsilon", "n_iter_no_change", "max_fun", "class_weight",
+    "beta_2", "epsilon", "n_iter_no_change", "max_fun", "class_weight", "penalty",
+    "l1_ratio", "max_norm", "dropout", "input_dropout", "input_noise",
+    "weight_noise", "label_smoothing", "activity_l1", "adversarial_eps",
+    "adversarial_steps", "tangent_prop", "coef_prior", "prior_alpha", "augment",
 ]
 _ATTRIBUTES = [
     "classes_", "loss_", "best_loss_", "loss_curve_", "validation_scores_",
     "best_validation_score_", "history_", "t_", "coefs_", "intercepts_",
     "n_features_in_", "feature_names_in_", "n_iter_", "n_layers_", "n_outputs_",
-    "out_activation_",
+    "out_activation_", "unused_features_", "activation_sparsity_",
 ]
 _EXTRA = """\
 See Also
@@ -60,7 +65,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     _parameter_constraints: dict = {
         **BaseMLP._parameter_constraints,
         "class_weight": [dict, list, StrOptions({"balanced"}), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
+
+    #: the loss the classifier minimises, as scikit-learn's ``loss`` attribute
+    loss = "log_loss"
 
     def __init__(
         self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -69,20 +78,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         random_state=None, tol=1e-4, verbose=False, warm_start=False,
         momentum=0.9, nesterovs_momentum=True, early_stopping=False,
         validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-        n_iter_no_change=10, max_fun=15000, class_weight=None,
+        n_iter_no_change=10, max_fun=15000, class_weight=None, penalty="l2",
+        l1_ratio=0.15, max_norm=None, dropout=0.0, input_dropout=0.0,
+        input_noise=0.0, weight_noise=0.0, label_smoothing=0.0, activity_l1=0.0,
+        adversarial_eps=0.0, adversarial_steps=1, tangent_prop=0.0,
+        coef_prior=None, prior_alpha=0.0, augment=None,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes, activation=activation,
-            solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-            power_t=power_t, max_iter=max_iter, loss="log_loss", shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-        )
-        self.class_weight = class_weight
+        store_parameters(self, locals())
 
     # ---------------------------------------------------------- targets
 
@@ -116,6 +118,23 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _encode_targets(self, y):
         return self._targets.encode(y)
 
+    def _training_targets(self, Y):
+        """Label smoothing: each softmax head's one-hot targets become
+        ``(1 - eps) * y + eps / K``, each logistic unit's ``(1 - eps) * y +
+        eps / 2`` (Szegedy et al., 2016)."""
+        eps = self.label_smoothing
+        if eps == 0:
+            return Y
+        segments = self._targets.segments
+        if segments is None and self._targets.loss == "log_loss":
+            segments = [0, Y.shape[1]]
+        if segments is None:
+            return Y * (1 - eps) + eps / 2
+        Y = Y * (1 - eps)
+        for lo, hi in zip(segments[:-1], segments[1:]):
+            Y[:, lo:hi] += eps / (hi - lo)
+        return Y
+
     def _target_sample_weight(self, y, incremental):
         if self.class_weight is None:
             return None
@@ -136,7 +155,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     # ------------------------------------------------------- public API
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
+    def fit(
+        self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+        sample_weight_val=None, tangents=None,
+    ):
         """Fit the model to data matrix X and targets y.
 
         Parameters
@@ -154,6 +176,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ``early_stopping=True`` and a stochastic solver.
         sample_weight_val : array-like of shape (n_val,), default=None
             Weights of the validation samples.
+        tangents : array-like of shape (n_samples, n_tangents, n_features), default=None
+            Directions in input space along which the output should not change,
+            for ``tangent_prop``.
 
         Returns
         -------
@@ -162,12 +187,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(
             X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
-            sample_weight_val=sample_weight_val,
+            sample_weight_val=sample_weight_val, tangents=tangents,
         )
 
     @available_if(lambda est: est._check_partial_fit())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None, *, tangents=None):
         """Update the model with one epoch over the given data.
 
         Parameters
@@ -181,13 +206,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         classes : array-like of shape (n_classes,) or list of arrays, default=None
             All the classes, required on the first call (one array per output
             for multiclass-multioutput targets); ``y`` need not contain them all.
+        tangents : array-like of shape (n_samples, n_tangents, n_features), default=None
+            Tangent vectors of these rows, for ``tangent_prop``.
 
         Returns
         -------
         self : object
             The updated estimator.
         """
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes, tangents=tangents)
 
     def predict(self, X):
         """Predict class labels.
@@ -239,6 +266,39 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if isinstance(proba, list):
             return [np.log(p, out=p) for p in proba]
         return np.log(proba, out=proba)
+
+    def predict_mc_dropout(self, X, n_samples=50, random_state=None):
+        """Class probabilities averaged over sampled dropout masks.
+
+        Monte-Carlo dropout (Gal & Ghahramani, 2016): dropout stays on at
+        prediction time, and the spread of the predictions over many masks
+        measures the model's uncertainty. Needs a model trained with
+        ``dropout`` (or ``input_dropout``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+        n_samples : int, default=50
+            Number of sets of masks.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the masks.
+
+        Returns
+        -------
+        mean : ndarray of shape (n_samples, n_classes) or list of ndarray
+            Mean of the probabilities over the masks.
+        std : ndarray of shape (n_samples, n_classes) or list of ndarray
+            Their standard deviation.
+        """
+        outputs = np.stack(self._sampled_outputs(X, n_samples, random_state))
+        mean = self._targets.proba(outputs.mean(axis=0))
+        std = self._targets.proba(outputs.std(axis=0))
+        if isinstance(mean, list):
+            return mean, std
+        if outputs.shape[2] == 1:  # binary: both columns have the same spread
+            std[:, 0] = std[:, 1]
+        return mean, std
 
     def score(self, X, y, sample_weight=None):
         """Accuracy (subset accuracy for several outputs) on ``X``, ``y``.

@@ -143,6 +143,94 @@ class_weight : dict, list of dict, 'balanced' or None, default=None
     ``'balanced'`` for ``n_samples / (n_classes * np.bincount(y))``. Not
     available with ``'balanced'`` in :meth:`partial_fit`, where the class
     frequencies are unknown.""",
+    "penalty": """\
+penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
+    The weight penalty, with strength ``alpha`` (as ``SGDClassifier``):
+    ``'l2'`` is ``alpha/2 ||W||^2``, ``'l1'`` is ``alpha ||W||_1`` and
+    ``'elasticnet'`` mixes them with ``l1_ratio``. Biases are never penalised.
+    L1 is applied by proximal (soft-thresholding) steps, so it sets weights
+    exactly to zero; inputs whose outgoing weights all vanish are listed in
+    ``unused_features_``. With ``solver='lbfgs'`` the L1 term is handled with
+    bound constraints (each weight split into positive and negative parts).""",
+    "l1_ratio": """\
+l1_ratio : float, default=0.15
+    The L1 share of ``'elasticnet'``: ``alpha * (l1_ratio ||W||_1 +
+    (1 - l1_ratio)/2 ||W||^2)``.""",
+    "max_norm": """\
+max_norm : float or None, default=None
+    Bound on the L2 norm of each unit's incoming weight vector (a column of
+    ``coefs_[i]``), in every layer. After every update the weights are
+    projected back onto the bound, so it holds at all times (Srivastava et
+    al., 2014). Stochastic solvers only.""",
+    "dropout": """\
+dropout : float or array-like of shape (n_hidden_layers,), default=0.0
+    Probability of dropping each hidden unit during training, for all hidden
+    layers or one per hidden layer, in [0, 1). Dropout is inverted (kept units
+    are scaled by ``1 / (1 - rate)``), so prediction needs no rescaling and
+    is deterministic; :meth:`predict_mc_dropout` keeps it on instead.
+    Stochastic solvers only.""",
+    "input_dropout": """\
+input_dropout : float, default=0.0
+    Probability of dropping each input feature during training, in [0, 1)
+    (inverted, as ``dropout``).""",
+    "input_noise": """\
+input_noise : float, default=0.0
+    Standard deviation of the Gaussian noise added to every training input at
+    every step (noise injection; equivalent to a Tikhonov penalty for small
+    noise, Bishop 1995).""",
+    "weight_noise": """\
+weight_noise : float, default=0.0
+    Standard deviation of the Gaussian noise added to the weights for the
+    forward and backward pass of every step; the gradient is applied to the
+    noise-free weights (Graves, 2011). Stochastic solvers only.""",
+    "label_smoothing": """\
+label_smoothing : float, default=0.0
+    Replaces the one-hot training targets of each softmax head by
+    ``(1 - eps) * y + eps / n_classes`` (and each logistic output's by
+    ``(1 - eps) * y + eps / 2``), which caps the confidence the network is
+    trained towards (Szegedy et al., 2016). Validation scores use the true
+    labels.""",
+    "activity_l1": """\
+activity_l1 : float, default=0.0
+    Strength of an L1 penalty on the hidden activations, which makes the
+    representation sparse; the fraction of zero activations is reported in
+    ``activation_sparsity_`` (and by :meth:`activation_sparsity`). Scaled by
+    the batch like ``alpha``.""",
+    "adversarial_eps": """\
+adversarial_eps : float, default=0.0
+    Radius (L-infinity, in the units of the inputs) of adversarial training:
+    each step also trains on inputs perturbed to increase the loss, and the
+    loss is the mean of the clean and the adversarial one (Goodfellow et al.,
+    2015). Stochastic solvers only.""",
+    "adversarial_steps": """\
+adversarial_steps : int, default=1
+    1 gives the fast gradient sign method (FGSM); more gives projected
+    gradient descent (PGD, Madry et al., 2018) with that many steps of size
+    ``2.5 * adversarial_eps / adversarial_steps`` from a random start.""",
+    "tangent_prop": """\
+tangent_prop : float, default=0.0
+    Strength of tangent propagation (Simard et al., 1992): the penalty
+    ``tangent_prop / 2 * sum ||J(x) t||^2`` on the directional derivatives of
+    the network's raw output (before the output activation) along the tangent
+    vectors ``t`` given to ``fit(..., tangents=T)``, computed exactly by
+    forward-mode differentiation. Cannot be combined with ``dropout`` or
+    ``weight_noise``.""",
+    "coef_prior": """\
+coef_prior : estimator, tuple or None, default=None
+    Soft parameter sharing: a fitted MLP (skdeep's or scikit-learn's) with the
+    same layer sizes, or its ``(coefs, intercepts)``, whose weights this
+    network's are pulled towards with strength ``prior_alpha``.""",
+    "prior_alpha": """\
+prior_alpha : float, default=0.0
+    Strength of the pull towards ``coef_prior``: the penalty
+    ``prior_alpha/2 ||W - W_prior||^2`` (weights only), scaled by the batch
+    like ``alpha``.""",
+    "augment": """\
+augment : callable or None, default=None
+    Data augmentation: ``augment(X_batch, rng)`` receives every training
+    mini-batch (dense, a copy) and the fit's ``numpy.random.Generator``, and
+    returns the batch to train on, of the same shape. The targets of the rows
+    are kept. Stochastic solvers only; it runs in Python once per batch.""",
 }
 
 ATTRIBUTES = {
@@ -199,6 +287,14 @@ n_layers_ : int
     "n_outputs_": """\
 n_outputs_ : int
     Number of output units.""",
+    "unused_features_": """\
+unused_features_ : ndarray of int
+    Indices of the input features whose outgoing weights are all exactly zero
+    (features an L1 penalty has removed).""",
+    "activation_sparsity_": """\
+activation_sparsity_ : ndarray of shape (n_hidden_layers,)
+    With ``activity_l1 > 0``: the fraction of exactly-zero hidden activations
+    of each layer on the training data.""",
     "out_activation_": """\
 out_activation_ : str
     Output activation: ``'softmax'`` (per head), ``'logistic'``,

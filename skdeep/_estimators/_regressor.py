@@ -8,20 +8,23 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import _docstrings
-from ._base import BaseMLP
+from ._base import BaseMLP, store_parameters
 
 _PARAMETERS = [
     "loss", "hidden_layer_sizes", "activation", "solver", "alpha", "batch_size",
     "learning_rate", "learning_rate_init", "power_t", "max_iter", "shuffle",
     "random_state", "tol", "verbose", "warm_start", "momentum",
     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
-    "beta_2", "epsilon", "n_iter_no_change", "max_fun",
+    "beta_2", "epsilon", "n_iter_no_change", "max_fun", "penalty", "l1_ratio",
+    "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise",
+    "activity_l1", "adversarial_eps", "adversarial_steps", "tangent_prop",
+    "coef_prior", "prior_alpha", "augment",
 ]
 _ATTRIBUTES = [
     "loss_", "best_loss_", "loss_curve_", "validation_scores_",
     "best_validation_score_", "history_", "t_", "coefs_", "intercepts_",
     "n_features_in_", "feature_names_in_", "n_iter_", "n_layers_", "n_outputs_",
-    "out_activation_",
+    "out_activation_", "unused_features_", "activation_sparsity_",
 ]
 _EXTRA = """\
 See Also
@@ -69,19 +72,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         random_state=None, tol=1e-4, verbose=False, warm_start=False,
         momentum=0.9, nesterovs_momentum=True, early_stopping=False,
         validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-        n_iter_no_change=10, max_fun=15000,
+        n_iter_no_change=10, max_fun=15000, penalty="l2", l1_ratio=0.15,
+        max_norm=None, dropout=0.0, input_dropout=0.0, input_noise=0.0,
+        weight_noise=0.0, activity_l1=0.0, adversarial_eps=0.0,
+        adversarial_steps=1, tangent_prop=0.0, coef_prior=None, prior_alpha=0.0,
+        augment=None,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes, activation=activation,
-            solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-            power_t=power_t, max_iter=max_iter, loss=loss, shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-        )
+        store_parameters(self, locals())
 
     def _prepare_targets(self, y, *, first_pass, incremental, classes):
         if self.loss == "poisson" and np.any(y < 0):
@@ -104,7 +101,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return output.ravel() if output.shape[1] == 1 else output
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
+    def fit(
+        self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+        sample_weight_val=None, tangents=None,
+    ):
         """Fit the model to data matrix X and targets y.
 
         Parameters
@@ -121,6 +121,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             ``early_stopping=True`` and a stochastic solver.
         sample_weight_val : array-like of shape (n_val,), default=None
             Weights of the validation samples.
+        tangents : array-like of shape (n_samples, n_tangents, n_features), default=None
+            Directions in input space along which the output should not change,
+            for ``tangent_prop``.
 
         Returns
         -------
@@ -129,12 +132,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         return self._fit(
             X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
-            sample_weight_val=sample_weight_val,
+            sample_weight_val=sample_weight_val, tangents=tangents,
         )
 
     @available_if(lambda est: est._check_partial_fit())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, *, tangents=None):
         """Update the model with one epoch over the given data.
 
         Parameters
@@ -145,13 +148,42 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights.
+        tangents : array-like of shape (n_samples, n_tangents, n_features), default=None
+            Tangent vectors of these rows, for ``tangent_prop``.
 
         Returns
         -------
         self : object
             The updated estimator.
         """
-        return self._fit(X, y, sample_weight, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True, tangents=tangents)
+
+    def predict_mc_dropout(self, X, n_samples=50, random_state=None):
+        """Predictions averaged over sampled dropout masks.
+
+        Monte-Carlo dropout (Gal & Ghahramani, 2016): dropout stays on at
+        prediction time, and the spread of the predictions over many masks
+        measures the model's uncertainty. Needs a model trained with
+        ``dropout`` (or ``input_dropout``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+        n_samples : int, default=50
+            Number of sets of masks.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the masks.
+
+        Returns
+        -------
+        mean : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Mean prediction over the masks.
+        std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Its standard deviation.
+        """
+        outputs = np.stack(self._sampled_outputs(X, n_samples, random_state))
+        return self._format(outputs.mean(axis=0)), self._format(outputs.std(axis=0))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -14,22 +14,41 @@ act : hidden activation code (see ``activations``)
 loss : loss code (see ``losses``)
 segments : int64 array, softmax head boundaries of the output
 
-Per-layer buffers live in one flat array per kind (``acts``, ``deltas``) with
-block ``l`` starting at ``a_off[l]``; a block holds up to ``batch_size`` rows of
-layer ``l + 1``. Every view below is a reshape of a slice, so nothing is
-allocated per batch; matrix products go to BLAS through ``np.dot(a, b, out)``.
+Per-layer buffers live in one flat array per kind (``acts``, ``deltas``, dropout
+``masks``) with block ``l`` starting at ``a_off[l]``; a block holds up to
+``batch_size`` rows of layer ``l + 1``. Every view below is a reshape of a
+slice, so nothing is allocated per batch; matrix products go to BLAS through
+``np.dot(a, b, out)``.
 
 The input of the first layer is either a dense C-contiguous batch ``Xb`` or,
 when ``sparse`` is true, the rows ``rows`` of a CSR matrix ``csr = (data,
 indices, indptr)``.
+
+Training extras are passed as arrays and switched off by zeros: per-layer
+dropout rates ``drop``, the activity-L1 coefficient, an input-gradient buffer
+``dx`` (empty when not wanted) and the tangent-propagation tuple (strength 0 when
+off; see ``tangent_reverse``).
 """
 
 import numpy as np
 
 from ._jit import jit
-from .activations import activation_backward, activation_forward, identity_forward
+from .activations import (
+    activation_backward,
+    activation_forward,
+    activation_second,
+    identity_forward,
+)
 from .linalg import column_sums, csr_rows_dot, csr_rows_t_dot
 from .losses import loss_gradient
+from .random import HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
+from .regularizers import (
+    activity_backward,
+    activity_penalty,
+    dropout_backward,
+    dropout_forward,
+    perturb_inputs,
+)
 
 
 @jit
@@ -56,8 +75,17 @@ def block_view(buf, sizes, a_off, layer, n):
 
 
 @jit
+def _first_layer_product(Xb, csr, sparse, rows, W, Z):
+    if sparse:
+        csr_rows_dot(csr[0], csr[1], csr[2], rows, W, Z)
+    else:
+        np.dot(Xb, W, Z)
+
+
+@jit
 def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off):
-    """Forward pass; returns the output block before the output activation."""
+    """Forward pass for prediction; returns the output block before the output
+    activation."""
     sizes, w_off, b_off, act, _, _ = net
     n_layers = sizes.shape[0] - 1
     prev = block_view(acts, sizes, a_off, 0, n)
@@ -66,10 +94,7 @@ def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off):
         b = bias_view(theta, sizes, b_off, layer)
         Z = block_view(acts, sizes, a_off, layer, n)
         if layer == 0:
-            if sparse:
-                csr_rows_dot(csr[0], csr[1], csr[2], rows, W, Z)
-            else:
-                np.dot(Xb, W, Z)
+            _first_layer_product(Xb, csr, sparse, rows, W, Z)
         else:
             np.dot(prev, W, Z)
         if layer < n_layers - 1:
@@ -81,54 +106,232 @@ def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off):
 
 
 @jit
-def backward(theta, grad, net, Xb, csr, sparse, rows, n, acts, deltas, a_off):
-    """Back-propagate the output delta (last block of ``deltas``) into ``grad``."""
+def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, masks, key, activity):
+    """Training forward pass: dropout after hidden activations (rate
+    ``drop[l]`` for hidden layer ``l``); returns ``(raw output block, activity
+    penalty sum_i sw_i * activity * sum |A|)``."""
+    sizes, w_off, b_off, act, _, _ = net
+    n_layers = sizes.shape[0] - 1
+    prev = block_view(acts, sizes, a_off, 0, n)
+    penalty = 0.0
+    for layer in range(n_layers):
+        W = weights_view(theta, sizes, w_off, layer)
+        b = bias_view(theta, sizes, b_off, layer)
+        Z = block_view(acts, sizes, a_off, layer, n)
+        if layer == 0:
+            _first_layer_product(Xb, csr, sparse, rows, W, Z)
+        else:
+            np.dot(prev, W, Z)
+        if layer < n_layers - 1:
+            activation_forward(act, Z, b)
+            if activity > 0:
+                penalty += activity_penalty(Z, sw)
+            if drop[layer] > 0:
+                dropout_forward(Z, block_view(masks, sizes, a_off, layer, n), drop[layer], key, layer)
+        else:
+            identity_forward(Z, b)
+        prev = Z
+    return prev, activity * penalty
+
+
+@jit
+def backward_train(
+    theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas, a_off,
+    drop, masks, activity, dx, extra, param_grad,
+):
+    """Back-propagate the output delta (last block of ``deltas``).
+
+    Writes the parameter gradient into ``grad`` when ``param_grad``, the input
+    gradient into ``dx`` when it is not empty, and adds ``extra`` (per hidden
+    layer, in the layout of ``deltas``) to the pre-activation deltas when it is
+    not empty (tangent propagation's second-order terms)."""
     sizes, w_off, b_off, act, _, _ = net
     n_layers = sizes.shape[0] - 1
     for layer in range(n_layers - 1, -1, -1):
         D = block_view(deltas, sizes, a_off, layer, n)
-        GW = weights_view(grad, sizes, w_off, layer)
+        W = weights_view(theta, sizes, w_off, layer)
         if layer == 0:
-            if sparse:
-                csr_rows_t_dot(csr[0], csr[1], csr[2], rows, D, GW)
-            else:
-                np.dot(Xb.T, D, GW)
+            if param_grad:
+                GW = weights_view(grad, sizes, w_off, layer)
+                if sparse:
+                    csr_rows_t_dot(csr[0], csr[1], csr[2], rows, D, GW)
+                else:
+                    np.dot(Xb.T, D, GW)
+            if dx.shape[0] > 0:
+                np.dot(D, W.T, dx[:n])
         else:
             A = block_view(acts, sizes, a_off, layer - 1, n)
-            np.dot(A.T, D, GW)
+            if param_grad:
+                np.dot(A.T, D, weights_view(grad, sizes, w_off, layer))
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
-            np.dot(D, weights_view(theta, sizes, w_off, layer).T, D_prev)
+            np.dot(D, W.T, D_prev)
+            if drop[layer - 1] > 0:
+                dropout_backward(A, block_view(masks, sizes, a_off, layer - 1, n), D_prev)
+            if activity > 0:
+                activity_backward(A, D_prev, sw, activity * scale)
             activation_backward(act, A, D_prev)
-        column_sums(D, bias_view(grad, sizes, b_off, layer))
+            if extra.shape[0] > 0:
+                E = block_view(extra, sizes, a_off, layer - 1, n)
+                for i in range(n):
+                    d = D_prev[i]
+                    e = E[i]
+                    for j in range(d.shape[0]):
+                        d[j] += e[j]
+        if param_grad:
+            column_sums(D, bias_view(grad, sizes, b_off, layer))
+
+
+# ------------------------------------------------------- tangent propagation
 
 
 @jit
-def forward_backward(
-    theta, grad, net, Xb, csr, sparse, rows, n, Y, sw, scale, acts, deltas, a_off
+def _scale_repeated_rows(M, F, repeats):
+    """``M[i * repeats + t] *= F[i]`` for every t."""
+    for i in range(F.shape[0]):
+        f = F[i]
+        for t in range(repeats):
+            m = M[i * repeats + t]
+            for j in range(f.shape[0]):
+                m[j] *= f[j]
+
+
+@jit
+def tangent_forward(theta, net, acts, a_off, n, Tb, n_tangents, S, U, F):
+    """Forward-mode derivative of the raw output along each tangent.
+
+    ``Tb`` holds ``n_tangents`` rows per sample (sample-major). Fills ``S``
+    (pre-activation tangents ``S_l = U_{l-1} W_l``) and ``U`` (post-activation
+    tangents ``U_l = f'(Z_l) * S_l``; the output's is ``S``) per layer, in blocks
+    of ``n * n_tangents`` rows laid out like ``acts``. ``F`` is scratch of
+    ``n * max_units``."""
+    sizes, w_off, _, act, _, _ = net
+    n_layers = sizes.shape[0] - 1
+    rows = n * n_tangents
+    prev = Tb[:rows]
+    for layer in range(n_layers):
+        W = weights_view(theta, sizes, w_off, layer)
+        m = sizes[layer + 1]
+        S_l = S[a_off[layer] * n_tangents : a_off[layer] * n_tangents + rows * m].reshape((rows, m))
+        U_l = U[a_off[layer] * n_tangents : a_off[layer] * n_tangents + rows * m].reshape((rows, m))
+        np.dot(prev, W, S_l)
+        U_l[:, :] = S_l
+        if layer < n_layers - 1:
+            F_l = F[: n * m].reshape((n, m))
+            F_l[:, :] = 1
+            activation_backward(act, block_view(acts, sizes, a_off, layer, n), F_l)
+            _scale_repeated_rows(U_l, F_l, n_tangents)
+        prev = U_l
+
+
+@jit
+def tangent_reverse(
+    theta, net, acts, a_off, n, sw, scale, Tb, n_tangents, strength, S, U,
+    dU, dU_next, F, F2, extra, gt,
 ):
-    """Data term: returns ``sum_i sw_i loss_i``; ``grad <- scale * d/dtheta``."""
-    sizes = net[0]
-    Z = forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off)
-    D = block_view(deltas, sizes, a_off, sizes.shape[0] - 2, n)
-    total = loss_gradient(net[4], Z, Y, sw, net[5], scale, D)
-    backward(theta, grad, net, Xb, csr, sparse, rows, n, acts, deltas, a_off)
-    return total
+    """Gradient of the tangent-propagation penalty
+    ``strength / 2 * sum_i sw_i sum_t ||J_f(x_i) t_it||^2`` (``f`` the raw
+    output), by reverse mode through ``tangent_forward``.
+
+    Writes the weight gradient into ``gt`` and, per hidden layer, the gradient
+    with respect to the pre-activations that comes through ``f'(Z)`` into
+    ``extra`` (added to the deltas by ``backward_train``). Returns the penalty
+    without ``scale``, like the data term."""
+    sizes, w_off, _, act, _, _ = net
+    n_layers = sizes.shape[0] - 1
+    rows = n * n_tangents
+    last = n_layers - 1
+    m = sizes[last + 1]
+    U_out = U[a_off[last] * n_tangents : a_off[last] * n_tangents + rows * m].reshape((rows, m))
+    g = dU[: rows * m].reshape((rows, m))
+    penalty = 0.0
+    for i in range(n):
+        c = U_out.dtype.type(strength * scale * sw[i])
+        for t in range(n_tangents):
+            r = i * n_tangents + t
+            u = U_out[r]
+            gr = g[r]
+            row = U_out.dtype.type(0)
+            for j in range(m):
+                row += u[j] * u[j]
+                gr[j] = c * u[j]
+            penalty += 0.5 * strength * sw[i] * row
+    current = dU
+    following = dU_next
+    for layer in range(last, -1, -1):
+        m = sizes[layer + 1]
+        dS = current[: rows * m].reshape((rows, m))  # dU of this layer, made dS in place
+        if layer < last:
+            A = block_view(acts, sizes, a_off, layer, n)
+            S_l = S[a_off[layer] * n_tangents : a_off[layer] * n_tangents + rows * m].reshape((rows, m))
+            F_l = F[: n * m].reshape((n, m))
+            F_l[:, :] = 1
+            activation_backward(act, A, F_l)
+            F2_l = F2[: n * m].reshape((n, m))
+            activation_second(act, A, F2_l)
+            E = block_view(extra, sizes, a_off, layer, n)
+            for i in range(n):
+                e = E[i]
+                f2 = F2_l[i]
+                e[:] = 0
+                for t in range(n_tangents):
+                    d = dS[i * n_tangents + t]
+                    s = S_l[i * n_tangents + t]
+                    for j in range(m):
+                        e[j] += d[j] * s[j] * f2[j]
+            _scale_repeated_rows(dS, F_l, n_tangents)
+        GW = weights_view(gt, sizes, w_off, layer)
+        if layer == 0:
+            np.dot(Tb[:rows].T, dS, GW)
+        else:
+            k = sizes[layer]
+            U_prev = U[a_off[layer - 1] * n_tangents : a_off[layer - 1] * n_tangents + rows * k].reshape((rows, k))
+            np.dot(U_prev.T, dS, GW)
+            np.dot(dS, weights_view(theta, sizes, w_off, layer).T, following[: rows * k].reshape((rows, k)))
+            current, following = following, current
+    return penalty
+
+
+# --------------------------------------------------------------- passes
 
 
 @jit
-def add_l2_penalty(theta, grad, n_weights, coef):
-    """``grad[:n_weights] += coef * w``; returns ``0.5 * coef * ||w||^2``.
+def train_pass(
+    theta, grad, net, Xb, csr, sparse, rows, n, Y, sw, scale, acts, deltas,
+    a_off, drop, masks, key, activity, dx, tangent, param_grad,
+):
+    """Forward, loss and backward for one block of rows; returns the weighted
+    sum ``sum_i sw_i loss_i`` plus the activity and tangent penalties (all to
+    be multiplied by ``scale``); ``grad <- scale * d/dtheta`` of it.
 
-    Only the weight block is penalised: biases are never regularised
-    (Goodfellow et al., Deep Learning, 7.1).
-    """
-    c = theta.dtype.type(coef)
-    total = 0.0
-    for i in range(n_weights):
-        w = theta[i]
-        total += w * w
-        grad[i] += c * w
-    return 0.5 * coef * total
+    ``tangent = (strength, Tb, n_tangents, S, U, dU, dU_next, F, F2, extra,
+    gt)``; strength 0 switches it off."""
+    sizes = net[0]
+    out, penalty = forward_train(
+        theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, masks, key, activity
+    )
+    D = block_view(deltas, sizes, a_off, sizes.shape[0] - 2, n)
+    total = loss_gradient(net[4], out, Y, sw, net[5], scale, D) + penalty
+    strength, Tb, n_tangents, S, U, dU, dU_next, F, F2, extra, gt = tangent
+    if strength > 0:
+        tangent_forward(theta, net, acts, a_off, n, Tb, n_tangents, S, U, F)
+        total += tangent_reverse(
+            theta, net, acts, a_off, n, sw, scale, Tb, n_tangents, strength, S, U,
+            dU, dU_next, F, F2, extra, gt,
+        )
+        backward_train(
+            theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas,
+            a_off, drop, masks, activity, dx, extra, param_grad,
+        )
+        if param_grad:
+            n_weights = net[2][0]
+            for i in range(n_weights):
+                grad[i] += gt[i]
+    else:
+        backward_train(
+            theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas,
+            a_off, drop, masks, activity, dx, extra[:0], param_grad,
+        )
+    return total
 
 
 @jit
@@ -145,26 +348,65 @@ def predict_raw(theta, net, X, csr, sparse, rows, chunk, acts, a_off, out):
 
 
 @jit
+def predict_dropout_raw(
+    theta, net, X, csr, sparse, rows, chunk, acts, a_off, drop, input_dropout,
+    x_buf, masks, sw, seed, sample, out,
+):
+    """Raw output with dropout on (Monte-Carlo dropout): hidden masks, and input
+    masks for dense input when ``input_dropout > 0`` (``x_buf`` holds the
+    dropped copy of a chunk), drawn from the keys of ``(seed, sample,
+    chunk)``."""
+    n = out.shape[0]
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        block = start // chunk
+        if not sparse and input_dropout > 0:  # perturb the private copy
+            x_buf[: stop - start] = X[start:stop]
+            perturb_inputs(
+                x_buf[: stop - start], input_dropout, 0.0,
+                make_key(seed, sample, block, INPUT_DROPOUT), np.uint64(0),
+            )
+        if sparse:
+            Xb = X
+        elif input_dropout > 0:
+            Xb = x_buf[: stop - start]
+        else:
+            Xb = X[start:stop]
+        key = make_key(seed, sample, block, HIDDEN_DROPOUT)
+        Z, _ = forward_train(
+            theta, net, Xb, csr, sparse, rows[start:stop], stop - start, sw, acts,
+            a_off, drop, masks, key, 0.0,
+        )
+        out[start:stop] = Z
+
+
+@jit
 def full_loss_grad(
     theta, grad, net, X, csr, sparse, rows, Y, sw, scale, chunk, acts, deltas,
-    a_off, grad_chunk,
+    a_off, grad_chunk, activity, tangent, T,
 ):
-    """Data term over the whole data set, ``chunk`` rows at a time."""
+    """Data term (with the activity and tangent penalties) over the whole data
+    set, ``chunk`` rows at a time; ``T`` holds the tangents, ``(n, n_t, d)``."""
     n = Y.shape[0]
-    if n <= chunk:
-        return forward_backward(
-            theta, grad, net, X, csr, sparse, rows, n, Y, sw, scale, acts, deltas,
-            a_off,
-        )
-    grad[:] = 0
+    no_drop = np.zeros(net[0].shape[0], dtype=np.float64)
+    no_dx = acts[:0].reshape((0, 1))
+    strength, _, n_tangents, S, U, dU, dU_next, F, F2, extra, gt = tangent
     total = 0.0
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         Xb = X[start:stop] if not sparse else X
-        total += forward_backward(
-            theta, grad_chunk, net, Xb, csr, sparse, rows[start:stop], stop - start,
-            Y[start:stop], sw[start:stop], scale, acts, deltas, a_off,
+        target = grad if stop - start == n else grad_chunk
+        Tb = T[start:stop].reshape(((stop - start) * n_tangents, T.shape[2]))
+        part_tangent = (strength, Tb, n_tangents, S, U, dU, dU_next, F, F2, extra, gt)
+        total += train_pass(
+            theta, target, net, Xb, csr, sparse, rows[start:stop], stop - start,
+            Y[start:stop], sw[start:stop], scale, acts, deltas, a_off, no_drop,
+            acts, np.uint64(0), activity, no_dx, part_tangent, True,
         )
-        for i in range(grad.shape[0]):
-            grad[i] += grad_chunk[i]
+        if stop - start < n:
+            if start == 0:
+                grad[:] = grad_chunk
+            else:
+                for i in range(grad.shape[0]):
+                    grad[i] += grad_chunk[i]
     return total

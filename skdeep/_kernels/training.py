@@ -5,30 +5,52 @@ Python overhead per step, which dominates training with small batches.
 
 The epoch is data-parallel. Every mini-batch is cut into ``n_shards`` shards of
 rows; each shard gets its own forward/backward pass into its own gradient
-buffer, and the parameters are cut into as many ranges. ``n_workers`` threads,
-started once per epoch, claim shards until none is left and wait until all are
-done; then each claims parameter ranges, sums the shards' gradients there and
-applies the optimizer update, and all wait again before the next batch (see
-``_sync`` for why this cannot deadlock). BLAS runs single-threaded inside each
-worker: two single-threaded GEMMs side by side keep both cores busier than one
-multi-threaded GEMM on matrices of mini-batch size.
+buffer, and the parameters are cut into as many ranges. A batch goes through
+phases; in each, ``n_workers`` threads (started once per epoch) claim items
+until none is left and wait until all are done (see ``_sync`` for why this
+cannot deadlock):
+
+0. with weight noise: noisy copies of the weights, range by range;
+1. forward/backward, shard by shard;
+2. sum of the shards' gradients and optimizer update, range by range;
+3. with a max-norm constraint: projection, layer by layer.
+
+BLAS runs single-threaded inside each worker: two single-threaded GEMMs side
+by side keep both cores busier than one multi-threaded GEMM on matrices of
+mini-batch size.
 
 The number of shards depends only on the batch size and the machine, not on how
-many threads a fit may use, and every sum over shards runs in shard order: the
-same seed gives the same bits whether the epoch runs on one thread or several.
+many threads a fit may use; every sum over shards runs in shard order, and
+random numbers are keyed by step and shard (``random``): the same seed gives
+the same bits whether the epoch runs on one thread or several.
 
 Nothing is allocated per batch: rows are gathered into preallocated per-shard
-buffers (or sliced when the order is not shuffled) and every per-layer array is
-a view.
+buffers (or sliced when the order is not shuffled and the inputs are not
+perturbed) and every per-layer array is a view.
 """
 
 import numba
 
+from . import config
 from ._jit import FASTMATH_FLAGS, jit
 from ._sync import claim, mark_done, wait_until
 from .linalg import gather, gather_rows
-from .network import forward_backward
+from .network import weights_view
+from .random import (
+    ADVERSARIAL_START,
+    HIDDEN_DROPOUT,
+    INPUT_DROPOUT,
+    INPUT_NOISE,
+    WEIGHT_NOISE,
+    make_key,
+    normal,
+)
+from .regularizers import max_norm_project, perturb_inputs
+from .step import shard_step
 from .updates import optimizer_step
+
+# counters in ``sync``: (claimed, done) per phase
+_NOISE, _SHARDS, _UPDATE, _PROJECT = 0, 2, 4, 6
 
 
 @jit
@@ -38,22 +60,76 @@ def _add_into(target, source):
 
 
 @jit
-def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, t0, sync, acc):
-    """One worker's part of an epoch: the shards and parameter ranges it
-    claims. Adds each shard's share of the batch losses to ``acc[shard]``;
-    returns the number of optimizer steps of the epoch.
+def _densify_rows(data, indices, indptr, rows, out):
+    """Rows ``rows`` of a CSR matrix, written dense into ``out``."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        dst = out[i]
+        dst[:] = 0
+        values = data[indptr[r] : indptr[r + 1]]
+        columns = indices[indptr[r] : indptr[r + 1]]
+        for p in range(values.shape[0]):
+            dst[columns[p]] = values[p]
 
-    ``data = (X, csr, sparse, Y, sw)``; ``bufs = (Xb, Yb, swb, acts, deltas,
+
+@jit
+def _gather_tangents(T, rows, out):
+    """``out`` <- the tangents of ``rows``, ``n_tangents`` rows per sample."""
+    n_t = T.shape[1]
+    for i in range(rows.shape[0]):
+        src = T[rows[i]]
+        for t in range(n_t):
+            s = src[t]
+            d = out[i * n_t + t]
+            for j in range(s.shape[0]):
+                d[j] = s[j]
+
+
+@jit
+def _noisy_weights(theta, noisy, lo, hi, n_weights, std, key):
+    """``noisy[lo:hi] <- theta + N(0, std^2)`` on weights, a copy on biases."""
+    dt = theta.dtype.type
+    for i in range(hi - lo):
+        k = lo + i
+        if k < n_weights:
+            noisy[k] = theta[k] + dt(std * normal(key, i))
+        else:
+            noisy[k] = theta[k]
+
+
+@jit
+def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extras, t0, sync, acc):
+    """One worker's part of an epoch: the items of each phase it claims. Adds
+    each shard's share of the batch losses to ``acc[shard]``; returns the
+    number of optimizer steps of the epoch.
+
+    ``data = (X, csr, sparse, Y, sw, T)``; ``bufs = (Xb, Yb, swb, acts, deltas,
     a_off, grads)``, each with a leading shard axis; ``opt = (code, state,
-    hyper, lr, alpha, n_weights)``; ``sync`` holds the claimed/done counters of
-    the two phases.
+    hyper, lr, n_weights)``; ``extras = (reg, drop, masks, prior, noisy, norms,
+    adv, tangent, seed)`` (see ``config`` for ``reg``).
     """
-    X, csr, sparse, Y, sw = data
+    X, csr, sparse, Y, sw, T = data
     Xb, Yb, swb, acts, deltas, a_off, grads = bufs
-    code, state, hyper, lr, alpha, n_weights = opt
+    code, state, hyper, lr, n_weights = opt
+    reg, drop, masks, prior, noisy, norms, adv, tangent, seed = extras
+    x_adv, dx, grad_adv = adv
+    strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt = tangent
+    sizes = net[0]
+    n_layers = sizes.shape[0] - 1
     n_shards = grads.shape[0]
     n = order.shape[0]
     n_params = theta.shape[0]
+    perturbed = (
+        reg[config.INPUT_DROPOUT] > 0 or reg[config.INPUT_NOISE] > 0
+        or reg[config.ADVERSARIAL_EPS] > 0
+    )
+    dense_rows = sparse and perturbed  # perturbations need the rows dense
+    use_sparse = sparse and not perturbed
+    weight_noise = reg[config.WEIGHT_NOISE]
+    max_norm = reg[config.MAX_NORM]
+    l1 = reg[config.L1]
+    l2 = reg[config.L2]
+    prior_coef = reg[config.PRIOR]
     steps = 0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -68,11 +144,28 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, t0, s
         if sw_sum <= 0.0:
             continue  # only zero-weight rows: no gradient, no step
         scale = 1.0 / sw_sum
+        step = t0 + steps + 1
         base = steps * n_shards  # item numbers of this batch
         steps += 1
 
+        used = theta
+        if weight_noise > 0:  # phase 0: the weights this step sees
+            while True:
+                item = claim(sync, _NOISE, base + n_shards)
+                if item < 0:
+                    break
+                r = item - base
+                _noisy_weights(
+                    theta, noisy, (n_params * r) // n_shards,
+                    (n_params * (r + 1)) // n_shards, n_weights, weight_noise,
+                    make_key(seed, step, r, WEIGHT_NOISE),
+                )
+                mark_done(sync, _NOISE + 1)
+            wait_until(sync, _NOISE + 1, base + n_shards)
+            used = noisy
+
         while True:  # phase 1: forward/backward of the shards
-            item = claim(sync, 0, base + n_shards)
+            item = claim(sync, _SHARDS, base + n_shards)
             if item < 0:
                 break
             s = item - base
@@ -83,28 +176,49 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, t0, s
                 grads[s, :] = 0
             else:
                 rows = order[lo:hi]
+                if dense_rows:
+                    _densify_rows(csr[0], csr[1], csr[2], rows, Xb[s])
+                elif (shuffled or perturbed) and not use_sparse:
+                    gather_rows(X, rows, Xb[s])
+                if perturbed:  # on the shard's private copy
+                    perturb_inputs(
+                        Xb[s, :nr], reg[config.INPUT_DROPOUT], reg[config.INPUT_NOISE],
+                        make_key(seed, step, s, INPUT_DROPOUT),
+                        make_key(seed, step, s, INPUT_NOISE),
+                    )
+                if use_sparse or shuffled or perturbed:
+                    xb = Xb[s, :nr]
+                else:
+                    xb = X[lo:hi]
                 if shuffled:
-                    if not sparse:
-                        gather_rows(X, rows, Xb[s])
                     gather_rows(Y, rows, Yb[s])
                     gather(sw, rows, swb[s])
-                    xb = Xb[s, :nr]
                     yb = Yb[s, :nr]
                     wb = swb[s, :nr]
                 else:
-                    xb = X[lo:hi] if not sparse else Xb[s, :nr]
                     yb = Y[lo:hi]
                     wb = sw[lo:hi]
-                part = forward_backward(
-                    theta, grads[s], net, xb, csr, sparse, rows, nr, yb, wb, scale,
-                    acts[s], deltas[s], a_off,
+                if strength > 0:
+                    _gather_tangents(T, rows, Tb[s])
+                keys = (
+                    make_key(seed, step, s, HIDDEN_DROPOUT),
+                    make_key(seed, step, s, ADVERSARIAL_START),
+                )
+                shard_tangent = (
+                    strength, Tb[s], n_tangents, S_buf[s], U_buf[s], dU[s], dU_next[s],
+                    F[s], F2[s], extra[s], gt[s],
+                )
+                part = shard_step(
+                    used, grads[s], net, xb, csr, use_sparse, rows, nr, yb, wb,
+                    scale, acts[s], deltas[s], a_off, reg, drop, masks[s], keys,
+                    (x_adv[s], dx[s], grad_adv[s]), shard_tangent,
                 )
                 acc[s] += part * scale * nb
-            mark_done(sync, 1)
-        wait_until(sync, 1, base + n_shards)
+            mark_done(sync, _SHARDS + 1)
+        wait_until(sync, _SHARDS + 1, base + n_shards)
 
         while True:  # phase 2: sum the gradients and step, range by range
-            item = claim(sync, 2, base + n_shards)
+            item = claim(sync, _UPDATE, base + n_shards)
             if item < 0:
                 break
             r = item - base
@@ -113,13 +227,27 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, t0, s
             summed = grads[0, p_lo:p_hi]
             for s in range(1, n_shards):
                 _add_into(summed, grads[s, p_lo:p_hi])
-            squares = optimizer_step(
-                code, theta, grads[0], state, hyper, p_lo, p_hi, n_weights,
-                t0 + steps, lr, alpha * scale,
+            squares, absolutes, distances = optimizer_step(
+                code, theta, grads[0], state, hyper, p_lo, p_hi, n_weights, step,
+                lr, l2 * scale, l1 * scale, prior_coef * scale, prior,
             )
-            acc[r] += 0.5 * alpha * squares * scale * nb
-            mark_done(sync, 3)
-        wait_until(sync, 3, base + n_shards)
+            penalty = 0.5 * l2 * squares + l1 * absolutes + 0.5 * prior_coef * distances
+            acc[r] += penalty * scale * nb
+            mark_done(sync, _UPDATE + 1)
+        wait_until(sync, _UPDATE + 1, base + n_shards)
+
+        if max_norm > 0:  # phase 3: project each unit's incoming weights
+            layer_base = (steps - 1) * n_layers
+            while True:
+                item = claim(sync, _PROJECT, layer_base + n_layers)
+                if item < 0:
+                    break
+                layer = item - layer_base
+                max_norm_project(
+                    weights_view(theta, sizes, net[1], layer), max_norm, norms[layer]
+                )
+                mark_done(sync, _PROJECT + 1)
+            wait_until(sync, _PROJECT + 1, layer_base + n_layers)
     return steps
 
 
@@ -129,26 +257,31 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, t0, s
 )
 def train_epoch(
     n_workers, theta, sizes, w_off, b_off, act, loss, segments,
-    X, csr_data, csr_indices, csr_indptr, sparse, Y, sw, order, shuffled,
+    X, csr_data, csr_indices, csr_indptr, sparse, Y, sw, T, order, shuffled,
     batch_size, Xb, Yb, swb, acts, deltas, a_off, grads,
-    code, state, hyper, lr, alpha, n_weights, t0, sync, acc, steps,
+    code, state, hyper, lr, n_weights,
+    reg, drop, masks, prior, noisy, norms, x_adv, dx, grad_adv,
+    strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt, seed,
+    t0, sync, acc, steps,
 ):
     """One epoch over ``order`` with ``n_workers`` threads; returns
     ``(scikit-learn's epoch loss, optimizer steps taken)``.
 
-    Each batch minimises ``(sum_i sw_i loss_i + alpha/2 ||W||^2) / sum_i sw_i``
-    over its rows, as scikit-learn does; the epoch loss is the mean of the batch
+    Each batch minimises ``(sum_i sw_i loss_i + penalties) / sum_i sw_i`` over
+    its rows, as scikit-learn does; the epoch loss is the mean of the batch
     losses weighted by batch size. Arguments are flat because numba's parallel
     region cannot receive tuples of arrays; ``worker_epoch`` gets them grouped.
     """
     for k in numba.prange(n_workers):
         net = (sizes, w_off, b_off, act, loss, segments)
-        data = (X, (csr_data, csr_indices, csr_indptr), sparse, Y, sw)
+        data = (X, (csr_data, csr_indices, csr_indptr), sparse, Y, sw, T)
         bufs = (Xb, Yb, swb, acts, deltas, a_off, grads)
-        opt = (code, state, hyper, lr, alpha, n_weights)
+        opt = (code, state, hyper, lr, n_weights)
+        tangent = (strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt)
+        extras = (reg, drop, masks, prior, noisy, norms, (x_adv, dx, grad_adv), tangent, seed)
         steps[k] = worker_epoch(
-            theta, net, data, order, shuffled, batch_size, bufs, opt,
-            t0, sync, acc,
+            theta, net, data, order, shuffled, batch_size, bufs, opt, extras, t0,
+            sync, acc,
         )
     total = 0.0
     for s in range(acc.shape[0]):  # in shard order, whatever the workers

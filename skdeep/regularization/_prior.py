@@ -1,0 +1,43 @@
+"""The prior network of soft parameter sharing (``coef_prior``)."""
+
+import numpy as np
+
+
+def _layers(coef_prior):
+    """``(coefs, intercepts)`` of a fitted MLP or of the pair itself."""
+    if hasattr(coef_prior, "get_params") and hasattr(coef_prior, "fit"):
+        if not hasattr(coef_prior, "coefs_"):
+            raise ValueError(
+                f"coef_prior is a {type(coef_prior).__name__} that is not fitted: "
+                "fit it first (or pass its (coefs, intercepts))."
+            )
+        return coef_prior.coefs_, coef_prior.intercepts_
+    if isinstance(coef_prior, (tuple, list)) and len(coef_prior) == 2:
+        return coef_prior[0], coef_prior[1]
+    raise TypeError(
+        "coef_prior must be a fitted MLPClassifier/MLPRegressor (skdeep's or "
+        f"scikit-learn's) or a pair (coefs, intercepts); got {type(coef_prior).__name__}."
+    )
+
+
+def prior_parameters(coef_prior, network, dtype):
+    """The prior network's parameters as a flat vector laid out for
+    ``network``; raises if its layers do not have the network's shapes."""
+    coefs, intercepts = _layers(coef_prior)
+    try:
+        coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
+        intercepts = [np.asarray(b, dtype=np.float64) for b in intercepts]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"coef_prior's layers must be numeric arrays: {exc}") from None
+    expected = [(int(a), int(b)) for a, b in zip(network.sizes[:-1], network.sizes[1:])]
+    found = [c.shape for c in coefs]
+    found_b = [b.shape for b in intercepts]
+    if found != expected or found_b != [(b,) for _, b in expected]:
+        raise ValueError(
+            f"coef_prior has layers of shapes {found} (biases {found_b}), but this "
+            f"network's are {expected}: the prior must have the same layer sizes."
+        )
+    theta = network.pack(coefs, intercepts, dtype)
+    if not np.all(np.isfinite(theta)):
+        raise ValueError("coef_prior contains NaN or infinite values.")
+    return theta
