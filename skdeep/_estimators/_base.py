@@ -548,6 +548,34 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         theta = self._parameters()
         return self._activation_sparsity(Inputs(X, theta.dtype), theta)
 
+    def predict_mc_dropout(self, X, n_samples=50, random_state=None):
+        """Predictions averaged over sampled dropout masks.
+
+        Monte-Carlo dropout (Gal & Ghahramani, 2016): dropout stays on at
+        prediction time, and the spread of the predictions over many masks
+        measures the model's uncertainty. Needs a model trained with
+        ``dropout`` (or ``input_dropout``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+        n_samples : int, default=50
+            Number of sets of masks.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the masks.
+
+        Returns
+        -------
+        mean : ndarray or list of ndarray
+            The mean over the masks of what :meth:`predict_proba` returns
+            (classifier) or of :meth:`predict` (regressor).
+        std : ndarray or list of ndarray
+            Its standard deviation, of the same shape.
+        """
+        outputs = np.stack(self._sampled_outputs(X, n_samples, random_state))
+        return self._summarise_samples(outputs)
+
     def _sampled_outputs(self, X, n_samples, random_state):
         """Network outputs under ``n_samples`` sets of dropout masks."""
         check_is_fitted(self)

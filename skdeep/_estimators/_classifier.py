@@ -267,31 +267,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return [np.log(p, out=p) for p in proba]
         return np.log(proba, out=proba)
 
-    def predict_mc_dropout(self, X, n_samples=50, random_state=None):
-        """Class probabilities averaged over sampled dropout masks.
-
-        Monte-Carlo dropout (Gal & Ghahramani, 2016): dropout stays on at
-        prediction time, and the spread of the predictions over many masks
-        measures the model's uncertainty. Needs a model trained with
-        ``dropout`` (or ``input_dropout``).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
-        n_samples : int, default=50
-            Number of sets of masks.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the masks.
-
-        Returns
-        -------
-        mean : ndarray of shape (n_samples, n_classes) or list of ndarray
-            Mean of the probabilities over the masks.
-        std : ndarray of shape (n_samples, n_classes) or list of ndarray
-            Their standard deviation.
-        """
-        outputs = np.stack(self._sampled_outputs(X, n_samples, random_state))
+    def _summarise_samples(self, outputs):
         mean = self._targets.proba(outputs.mean(axis=0))
         std = self._targets.proba(outputs.std(axis=0))
         if isinstance(mean, list):

@@ -158,31 +158,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True, tangents=tangents)
 
-    def predict_mc_dropout(self, X, n_samples=50, random_state=None):
-        """Predictions averaged over sampled dropout masks.
-
-        Monte-Carlo dropout (Gal & Ghahramani, 2016): dropout stays on at
-        prediction time, and the spread of the predictions over many masks
-        measures the model's uncertainty. Needs a model trained with
-        ``dropout`` (or ``input_dropout``).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
-        n_samples : int, default=50
-            Number of sets of masks.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the masks.
-
-        Returns
-        -------
-        mean : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Mean prediction over the masks.
-        std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Its standard deviation.
-        """
-        outputs = np.stack(self._sampled_outputs(X, n_samples, random_state))
+    def _summarise_samples(self, outputs):
         return self._format(outputs.mean(axis=0)), self._format(outputs.std(axis=0))
 
     def __sklearn_tags__(self):

@@ -84,25 +84,14 @@ def _first_layer_product(Xb, csr, sparse, rows, W, Z):
 
 @jit
 def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off):
-    """Forward pass for prediction; returns the output block before the output
-    activation."""
-    sizes, w_off, b_off, act, _, _ = net
-    n_layers = sizes.shape[0] - 1
-    prev = block_view(acts, sizes, a_off, 0, n)
-    for layer in range(n_layers):
-        W = weights_view(theta, sizes, w_off, layer)
-        b = bias_view(theta, sizes, b_off, layer)
-        Z = block_view(acts, sizes, a_off, layer, n)
-        if layer == 0:
-            _first_layer_product(Xb, csr, sparse, rows, W, Z)
-        else:
-            np.dot(prev, W, Z)
-        if layer < n_layers - 1:
-            activation_forward(act, Z, b)
-        else:
-            identity_forward(Z, b)
-        prev = Z
-    return prev
+    """Forward pass for prediction (no dropout); returns the output block
+    before the output activation."""
+    no_drop = np.zeros(net[0].shape[0], dtype=np.float64)
+    out, _ = forward_train(
+        theta, net, Xb, csr, sparse, rows, n, acts[:0], acts, a_off, no_drop, acts,
+        np.uint64(0), 0.0,
+    )
+    return out
 
 
 @jit
