@@ -44,6 +44,11 @@ def child(args):
             result = run_torch(name, dtype, args.repeat)
         else:
             result = run_estimator(library, name, dtype, args.repeat)
+    elif kind == "regularized":
+        from runners import run_estimator
+
+        name, params = args.child[1], json.loads(args.child[2])
+        result = run_estimator("skdeep", name, np.float32, args.repeat, extra=params)
     elif kind == "peak":
         from gemm import gemm_peak
 
@@ -197,6 +202,8 @@ def main():
         results["memory"] = spawn("memory")
         print("scaling sweep ...", flush=True)
         results["scaling"] = scaling(args.repeat)
+        print("regularisers ...", flush=True)
+        results["regularizers"] = regularizers(args.repeat)
 
     (OUTPUT / "results.json").write_text(json.dumps(results, indent=2))
     report = render(results)
@@ -214,6 +221,33 @@ def scaling(repeat):
         weights = 100 * width + width * width + width * 10
         out.append({"rows": r["n_train"], "width": width, "weights": weights, "ms_per_epoch": r["ms_per_epoch"],
                     "ns_per_row_and_weight": 1e6 * r["ms_per_epoch"] / (r["n_train"] * weights)})
+    return out
+
+
+#: each regulariser on W1 (float32), to compare with the plain run
+REGULARIZERS = {
+    "none": {},
+    "penalty='l1'": {"penalty": "l1"},
+    "penalty='elasticnet'": {"penalty": "elasticnet"},
+    "max_norm=3": {"max_norm": 3.0},
+    "dropout=0.5": {"dropout": 0.5},
+    "input_dropout=0.2": {"input_dropout": 0.2},
+    "input_noise=0.1": {"input_noise": 0.1},
+    "weight_noise=0.01": {"weight_noise": 0.01},
+    "label_smoothing=0.1": {"label_smoothing": 0.1},
+    "activity_l1=1e-4": {"activity_l1": 1e-4},
+    "adversarial_eps=0.1 (FGSM)": {"adversarial_eps": 0.1},
+    "adversarial_eps=0.1, 3 PGD steps": {"adversarial_eps": 0.1, "adversarial_steps": 3},
+    "coef_prior (prior_alpha=1)": {"coef_prior": "self", "prior_alpha": 1.0},
+}
+
+
+def regularizers(repeat):
+    """ms per epoch of W1 with each regulariser on (skdeep, float32)."""
+    out = []
+    for label, params in REGULARIZERS.items():
+        r = spawn("regularized", "W1", json.dumps(params), repeat=repeat)
+        out.append({"regularizer": label, "ms_per_epoch": r["ms_per_epoch"], "score": r["score"]})
     return out
 
 
@@ -268,6 +302,13 @@ def render(results):
         lines += ["", "| rows | hidden width | weights | ms/epoch | ns per (row x weight) |", "|---:|---:|---:|---:|---:|"]
         for r in results["scaling"]:
             lines.append(f"| {r['rows']} | {r['width']} | {r['weights']} | {r['ms_per_epoch']:.1f} | {r['ns_per_row_and_weight']:.3f} |")
+    if "regularizers" in results:
+        base = results["regularizers"][0]["ms_per_epoch"]
+        lines += ["", "W1 (float32) with each regulariser, skdeep:", "",
+                  "| regulariser | ms/epoch | overhead | test score |", "|---|---:|---:|---:|"]
+        for r in results["regularizers"]:
+            lines.append(f"| {r['regularizer']} | {r['ms_per_epoch']:.1f} | "
+                         f"{100 * (r['ms_per_epoch'] / base - 1):+.0f}% | {r['score']:.4f} |")
     m = results["machine"]
     lines += ["", f"Machine: {m['cpu_count']} cores, Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
                   f"scikit-learn {m['scikit-learn']}, torch {m['torch']}; BLAS {m['blas']}."]

@@ -319,3 +319,27 @@ def test_update_of_two_ranges_equals_one(code):
     np.testing.assert_array_equal(whole, split)
     np.testing.assert_array_equal(s1, s2)
     np.testing.assert_allclose(a, np.add(b1, b2), rtol=1e-14)
+
+
+def test_counter_based_random_numbers():
+    from scipy import stats
+
+    from skdeep._kernels.random import fill_normal, fill_uniform, make_key
+
+    key = make_key(12345, 3, 1, 2)
+    u = np.empty(200_000)
+    fill_uniform(key, u)
+    assert 0 <= u.min() and u.max() < 1
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    z = np.empty(200_001)  # odd: the last draw comes from half a pair
+    fill_normal(key, z)
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    # keys of other steps, shards or purposes give unrelated streams
+    for other in (make_key(12345, 4, 1, 2), make_key(12345, 3, 2, 2), make_key(12345, 3, 1, 3)):
+        v = np.empty(20_000)
+        fill_uniform(other, v)
+        assert abs(np.corrcoef(u[:20_000], v)[0, 1]) < 0.03
+    # a pure function of (key, counter)
+    again = np.empty(10)
+    fill_uniform(key, again)
+    np.testing.assert_array_equal(again, u[:10])

@@ -51,11 +51,22 @@ def uniform(key, counter):
 
 
 @jit
+def normal_pair(key, pair):
+    """Two independent standard normal draws, elements ``2 * pair`` and
+    ``2 * pair + 1`` of stream ``key`` (Box-Muller: one logarithm and one
+    sine/cosine pair for two draws)."""
+    u1 = uniform(key, 2 * pair)
+    u2 = uniform(key, 2 * pair + 1)
+    r = np.sqrt(-2.0 * np.log(1.0 - u1))
+    angle = 2.0 * np.pi * u2
+    return r * np.cos(angle), r * np.sin(angle)
+
+
+@jit
 def normal(key, counter):
-    """Standard normal draw (Box-Muller on two uniforms of the counter)."""
-    u1 = uniform(key, 2 * counter)
-    u2 = uniform(key, 2 * counter + 1)
-    return np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * np.pi * u2)
+    """Standard normal draw for element ``counter`` of stream ``key``."""
+    z0, z1 = normal_pair(key, counter >> 1)
+    return z0 if counter & 1 == 0 else z1
 
 
 @jit
@@ -66,6 +77,19 @@ def fill_uniform(key, out):
 
 
 @jit
+def add_normal(out, std, key):
+    """``out += std * N(0, 1)``, element ``i`` drawn from counter ``i``."""
+    n = out.shape[0]
+    dt = out.dtype.type
+    for k in range(n // 2):
+        z0, z1 = normal_pair(key, k)
+        out[2 * k] += dt(std * z0)
+        out[2 * k + 1] += dt(std * z1)
+    if n % 2:
+        out[n - 1] += dt(std * normal(key, n - 1))
+
+
+@jit
 def fill_normal(key, out):
-    for i in range(out.shape[0]):
-        out[i] = normal(key, i)
+    out[:] = 0
+    add_normal(out, 1.0, key)

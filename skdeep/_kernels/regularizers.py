@@ -10,7 +10,7 @@ activation's derivative is computed from the undropped output.
 import numpy as np
 
 from ._jit import jit
-from .random import normal, uniform
+from .random import add_normal, mix, uniform
 
 #: counter stride between layers of a stream of draws (rows * units < 2**40)
 _LAYER_STRIDE = 1 << 40
@@ -56,17 +56,19 @@ def dropout_backward(A, M, D):
 def perturb_inputs(Xb, dropout, noise, key_dropout, key_noise):
     """Input dropout (inverted) and additive Gaussian noise, in place."""
     n, m = Xb.shape
-    keep = Xb.dtype.type(1.0 / (1.0 - dropout)) if dropout > 0 else Xb.dtype.type(1)
-    for i in range(n):
-        x = Xb[i]
-        for j in range(m):
-            if dropout > 0:
+    if dropout > 0:
+        keep = Xb.dtype.type(1.0 / (1.0 - dropout))
+        for i in range(n):
+            x = Xb[i]
+            for j in range(m):
                 if uniform(key_dropout, i * m + j) < dropout:
                     x[j] = 0
                 else:
                     x[j] *= keep
-            if noise > 0:
-                x[j] += noise * normal(key_noise, i * m + j)
+    if noise > 0:
+        # one stream per row: rows are independent whatever the batch
+        for i in range(n):
+            add_normal(Xb[i], noise, mix(key_noise + np.uint64(i)))
 
 
 @jit

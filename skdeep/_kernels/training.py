@@ -42,8 +42,8 @@ from .random import (
     INPUT_DROPOUT,
     INPUT_NOISE,
     WEIGHT_NOISE,
+    add_normal,
     make_key,
-    normal,
 )
 from .regularizers import max_norm_project, perturb_inputs
 from .step import shard_step
@@ -88,13 +88,10 @@ def _gather_tangents(T, rows, out):
 @jit
 def _noisy_weights(theta, noisy, lo, hi, n_weights, std, key):
     """``noisy[lo:hi] <- theta + N(0, std^2)`` on weights, a copy on biases."""
-    dt = theta.dtype.type
-    for i in range(hi - lo):
-        k = lo + i
-        if k < n_weights:
-            noisy[k] = theta[k] + dt(std * normal(key, i))
-        else:
-            noisy[k] = theta[k]
+    noisy[lo:hi] = theta[lo:hi]
+    mid = min(max(n_weights, lo), hi)
+    if mid > lo:
+        add_normal(noisy[lo:mid], std, key)
 
 
 @jit
