@@ -3,7 +3,11 @@
 An initialiser fills one layer: ``init(rng, W, b, activation)`` writes the
 ``(fan_in, fan_out)`` matrix ``W`` and the bias ``b`` in place (both views of
 the flat parameter vector), drawing from the fit's ``numpy.random.Generator``.
+Biases start at zero, except in scikit-learn's scheme (``'auto'``), which draws
+them like the weights.
 """
+
+import warnings
 
 import numpy as np
 
@@ -19,15 +23,124 @@ def sklearn_glorot_uniform(rng, W, b, activation):
     b[...] = rng.uniform(-bound, bound, b.shape)
 
 
+def glorot_uniform(rng, W, b, activation):
+    """Uniform in ``[-r, r]``, ``r = sqrt(6 / (fan_in + fan_out))``: variance
+    ``2 / (fan_in + fan_out)`` (Glorot & Bengio, 2010)."""
+    fan_in, fan_out = W.shape
+    bound = np.sqrt(6.0 / (fan_in + fan_out))
+    W[...] = rng.uniform(-bound, bound, W.shape)
+    b[...] = 0
+
+
+def glorot_normal(rng, W, b, activation):
+    """Normal with variance ``2 / (fan_in + fan_out)``."""
+    fan_in, fan_out = W.shape
+    W[...] = rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), W.shape)
+    b[...] = 0
+
+
+def he_uniform(rng, W, b, activation):
+    """Uniform with variance ``2 / fan_in`` (He et al., 2015), for ReLU."""
+    bound = np.sqrt(6.0 / W.shape[0])
+    W[...] = rng.uniform(-bound, bound, W.shape)
+    b[...] = 0
+
+
+def he_normal(rng, W, b, activation):
+    """Normal with variance ``2 / fan_in`` (He et al., 2015), for ReLU."""
+    W[...] = rng.normal(0.0, np.sqrt(2.0 / W.shape[0]), W.shape)
+    b[...] = 0
+
+
+def lecun_normal(rng, W, b, activation):
+    """Normal with variance ``1 / fan_in`` (LeCun et al., 1998)."""
+    W[...] = rng.normal(0.0, np.sqrt(1.0 / W.shape[0]), W.shape)
+    b[...] = 0
+
+
+def orthogonal(rng, W, b, activation):
+    """A (semi-)orthogonal matrix (Saxe et al., 2014): the Q factor of a
+    Gaussian matrix, sign-corrected so that it is uniformly distributed."""
+    rows, cols = W.shape
+    A = rng.normal(size=(max(rows, cols), min(rows, cols)))
+    Q, R = np.linalg.qr(A)
+    Q *= np.sign(np.diag(R))
+    W[...] = Q if rows >= cols else Q.T
+    b[...] = 0
+
+
+def normal(rng, W, b, activation):
+    """Normal with standard deviation 0.01."""
+    W[...] = rng.normal(0.0, 0.01, W.shape)
+    b[...] = 0
+
+
+def uniform(rng, W, b, activation):
+    """Uniform in ``[-0.05, 0.05]``."""
+    W[...] = rng.uniform(-0.05, 0.05, W.shape)
+    b[...] = 0
+
+
+def zeros(rng, W, b, activation):
+    """All zeros."""
+    W[...] = 0
+    b[...] = 0
+
+
 INITIALIZERS = {
     "auto": sklearn_glorot_uniform,
+    "glorot_uniform": glorot_uniform,
+    "glorot_normal": glorot_normal,
+    "he_uniform": he_uniform,
+    "he_normal": he_normal,
+    "lecun_normal": lecun_normal,
+    "orthogonal": orthogonal,
+    "normal": normal,
+    "uniform": uniform,
+    "zeros": zeros,
 }
 
 
 def initialize(network, init, rng, dtype):
-    """A new flat parameter vector for ``network``, filled by ``init``."""
+    """A new flat parameter vector for ``network``, filled by ``init``: a name
+    of ``INITIALIZERS`` or a fitted MLP whose layers to start from."""
     theta = np.empty(network.n_params, dtype=dtype)
+    layers = list(zip(network.coefs(theta), network.intercepts(theta)))
+    if not isinstance(init, str):
+        copied = _copy_layers(init, layers)
+        for W, b in layers[copied:]:
+            sklearn_glorot_uniform(rng, W, b, network.activation)
+        return theta
+    if init == "zeros" and network.n_layers > 1:
+        warnings.warn(
+            "init='zeros': the hidden units of a layer start identical and get "
+            "identical gradients, so they stay identical (the network learns as "
+            "if each hidden layer had one unit).",
+            UserWarning,
+            stacklevel=3,
+        )
     fill = INITIALIZERS[init]
-    for W, b in zip(network.coefs(theta), network.intercepts(theta)):
+    for W, b in layers:
         fill(rng, W, b, network.activation)
     return theta
+
+
+def _copy_layers(source, layers):
+    """Transfer learning: copy the leading layers of the fitted MLP ``source``
+    whose shapes match; returns how many were copied."""
+    from .regularization._prior import layers_of
+
+    coefs, intercepts = layers_of(source, name="init")
+    copied = 0
+    for (W, b), W_src, b_src in zip(layers, coefs, intercepts):
+        if np.shape(W_src) != W.shape or np.shape(b_src) != b.shape:
+            break
+        W[...] = W_src
+        b[...] = b_src
+        copied += 1
+    if copied == 0:
+        raise ValueError(
+            f"init is a network whose first layer has shape {np.shape(coefs[0])}, "
+            f"but this network's is {layers[0][0].shape}: nothing to start from."
+        )
+    return copied

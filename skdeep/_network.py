@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels.activations import ACTIVATIONS
+from ._kernels.hessian import full_hvp
 from ._kernels.losses import LOSSES, loss_value, output_activation
 from ._kernels.network import (
     forward_raw,
@@ -323,3 +324,30 @@ class FullBatchObjective:
                 self.prior_coef * self.scale, self.prior,
             )
         return loss, self.grad
+
+    def hvp(self, theta, v):
+        """The exact Hessian-vector product ``H v`` of the objective at
+        ``theta`` (a buffer, overwritten by the next call)."""
+        if not hasattr(self, "_hvp_buffers"):
+            dtype, ws = self.grad.dtype, self.ws
+            widest = int(max(a * b for a, b in zip(self.network.sizes[:-1], self.network.sizes[1:])))
+            self._hvp_buffers = (
+                np.empty_like(ws.acts), np.empty_like(ws.acts), np.empty_like(ws.acts),
+                np.empty(self.chunk * ws.max_units, dtype=dtype), np.empty(widest, dtype=dtype),
+                np.empty(self.network.n_params, dtype=dtype), np.empty(self.network.n_params, dtype=dtype),
+            )
+            self._hv = np.empty(self.network.n_params, dtype=dtype)
+            self._hv_grad = np.empty(self.network.n_params, dtype=dtype)
+        inp, ws = self.inputs, self.ws
+        rz, ra, rd, scratch, gtmp, grad_chunk, hv_chunk = self._hvp_buffers
+        v = np.ascontiguousarray(v, dtype=self.grad.dtype)
+        full_hvp(
+            theta, v, self._hv_grad, self._hv, self.spec, inp.dense, inp.csr, inp.sparse,
+            self.rows, self.Y, self.sample_weight, self.scale, self.chunk, ws.acts,
+            ws.deltas, ws.a_off, rz, ra, rd, scratch, gtmp, grad_chunk, hv_chunk,
+        )
+        nw = self.network.n_weights
+        curvature = self.reg.l2 * self.scale + self.prior_coef * self.scale
+        if curvature > 0:
+            self._hv[:nw] += curvature * v[:nw]
+        return self._hv

@@ -18,7 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from ._kernels.training import train_epoch
+from ._kernels import config, updates
+from ._kernels.training import N_COUNTERS, train_epoch
 from ._network import no_tangents, tangent_buffers
 from ._threads import engine_shards, engine_workers, single_threaded_blas
 from .optim import OptimizerState, minimize
@@ -38,10 +39,17 @@ class Progress:
     best_validation_score: float | None = None
     no_improvement_count: int = 0
     history: list = field(default_factory=list)
+    #: weight averaging: the average, and the raw weights training continues from
+    average: np.ndarray | None = None
+    raw_theta: np.ndarray | None = None
+    snapshots: list = field(default_factory=list)
 
     def copy(self):
         """A copy that training may change without touching this one."""
         return Progress(
+            average=None if self.average is None else self.average.copy(),
+            raw_theta=None if self.raw_theta is None else self.raw_theta.copy(),
+            snapshots=list(self.snapshots),
             optimizer=None if self.optimizer is None else self.optimizer.copy(),
             lr=self.lr,
             epoch=self.epoch,
@@ -55,6 +63,16 @@ class Progress:
             no_improvement_count=self.no_improvement_count,
             history=list(self.history),
         )
+
+
+@dataclass
+class Strategy:
+    """Training strategies acting on the updates (see ``_kernels.config``)."""
+
+    clip_grad_norm: float = 0.0
+    average_start: int = -1  # first optimizer step averaged after; -1: no averaging
+    average_decay: float = 0.0  # 0: Polyak (uniform); else exponential decay
+    frozen_layers: int = 0
 
 
 @dataclass
@@ -148,7 +166,7 @@ class StochasticLoop:
     def __init__(
         self, *, network, theta, train, validation, progress, schedule, lr_init,
         reg, batch_size, shuffle, rng, tol, n_iter_no_change, verbose,
-        tangents=None, listeners=(),
+        tangents=None, listeners=(), strategy=None,
     ):
         self.network = network
         self.theta = theta
@@ -158,6 +176,7 @@ class StochasticLoop:
         self.schedule = schedule
         self.lr_init = lr_init
         self.reg = reg
+        self.strategy = strategy or Strategy()
         self.tangents = tangents if reg.tangent_prop > 0 else None
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -195,8 +214,23 @@ class StochasticLoop:
         adversarial = reg.adversarial_eps > 0
         n_t = 0 if self.tangents is None else self.tangents.shape[1]
         tangent = tangent_buffers(network, rows, n_t, dtype, copies=S)
+        settings = reg.kernel_array()
+        strategy = self.strategy
+        settings[config.CLIP_NORM] = strategy.clip_grad_norm
+        averaging = strategy.average_start >= 0
+        settings[config.AVERAGE] = float(averaging)
+        settings[config.AVERAGE_START] = max(strategy.average_start, 0)
+        settings[config.AVERAGE_DECAY] = strategy.average_decay
+        k = strategy.frozen_layers
+        settings[config.FROZEN_LAYERS] = k
+        settings[config.FROZEN_WEIGHTS] = network.w_off[k] if k < network.n_layers else network.n_weights
+        settings[config.FROZEN_BIASES] = network.b_off[k] if k < network.n_layers else P
+        if averaging and self.progress.average is None:
+            self.progress.average = self.theta.copy()
+        hessian = self.progress.optimizer.code == updates.ADAHESSIAN
+        widest = int(max(a * b for a, b in zip(network.sizes[:-1], network.sizes[1:])))
         self._extras = (
-            reg.kernel_array(),
+            settings,
             reg.dropout,
             np.empty((S, ws.size if reg.has_dropout else 0), dtype=dtype),
             reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype),
@@ -207,7 +241,19 @@ class StochasticLoop:
             np.empty((S, P if adversarial else 0), dtype=dtype),
             reg.tangent_prop if n_t else 0.0, tangent[0], n_t, *tangent[1:],
         )
-        self._sync = np.zeros(8, dtype=np.int64)  # claimed/done, per phase
+        # after the epoch's seed in the kernel's arguments
+        self._strategy_buffers = (
+            self.progress.average if averaging else np.zeros(0, dtype=dtype),
+            np.zeros(S),
+            np.empty(P if hessian else 0, dtype=dtype),
+            np.empty((S, P if hessian else 0), dtype=dtype),
+            np.empty((S, ws.size if hessian else 0), dtype=dtype),
+            np.empty((S, ws.size if hessian else 0), dtype=dtype),
+            np.empty((S, ws.size if hessian else 0), dtype=dtype),
+            np.empty((S, rows * ws.max_units if hessian else 0), dtype=dtype),
+            np.empty((S, widest if hessian else 0), dtype=dtype),
+        )
+        self._sync = np.zeros(N_COUNTERS, dtype=np.int64)  # claimed/done, per phase
         self._acc = np.zeros(S)
         self._steps = np.zeros(self.n_workers, dtype=np.int64)
         self._order = np.arange(self.train.n_samples, dtype=np.int64)
@@ -222,7 +268,8 @@ class StochasticLoop:
             self.n_workers, self.theta, *self.network.spec(), *data, order, shuffled,
             batch_size, *self._bufs, opt.code, opt.state, opt.hyper, lr,
             self.network.n_weights, *self._extras, np.uint64(seed),
-            int(opt.counters[0]), self._sync, self._acc, self._steps,
+            *self._strategy_buffers, int(opt.counters[0]), self._sync, self._acc,
+            self._steps,
         )
         opt.counters[0] += steps
         return loss
@@ -255,9 +302,20 @@ class StochasticLoop:
             )
         return total / n
 
+    @property
+    def averaging(self):
+        return self.strategy.average_start >= 0
+
+    def model_theta(self):
+        """The parameters of the model being trained: the weight average once
+        it has started, else the weights themselves."""
+        if self.averaging and self.progress.optimizer.counters[0] > self.strategy.average_start:
+            return self.progress.average
+        return self.theta
+
     def _validate(self, record):
         val = self.validation
-        raw = self.network.predict_raw(self.theta, val.inputs)
+        raw = self.network.predict_raw(self.model_theta(), val.inputs)
         record["val_loss"] = self.network.loss_value(raw, val.Y, val.sample_weight)
         record["val_score"] = float(val.score(self.network.activate(raw)))
 
@@ -298,7 +356,8 @@ class StochasticLoop:
                     stop |= bool(listener.on_epoch_end(self, record))
                 plateau, new_best = self.tracker.update(progress, record)
                 if new_best:
-                    np.copyto(self.best_theta, self.theta)
+                    np.copyto(self.best_theta, self.model_theta())
+                self._snapshot(progress.epoch - 1)
                 if plateau:
                     message = self.tracker.plateau_message()
                     new_lr = self.schedule.on_plateau(progress.lr)
@@ -321,9 +380,27 @@ class StochasticLoop:
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=2)
-        if self.validation is not None:
-            np.copyto(self.theta, self.best_theta)  # restore the best weights
+        self._finish()
         return self.n_iter
+
+    def _snapshot(self, epoch):
+        """Keep the model's weights at the end of a schedule cycle."""
+        keep = getattr(self.schedule, "snapshots", 0)
+        if keep and self.schedule.cycle_end(epoch):
+            self.progress.snapshots.append(self.model_theta().copy())
+            del self.progress.snapshots[:-keep]
+
+    def _finish(self):
+        """Leave the model's parameters in ``theta``: the best ones under early
+        stopping, else the average when averaging; the raw weights training
+        continues from are then kept in ``progress.raw_theta``."""
+        model = self.best_theta if self.validation is not None else self.model_theta()
+        if self.averaging:
+            self.progress.raw_theta = self.theta.copy()
+        else:
+            self.progress.raw_theta = self.progress.average = None
+        if model is not self.theta:
+            np.copyto(self.theta, model)
 
 
 def check_augmented(X_new, X_batch):
@@ -347,15 +424,16 @@ def check_augmented(X_new, X_batch):
 
 def run_full_batch(
     solver, objective, theta, *, max_iter, max_fun, tol, verbose, progress,
-    listeners=(), l1=0.0, n_weights=0,
+    listeners=(), l1=0.0, n_weights=0, free=None,
 ):
     """Minimise ``objective`` with a scipy-based solver; one history record per
     iteration. Returns scipy's result and whether a listener stopped it."""
     started = [time.perf_counter()]
     stopped = []
 
-    def on_iteration(theta_now, loss):
+    def on_iteration(loss):
         record = {"epoch": len(progress.history) + 1, "loss": float(loss)}
+        record["evaluations"] = objective.n_evaluations
         record["seconds"] = time.perf_counter() - started[0]
         started[0] = time.perf_counter()
         progress.history.append(record)
@@ -369,6 +447,6 @@ def run_full_batch(
 
     result = minimize(
         solver, objective, theta, max_iter=max_iter, max_fun=max_fun, tol=tol,
-        verbose=verbose, callback=on_iteration, l1=l1, n_weights=n_weights,
+        verbose=verbose, callback=on_iteration, l1=l1, n_weights=n_weights, free=free,
     )
     return result, bool(stopped)

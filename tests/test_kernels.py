@@ -208,8 +208,8 @@ def _run_kernel(code, theta, grads, state, hyper, lr, l2, n_weights):
     for t, g in enumerate(grads, start=1):
         w = theta[:n_weights].copy()
         got = updates.optimizer_step(
-            code, theta, g, state, hyper, 0, theta.shape[0], n_weights, t, lr, l2,
-            0.0, 0.0, empty,
+            code, theta, g, state, hyper, 0, theta.shape[0], n_weights, t, lr, 1.0, l2,
+            0.0, 0.0, empty, empty, empty,
         )
         squares.append((got[0], w @ w))
     return squares
@@ -228,7 +228,7 @@ def test_sgd_update_matches_sklearn(momentum, nesterov, l2):
     )
     theta = theta0.copy()
     squares = _run_kernel(
-        updates.SGD, theta, grads, np.zeros((1, 10)), np.array([momentum, float(nesterov)]),
+        updates.SGD, theta, grads, np.zeros((1, 10)), np.array([momentum, float(nesterov), 0, 0]),
         0.1, l2, 7,
     )
     np.testing.assert_allclose(theta, reference, rtol=1e-12)
@@ -246,7 +246,7 @@ def test_adam_update_matches_sklearn(l2):
     )
     theta = theta0.copy()
     squares = _run_kernel(
-        updates.ADAM, theta, grads, np.zeros((2, 10)), np.array([0.8, 0.99, 1e-7]), 0.01, l2, 7
+        updates.ADAM, theta, grads, np.zeros((2, 10)), np.array([0.8, 0.99, 1e-7, 0]), 0.01, l2, 7
     )
     np.testing.assert_allclose(theta, reference, rtol=1e-12)
     for got, expected in squares:
@@ -265,8 +265,8 @@ def test_l1_is_a_proximal_step_after_sgd():
     expected[:8] = _soft(expected[:8], 0.1 * 0.2)  # weights only
     before = theta.copy()
     got = updates.optimizer_step(
-        updates.SGD, theta, grad, np.zeros((1, 12)), np.array([0.0, 0.0]), 0, 12, 8,
-        1, 0.1, 0.0, 0.2, 0.0, np.zeros(0),
+        updates.SGD, theta, grad, np.zeros((1, 12)), np.array([0.0, 0.0, 0, 0]), 0, 12, 8,
+        1, 0.1, 1.0, 0.0, 0.2, 0.0, np.zeros(0), np.zeros(0), np.zeros(0),
     )
     np.testing.assert_allclose(theta, expected, rtol=1e-14)
     assert (theta[:8] == 0).any()  # exact zeros, not tiny values
@@ -282,8 +282,8 @@ def test_l1_proximal_step_of_adam_uses_its_preconditioned_step():
     step = 0.01 * np.sqrt(1 - 0.999) / (1 - 0.9) / (np.sqrt(v) + 1e-8)
     expected = _soft(theta - step * m, 0.5 * step)
     updates.optimizer_step(
-        updates.ADAM, theta, grad, np.zeros((2, 6)), np.array([0.9, 0.999, 1e-8]), 0, 6,
-        6, 1, 0.01, 0.0, 0.5, 0.0, np.zeros(0),
+        updates.ADAM, theta, grad, np.zeros((2, 6)), np.array([0.9, 0.999, 1e-8, 0]), 0, 6,
+        6, 1, 0.01, 1.0, 0.0, 0.5, 0.0, np.zeros(0), np.zeros(0), np.zeros(0),
     )
     np.testing.assert_allclose(theta, expected, rtol=1e-12)
 
@@ -295,24 +295,25 @@ def test_prior_pulls_towards_the_prior_weights():
     grad = np.zeros(5)
     before = theta.copy()
     got = updates.optimizer_step(
-        updates.SGD, theta, grad, np.zeros((1, 5)), np.array([0.0, 0.0]), 0, 5, 5, 1,
-        0.1, 0.0, 0.0, 2.0, prior,
+        updates.SGD, theta, grad, np.zeros((1, 5)), np.array([0.0, 0.0, 0, 0]), 0, 5, 5, 1,
+        0.1, 1.0, 0.0, 0.0, 2.0, prior, np.zeros(0), np.zeros(0),
     )
     np.testing.assert_allclose(theta, before - 0.1 * 2.0 * (before - prior), rtol=1e-14)
     np.testing.assert_allclose(got[2], ((before - prior) ** 2).sum())
 
 
-@pytest.mark.parametrize("code", [updates.SGD, updates.ADAM])
+@pytest.mark.parametrize("code", [updates.SGD, updates.ADAM, updates.ADAGRAD, updates.RMSPROP, updates.ADAMW, updates.ADAHESSIAN])
 def test_update_of_two_ranges_equals_one(code):
     """Workers update disjoint ranges; together they equal one update."""
     rng = np.random.default_rng(8)
     theta = rng.normal(size=23)
     grad = rng.normal(size=23)
     prior = rng.normal(size=23)
-    hyper = np.array([0.9, 1.0, 1e-8]) if code == updates.ADAM else np.array([0.9, 1.0])
+    hyper = np.array([0.9, 1.0, 1e-8, 0.01])
     whole, split = theta.copy(), theta.copy()
     s1, s2 = np.zeros((2, 23)), np.zeros((2, 23))
-    args = (15, 1, 0.1, 0.2, 0.05, 0.3, prior)
+    hz, z = rng.normal(size=23), np.sign(rng.normal(size=23))
+    args = (15, 1, 0.1, 0.7, 0.2, 0.05, 0.3, prior, hz, z)
     a = updates.optimizer_step(code, whole, grad, s1, hyper, 0, 23, *args)
     b1 = updates.optimizer_step(code, split, grad, s2, hyper, 0, 11, *args)
     b2 = updates.optimizer_step(code, split, grad, s2, hyper, 11, 23, *args)
@@ -346,3 +347,74 @@ def test_counter_based_random_numbers():
     again = np.empty(10)
     fill_uniform(key, again)
     np.testing.assert_array_equal(again, u[:10])
+
+
+def _step(code, theta, grad, state, hyper, t=1, lr=0.1, gs=1.0, hz=None, z=None):
+    n = theta.shape[0]
+    empty = np.zeros(0)
+    return updates.optimizer_step(
+        code, theta, grad, state, np.asarray(hyper, dtype=float), 0, n, n, t, lr, gs, 0.0,
+        0.0, 0.0, empty, empty if hz is None else hz, empty if z is None else z,
+    )
+
+
+def test_adagrad_rmsprop_adamw_match_their_formulas():
+    rng = np.random.default_rng(12)
+    theta0 = rng.normal(size=8)
+    grads = [rng.normal(size=8) for _ in range(4)]
+    # AdaGrad
+    theta, G = theta0.copy(), np.zeros(8)
+    state = np.zeros((1, 8))
+    for t, g in enumerate(grads, 1):
+        G += g * g
+        expected = theta - 0.1 * g / (np.sqrt(G) + 1e-8)
+        _step(updates.ADAGRAD, theta, g, state, [1e-8, 0, 0, 0], t)
+        np.testing.assert_allclose(theta, expected, rtol=1e-12)
+    # RMSProp
+    theta, v = theta0.copy(), np.zeros(8)
+    state = np.zeros((1, 8))
+    for t, g in enumerate(grads, 1):
+        v = 0.9 * v + 0.1 * g * g
+        expected = theta - 0.1 * g / (np.sqrt(v) + 1e-8)
+        _step(updates.RMSPROP, theta, g, state, [0.9, 1e-8, 0, 0], t)
+        np.testing.assert_allclose(theta, expected, rtol=1e-12)
+    # AdamW: decoupled decay, then Adam on the gradient alone
+    theta, m, v = theta0.copy(), np.zeros(8), np.zeros(8)
+    state = np.zeros((2, 8))
+    for t, g in enumerate(grads, 1):
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        step = 0.1 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        expected = theta * (1 - 0.1 * 0.05) - step * m / (np.sqrt(v) + 1e-8)
+        _step(updates.ADAMW, theta, g, state, [0.9, 0.999, 1e-8, 0.05], t)
+        np.testing.assert_allclose(theta, expected, rtol=1e-12)
+
+
+def test_adahessian_matches_its_formula():
+    rng = np.random.default_rng(13)
+    theta = rng.normal(size=6)
+    m, v = np.zeros(6), np.zeros(6)
+    state = np.zeros((2, 6))
+    for t in range(1, 4):
+        g, hz, z = rng.normal(size=6), rng.normal(size=6), np.sign(rng.normal(size=6))
+        d = z * hz
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * d * d
+        denom = np.sqrt(v / (1 - 0.999**t)) ** 0.5 + 1e-4
+        expected = theta - 0.1 / (1 - 0.9**t) * m / denom
+        _step(updates.ADAHESSIAN, theta, g, state, [0.9, 0.999, 1e-4, 0.5], t, hz=hz, z=z)
+        np.testing.assert_allclose(theta, expected, rtol=1e-12)
+
+
+def test_gradient_scale_and_averaging():
+    rng = np.random.default_rng(14)
+    theta = rng.normal(size=5)
+    g = rng.normal(size=5)
+    expected = theta - 0.1 * 0.25 * g
+    _step(updates.SGD, theta, g, np.zeros((1, 5)), [0.0, 0.0, 0, 0], gs=0.25)
+    np.testing.assert_allclose(theta, expected, rtol=1e-14)
+    average = np.zeros(5)
+    values = [rng.normal(size=5) for _ in range(4)]
+    for k, value in enumerate(values, 1):
+        updates.average_update(average, value, 1.0 / k)
+    np.testing.assert_allclose(average, np.mean(values, axis=0), rtol=1e-12)

@@ -1,9 +1,9 @@
 """The scikit-learn face shared by MLPClassifier and MLPRegressor.
 
 The estimator classes are thin: they validate, encode the targets, build the
-network and hand over to the training loop (``skdeep._training``). Subclasses
-supply the target-specific pieces (``_encode_targets``, ``_validation_score``
-and the public methods whose signatures differ).
+network and hand over to the training runs (``_runs``). Subclasses supply the
+target-specific pieces (``_encode_targets``, ``_validation_score`` and the
+public methods whose signatures differ).
 
 Every ``fit``/``partial_fit`` is a transaction: training runs on copies of the
 parameters and of the optimizer state, and if anything raises, the estimator's
@@ -11,18 +11,13 @@ attributes are restored as they were before the call.
 """
 
 import copy
-import warnings
 from abc import ABCMeta, abstractmethod
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.callback import CallbackSupportMixin
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_consistent_length,
@@ -31,90 +26,22 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._initializers import initialize
+from .._initializers import INITIALIZERS, initialize
 from .._kernels.activations import ACTIVATIONS
-from .._network import FullBatchObjective, Inputs, Network
-from .._training import (
-    Progress,
-    StochasticLoop,
-    TrainSet,
-    ValidationSet,
-    run_full_batch,
-)
-from ..optim import FIRST_ORDER, FULL_BATCH
+from .._network import Inputs, Network
+from .._training import Progress, ValidationSet
+from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer
 from ..regularization import Regularization, check_tangents, unused_inputs
-from ..schedules import SCHEDULES, Schedule, resolve_schedule
-
-#: attributes owned by scikit-learn's callback machinery, left alone on rollback
-_CALLBACK_KEYS = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
-
-
-@contextmanager
-def _rollback_on_error(estimator):
-    """Restore the estimator's attributes if the block raises.
-
-    A shallow snapshot is enough because training never changes an array the
-    estimator already holds: it works on copies and assigns them at the end.
-    """
-    saved = dict(estimator.__dict__)
-    try:
-        yield
-    except BaseException:
-        kept = {k: estimator.__dict__[k] for k in _CALLBACK_KEYS if k in estimator.__dict__}
-        estimator.__dict__.clear()
-        estimator.__dict__.update(saved)
-        estimator.__dict__.update(kept)
-        raise
-
-
-def store_parameters(estimator, arguments):
-    """The body of the estimators' ``__init__``: store every argument under
-    its own name, nothing else (scikit-learn's contract). The explicit
-    signatures stay in the classes, where ``get_params`` reads them."""
-    for name, value in arguments.items():
-        if name not in ("self", "__class__"):
-            setattr(estimator, name, value)
-
-
-def _generator(random_state):
-    """One ``numpy.random.Generator`` per fit, seeded from ``random_state``."""
-    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    return np.random.default_rng(seed)
-
-
-class _SklearnCallbacks:
-    """Bridges the training loop's events to scikit-learn's callback protocol
-    (``sklearn.callback``): one subtask per epoch (or solver iteration)."""
-
-    def __init__(self, estimator, context, X, y, metadata, reconstruct):
-        self.estimator = estimator
-        self.context = context
-        self.X, self.y, self.metadata = X, y, metadata
-        self.reconstruct = reconstruct
-        self.current = None
-
-    def _hook_arguments(self):
-        return dict(
-            estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
-            reconstruction_attributes=self.reconstruct,
-        )
-
-    def begin_fit(self):
-        self.context.call_on_fit_task_begin(**self._hook_arguments())
-
-    def end_fit(self):
-        self.context.call_on_fit_task_end(**self._hook_arguments())
-
-    def on_epoch_begin(self, loop):
-        self.current = self.context.subcontext(task_name="epoch")
-        self.current.call_on_fit_task_begin(**self._hook_arguments())
-
-    def on_epoch_end(self, loop, record):
-        if self.current is None:  # full-batch solvers only announce the end
-            self.on_epoch_begin(loop)
-        stop = self.current.call_on_fit_task_end(**self._hook_arguments())
-        self.current = None
-        return stop
+from ..schedules import SCHEDULES, Schedule
+from ._runs import (
+    check_optimization,
+    is_stochastic,
+    solver_name,
+    split_validation,
+    train_full_batch,
+    train_stochastic,
+)
+from ._support import SklearnCallbacks, generator, rollback_on_error
 
 
 class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
@@ -123,7 +50,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions(set(FIRST_ORDER) | set(FULL_BATCH))],
+        "solver": [StrOptions(set(FIRST_ORDER) | set(FULL_BATCH)), Optimizer],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions(set(SCHEDULES)), Schedule],
@@ -158,6 +85,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "coef_prior": "no_validation",  # checked against the network in fit
         "prior_alpha": [Interval(Real, 0, None, closed="left")],
         "augment": [callable, None],
+        "init": "no_validation",  # a name or a fitted network, checked in fit
+        "freeze_layers": [Interval(Integral, 0, None, closed="left")],
+        "clip_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "average": [
+            "boolean", Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="neither"),
+        ],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
     }
 
     # ------------------------------------------------------ subclass hooks
@@ -187,14 +122,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------ fitting
 
     def _is_stochastic(self):
-        return self.solver in FIRST_ORDER
+        return is_stochastic(self.solver)
 
     def _check_partial_fit(self):
         """``partial_fit`` exists only for the stochastic solvers."""
         if not self._is_stochastic():
             raise AttributeError(
                 "partial_fit is only available for stochastic optimizers. "
-                f"{self.solver!r} is not stochastic."
+                f"{solver_name(self.solver)!r} is not stochastic."
             )
         return True
 
@@ -212,11 +147,19 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(s) for s in sizes]
 
+    def _check_init(self):
+        init = self.init
+        if isinstance(init, str) and init not in INITIALIZERS:
+            raise ValueError(
+                f"init={init!r} is not an initialiser; use one of {sorted(INITIALIZERS)} "
+                "or a fitted MLP to start from."
+            )
+
     def _fit(
         self, X, y, sample_weight=None, *, incremental, X_val=None, y_val=None,
         sample_weight_val=None, classes=None, tangents=None,
     ):
-        with _rollback_on_error(self):
+        with rollback_on_error(self):
             return self._fit_transaction(
                 X, y, sample_weight, incremental, X_val, y_val, sample_weight_val,
                 classes, tangents,
@@ -227,6 +170,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         classes, tangents,
     ):
         hidden = self._hidden_sizes()
+        self._check_init()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = not hasattr(self, "coefs_") or (
@@ -251,6 +195,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
         network = Network([X.shape[1], *hidden, Y.shape[1]], self.activation, loss, segments)
         reg = Regularization.from_estimator(self, network, dtype, self._is_stochastic())
+        optimizer = check_optimization(self, network, reg)
         if tangents is not None:
             tangents = check_tangents(tangents, X.shape[0], X.shape[1], dtype)
         elif reg.tangent_prop > 0:
@@ -259,12 +204,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "tangents=T) with T of shape (n_samples, n_tangents, n_features)."
             )
         if first_pass:
-            rng = _generator(self.random_state)
-            theta = initialize(network, "auto", rng, dtype)
-            progress = Progress()
+            rng = generator(self.random_state)
+            theta, progress = None, Progress()
         else:
             theta = self._continued_parameters(network)
-            rng = copy.deepcopy(self._rng) if incremental else _generator(self.random_state)
+            rng = copy.deepcopy(self._rng) if incremental else generator(self.random_state)
             progress = self._progress.copy()
 
         # structure first: scikit-learn callbacks may rebuild a model mid-fit
@@ -272,34 +216,72 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.n_layers_ = network.n_layers + 1
         self.n_outputs_ = int(Y.shape[1])
         self.out_activation_ = network.out_activation
-        callbacks = self._sklearn_callbacks(X, y, sample_weight, theta)
+        n_runs = self.n_init if first_pass and not incremental else 1
+        callbacks = self._sklearn_callbacks(X, y, sample_weight, n_runs)
         listeners = [callbacks] if callbacks is not None else []
 
         inputs = Inputs(X, dtype)
-        if self._is_stochastic():
-            n_iter, loss_value = self._fit_stochastic(
-                network, theta, inputs, Y, y, sw, explicit_val, progress, rng,
-                incremental, listeners, reg, tangents,
+        train, validation = (inputs, Y, sw, tangents), None
+        if optimizer is not None and (explicit_val is not None or (self.early_stopping and not incremental)):
+            if explicit_val is None:
+                train, explicit_val = split_validation(self, inputs, Y, y, sw, rng, tangents)
+            val_inputs, Y_val, y_val, sw_val = explicit_val
+            validation = ValidationSet(
+                val_inputs, Y_val, sw_val,
+                lambda out: self._validation_score(out, y_val, sw_val),
             )
-        else:
-            n_iter, loss_value = self._fit_full_batch(
-                network, theta, inputs, Y, sw, progress, listeners, reg, tangents
-            )
-        if not np.isfinite(theta).all():
+
+        runs = rng.spawn(n_runs) if n_runs > 1 else [rng]
+        best, summaries = None, []
+        for run_rng in runs:
+            run_theta = theta if theta is not None else initialize(network, self.init, run_rng, dtype)
+            run_progress = progress if n_runs == 1 else Progress()
+            if callbacks is not None:
+                callbacks.theta = run_theta
+            if optimizer is not None:
+                n_iter, loss_value = train_stochastic(
+                    self, optimizer, network, run_theta, train, validation, run_progress,
+                    run_rng, incremental, listeners, reg,
+                )
+                evaluations = None
+            else:
+                n_iter, loss_value, evaluations = train_full_batch(
+                    self, network, run_theta, inputs, Y, sw, run_progress, listeners,
+                    reg, tangents,
+                )
+            finite = bool(np.isfinite(run_theta).all())
+            summary = {
+                "loss": float(loss_value) if finite else np.nan,
+                "validation_score": run_progress.best_validation_score,
+                "n_iter": int(n_iter),
+            }
+            summaries.append(summary)
+            if finite and (best is None or _better(summary, best[0])):
+                best = (summary, run_theta, run_progress, run_rng, evaluations)
+        if best is None:
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
                 "contain large values and need to be preprocessed."
             )
-        self._commit(network, theta, progress, rng, n_iter, loss_value)
+        summary, theta, progress, rng, evaluations = best
+        self._commit(network, theta, progress, rng, summary["n_iter"], summary["loss"])
+        self._set_optional("n_evaluations_", evaluations)
+        self._set_optional("restarts_", summaries if n_runs > 1 else None)
+        self._set_optional("best_restart_", summaries.index(summary) if n_runs > 1 else None)
         self.unused_features_ = unused_inputs(self.coefs_[0])
         self._dropout_rates = (reg.dropout, reg.input_dropout)  # for MC dropout
-        if reg.activity_l1 > 0:
-            self.activation_sparsity_ = self._activation_sparsity(inputs, theta)
-        elif hasattr(self, "activation_sparsity_"):
-            del self.activation_sparsity_
+        sparsity = self._activation_sparsity(inputs, theta) if reg.activity_l1 > 0 else None
+        self._set_optional("activation_sparsity_", sparsity)
         if callbacks is not None:
             callbacks.end_fit()
         return self
+
+    def _set_optional(self, name, value):
+        """Set a fitted attribute that only some fits have (None: remove it)."""
+        if value is not None:
+            setattr(self, name, value)
+        elif hasattr(self, name):
+            delattr(self, name)
 
     def _sample_weight(self, sample_weight, X, y, dtype, incremental):
         if sample_weight is None:
@@ -328,7 +310,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if not self._is_stochastic():
             raise ValueError(
                 "X_val and y_val are used for early stopping, which needs a "
-                f"stochastic solver; got solver={self.solver!r}."
+                f"stochastic solver; got solver={solver_name(self.solver)!r}."
             )
         if not self.early_stopping:
             raise ValueError(
@@ -353,7 +335,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return Inputs(X_val, dtype), Y_val, y_val, sw_val
 
     def _continued_parameters(self, network):
-        """A copy of the fitted parameters laid out for ``network``."""
+        """A copy of the parameters training continues from, laid out for
+        ``network``: the fitted ones, or the raw weights behind a weight
+        average (unless the user replaced ``coefs_``/``intercepts_``)."""
         expected = [
             (int(a), int(b)) for a, b in zip(network.sizes[:-1], network.sizes[1:])
         ]
@@ -365,121 +349,27 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "hidden_layer_sizes and the number of outputs cannot change "
                 "with warm_start or partial_fit; fit a new model instead."
             )
+        raw = self._progress.raw_theta
+        if raw is not None and self._network.is_view_of(self._theta, self.coefs_, self.intercepts_):
+            return raw.copy()
         return network.pack(self.coefs_, self.intercepts_, self._theta.dtype)
 
-    def _split_validation(self, inputs_X, Y, y, sw, rng, tangents):
-        """Hold out ``validation_fraction`` of the rows (stratified for
-        single-output classification when every class allows it)."""
-        n = Y.shape[0]
-        indices = np.arange(n)
-        seed = int(rng.integers(np.iinfo(np.int32).max))
-        stratify = y if is_classifier(self) and y.ndim == 1 else None
-        split = dict(test_size=self.validation_fraction, random_state=seed)
-        try:
-            train_idx, val_idx = train_test_split(indices, stratify=stratify, **split)
-        except ValueError:
-            if stratify is None:
-                raise
-            train_idx, val_idx = train_test_split(indices, **split)
-        if val_idx.shape[0] < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' "
-                "or the size of your dataset."
-            )
-        train_tangents = None if tangents is None else np.ascontiguousarray(tangents[train_idx])
-        train = (inputs_X.take(train_idx), Y[train_idx], sw[train_idx], train_tangents)
-        val = (inputs_X.take(val_idx), Y[val_idx], y[val_idx], sw[val_idx])
-        return train, val
-
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                "Got `batch_size` less than 1 or larger than sample size. It is "
-                "going to be clipped",
-                stacklevel=2,
-            )
-        return int(np.clip(self.batch_size, 1, n_samples))
-
-    def _fit_stochastic(
-        self, network, theta, inputs, Y, y, sw, explicit_val, progress, rng,
-        incremental, listeners, reg, tangents,
-    ):
-        use_validation = explicit_val is not None or (
-            self.early_stopping and not incremental
-        )
-        if use_validation and explicit_val is None:
-            (inputs, Y, sw, tangents), explicit_val = self._split_validation(
-                inputs, Y, y, sw, rng, tangents
-            )
-        validation = None
-        if use_validation:
-            val_inputs, Y_val, y_val, sw_val = explicit_val
-            validation = ValidationSet(
-                val_inputs, Y_val, sw_val,
-                lambda out: self._validation_score(out, y_val, sw_val),
-            )
-            if progress.validation_scores is None:
-                progress.validation_scores = []
-            if progress.best_validation_score is None:
-                progress.best_validation_score = -np.inf
-            progress.best_loss = None
-        elif progress.best_loss is None:
-            progress.best_loss = np.inf
-
-        optimizer = FIRST_ORDER[self.solver](self)
-        state = progress.optimizer
-        if not incremental or state is None or state.code != optimizer.code:
-            progress.optimizer = optimizer.start(network.n_params, theta.dtype)
-            progress.epoch = 0
-            progress.lr = float(self.learning_rate_init)
-        loop = StochasticLoop(
-            network=network, theta=theta, train=TrainSet(inputs, Y, sw),
-            validation=validation, progress=progress,
-            schedule=resolve_schedule(self), lr_init=float(self.learning_rate_init),
-            reg=reg, batch_size=self._batch_size(inputs.n_samples),
-            shuffle=self.shuffle, rng=rng, tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change, verbose=self.verbose,
-            tangents=tangents, listeners=listeners,
-        )
-        n_iter = loop.run(self.max_iter, incremental)
-        return n_iter, progress.loss_curve[-1] if progress.loss_curve else np.nan
-
-    def _fit_full_batch(self, network, theta, inputs, Y, sw, progress, listeners, reg, tangents):
-        objective = FullBatchObjective(network, inputs, Y, sw, reg, tangents)
-        result, stopped = run_full_batch(
-            self.solver, objective, theta, max_iter=self.max_iter,
-            max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
-            progress=progress, listeners=listeners,
-            l1=reg.l1 * objective.scale, n_weights=network.n_weights,
-        )
-        if stopped:  # a callback asked to stop: not a convergence failure
-            n_iter = int(result.nit)
-        else:
-            n_iter = _check_optimize_result(self.solver, result, self.max_iter)
-        progress.t += inputs.n_samples * objective.n_evaluations
-        progress.best_loss = min(progress.loss_curve, default=float(result.fun))
-        progress.validation_scores = None
-        progress.best_validation_score = None
-        return n_iter, float(result.fun)
-
-    def _sklearn_callbacks(self, X, y, sample_weight, theta):
+    def _sklearn_callbacks(self, X, y, sample_weight, n_runs):
         """The bridge to the callbacks set with ``set_callbacks``, if any."""
         if not getattr(self, "_skl_callbacks", None):
             return None
-        context = self._init_callback_context(max_subtasks=self.max_iter)
+        context = self._init_callback_context(max_subtasks=self.max_iter * n_runs)
         metadata = {"sample_weight": sample_weight} if sample_weight is not None else None
 
         def reconstruct():
-            snapshot = theta.copy()
+            snapshot = bridge.theta.copy()
             return {
                 "_theta": snapshot,
                 "coefs_": self._network.coefs(snapshot),
                 "intercepts_": self._network.intercepts(snapshot),
             }
 
-        bridge = _SklearnCallbacks(self, context, X, y, metadata, reconstruct)
+        bridge = SklearnCallbacks(self, context, X, y, metadata, reconstruct)
         bridge.begin_fit()
         return bridge
 
@@ -498,6 +388,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.validation_scores_ = progress.validation_scores
         self.best_validation_score_ = progress.best_validation_score
         self.history_ = progress.history
+        self._snapshots = list(progress.snapshots)
+
+    @property
+    def snapshots_(self):
+        """The snapshot ensemble: ``(coefs, intercepts)`` of the weights kept at
+        the ends of the schedule's cycles (empty without snapshots)."""
+        check_is_fitted(self)
+        return [
+            (self._network.coefs(s), self._network.intercepts(s)) for s in self._snapshots
+        ]
 
     # --------------------------------------------------------- prediction
 
@@ -519,7 +419,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             reset=False,
         )
         theta = self._parameters()
-        return self._network.predict(theta, Inputs(X, theta.dtype))
+        inputs = Inputs(X, theta.dtype)
+        snapshots = getattr(self, "_snapshots", None)
+        if snapshots and self._network.is_view_of(self._theta, self.coefs_, self.intercepts_):
+            # a snapshot ensemble: the mean of its members' outputs
+            return np.mean([self._network.predict(s, inputs) for s in snapshots], axis=0)
+        return self._network.predict(theta, inputs)
 
     def _activation_sparsity(self, inputs, theta):
         """Fraction of exactly-zero activations of each hidden layer."""
@@ -593,7 +498,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         theta = self._parameters()
         inputs = Inputs(X, theta.dtype)
-        seed = _generator(random_state).integers(np.iinfo(np.int64).max)
+        seed = generator(random_state).integers(np.iinfo(np.int64).max)
         return [
             self._network.predict_sampled(theta, inputs, rates, input_rate, seed, k)
             for k in range(n_samples)
@@ -624,3 +529,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
+
+
+def _better(run, other):
+    """Whether a restart beat another: by validation score when it has one,
+    else by training loss."""
+    if run["validation_score"] is not None:
+        return run["validation_score"] > other["validation_score"]
+    return run["loss"] < other["loss"]

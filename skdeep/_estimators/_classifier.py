@@ -10,7 +10,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from . import _docstrings
-from ._base import BaseMLP, store_parameters
+from ._base import BaseMLP
+from ._support import store_parameters
 from ._targets import targets_for, targets_from_classes
 
 _PARAMETERS = [
@@ -21,13 +22,14 @@ _PARAMETERS = [
     "beta_2", "epsilon", "n_iter_no_change", "max_fun", "class_weight", "penalty",
     "l1_ratio", "max_norm", "dropout", "input_dropout", "input_noise",
     "weight_noise", "label_smoothing", "activity_l1", "adversarial_eps",
-    "adversarial_steps", "tangent_prop", "coef_prior", "prior_alpha", "augment",
+    "adversarial_steps", "tangent_prop", "coef_prior", "prior_alpha", "augment", *_docstrings.STRATEGIES,
 ]
 _ATTRIBUTES = [
     "classes_", "loss_", "best_loss_", "loss_curve_", "validation_scores_",
     "best_validation_score_", "history_", "t_", "coefs_", "intercepts_",
     "n_features_in_", "feature_names_in_", "n_iter_", "n_layers_", "n_outputs_",
     "out_activation_", "unused_features_", "activation_sparsity_",
+    *_docstrings.STRATEGY_ATTRIBUTES,
 ]
 _EXTRA = """\
 See Also
@@ -83,6 +85,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         input_noise=0.0, weight_noise=0.0, label_smoothing=0.0, activity_l1=0.0,
         adversarial_eps=0.0, adversarial_steps=1, tangent_prop=0.0,
         coef_prior=None, prior_alpha=0.0, augment=None,
+        init="auto", freeze_layers=0, clip_grad_norm=None, average=False, n_init=1,
     ):
         store_parameters(self, locals())
 

@@ -31,17 +31,41 @@ activation : {{{", ".join(repr(a) for a in ACTIVATIONS)}}}, default='relu'
 
 {_ACTIVATION_LINES}""",
     "solver": """\
-solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
-    The solver for weight optimisation.
+solver : str or Optimizer, default='adam'
+    The solver for weight optimisation. Stochastic (mini-batch, first-order):
 
-    - ``'lbfgs'``: quasi-Newton L-BFGS-B from ``scipy.optimize`` on the whole
-      data set (full batch).
-    - ``'sgd'``: stochastic gradient descent, with ``momentum`` and
-      ``nesterovs_momentum``.
-    - ``'adam'``: Adam (Kingma & Ba, 2014).
+    - ``'sgd'``: stochastic gradient descent, plain (``momentum=0``), with
+      momentum, or with Nesterov's momentum (``nesterovs_momentum``).
+    - ``'adagrad'``: AdaGrad (Duchi et al., 2011), with ``epsilon``.
+    - ``'rmsprop'``: RMSProp (Tieleman & Hinton, 2012), with ``epsilon``.
+    - ``'adam'``: Adam (Kingma & Ba, 2014), with ``beta_1``, ``beta_2``,
+      ``epsilon``.
+    - ``'adamw'``: Adam with decoupled weight decay 0.01 (Loshchilov &
+      Hutter, 2019).
+    - ``'adahessian'``: Adam whose second moment is that of the Hessian's
+      diagonal, estimated by Hutchinson's method from exact Hessian-vector
+      products (Yao et al., 2021); about twice the cost of an Adam step.
 
-    ``'adam'`` works well on data sets with thousands of samples or more;
-    ``'lbfgs'`` often converges faster and better on small ones.""",
+    Full batch (deterministic, on the whole training set, through
+    :func:`scipy.optimize.minimize` on the flat parameter vector):
+
+    - ``'lbfgs'``: L-BFGS-B, scikit-learn's quasi-Newton solver.
+    - ``'cg'``: nonlinear conjugate gradient (Polak-Ribiere).
+    - ``'bfgs'``: BFGS with a dense inverse-Hessian estimate (networks of at
+      most 4000 parameters).
+    - ``'newton-cg'``: truncated Newton: each step solves the Newton system
+      by conjugate gradient with exact Hessian-vector products.
+    - ``'newton'``: trust-region Newton with the full Hessian (networks of at
+      most 2000 parameters); the trust region keeps it from stepping toward
+      saddle points on indefinite curvature.
+
+    An optimizer object from :mod:`skdeep.optim` (``SGD``, ``Adam``,
+    ``AdamW``, ``AdaGrad``, ``RMSProp``, ``AdaHessian``) sets
+    hyper-parameters the names cannot (``RMSProp(rho=0.95)``,
+    ``AdamW(weight_decay=0.1)``) and exposes them to ``GridSearchCV``
+    (``solver__rho``). ``'adam'`` works well on data sets with thousands of
+    samples or more; the full-batch solvers often converge faster and better
+    on small ones.""",
     "alpha": """\
 alpha : float, default=0.0001
     Strength of the L2 penalty on the weights (never on the biases). As in
@@ -56,8 +80,9 @@ batch_size : int, default='auto'
     ``min(200, n_samples)``. Values larger than the number of samples are
     clipped with a warning. Not used by ``'lbfgs'``.""",
     "learning_rate": """\
-learning_rate : {'constant', 'invscaling', 'adaptive'} or Schedule, default='constant'
-    Learning-rate schedule.
+learning_rate : str or Schedule, default='constant'
+    Learning-rate schedule of the stochastic solvers, changed once per epoch
+    (the rate of every epoch is in ``history_``). scikit-learn's three:
 
     - ``'constant'``: ``learning_rate_init`` throughout.
     - ``'invscaling'``: ``learning_rate_init / (t + 1) ** power_t`` with ``t``
@@ -67,10 +92,22 @@ learning_rate : {'constant', 'invscaling', 'adaptive'} or Schedule, default='con
       (or the validation score with early stopping) by ``tol``, the rate is
       divided by 5, and training stops once it is below 1e-6.
 
-    As in scikit-learn, these three names are only used by ``solver='sgd'``.
-    A schedule object from :mod:`skdeep.schedules` applies to every
-    first-order solver and exposes its own parameters to ``GridSearchCV``
-    (``learning_rate__power_t``).""",
+    As in scikit-learn, these three are only followed by ``solver='sgd'``
+    (the others keep a constant rate). The rest apply to every first-order
+    solver, with the defaults of their class in :mod:`skdeep.schedules`:
+    ``'step'`` (halved every 10 epochs), ``'exponential'`` (times 0.95 per
+    epoch), ``'polynomial'`` (linear decay to 0 over ``max_iter`` epochs),
+    ``'cosine'`` (cosine annealing to 0 over ``max_iter`` epochs),
+    ``'cyclic'`` (triangular cycles between 1e-4 and ``learning_rate_init``,
+    Smith 2017) and ``'warm_restarts'`` (cosine annealing restarted every 10
+    epochs, Loshchilov & Hutter 2017). A schedule object sets their
+    parameters and exposes them to ``GridSearchCV``
+    (``learning_rate__gamma``); ``Cyclic`` and ``WarmRestarts`` can keep
+    snapshots of the weights at the end of their cycles, and the model then
+    predicts with the mean of the snapshots' outputs (a snapshot ensemble,
+    Huang et al., 2017). The full-batch solvers choose their own steps and
+    accept only ``'constant'`` (or scikit-learn's names, which they
+    ignore).""",
     "learning_rate_init": """\
 learning_rate_init : float, default=0.001
     Initial learning rate of the stochastic solvers.""",
@@ -80,7 +117,7 @@ power_t : float, default=0.5
     "max_iter": """\
 max_iter : int, default=200
     Maximum number of iterations: epochs (passes over the training data) for
-    the stochastic solvers, solver iterations for ``'lbfgs'``.""",
+    the stochastic solvers, solver iterations for the full-batch ones.""",
     "shuffle": """\
 shuffle : bool, default=True
     Whether to shuffle the samples at each epoch (stochastic solvers).""",
@@ -94,8 +131,8 @@ tol : float, default=1e-4
     Tolerance: training stops when the loss (or the validation score with
     early stopping) has not improved by at least ``tol`` for
     ``n_iter_no_change`` consecutive epochs, unless the schedule lowers the
-    learning rate instead. For ``'lbfgs'`` it is the projected-gradient
-    tolerance.""",
+    learning rate instead. For the full-batch solvers it is the gradient-norm
+    tolerance (``gtol``; for ``'newton-cg'`` the step tolerance ``xtol``).""",
     "verbose": """\
 verbose : bool, default=False
     Whether to print progress messages to stdout.""",
@@ -122,20 +159,26 @@ validation_fraction : float, default=0.1
     Fraction of the training data held out for early stopping, in [0, 1).""",
     "beta_1": """\
 beta_1 : float, default=0.9
-    Decay of Adam's first-moment estimate, in [0, 1).""",
+    Decay of the first-moment estimate of ``'adam'``, ``'adamw'`` and
+    ``'adahessian'``, in [0, 1).""",
     "beta_2": """\
 beta_2 : float, default=0.999
-    Decay of Adam's second-moment estimate, in [0, 1).""",
+    Decay of the second-moment estimate of ``'adam'``, ``'adamw'`` and
+    ``'adahessian'``, in [0, 1).""",
     "epsilon": """\
 epsilon : float, default=1e-8
-    Adam's numerical-stability constant.""",
+    Numerical-stability constant of ``'adam'``, ``'adamw'``, ``'adagrad'`` and
+    ``'rmsprop'`` (``'adahessian'`` uses 1e-4, its authors' default; set
+    another with ``solver=AdaHessian(epsilon=...)``).""",
     "n_iter_no_change": """\
 n_iter_no_change : int, default=10
     Number of epochs without a ``tol`` improvement before stopping (or
     lowering the learning rate).""",
     "max_fun": """\
 max_fun : int, default=15000
-    ``'lbfgs'`` only: maximum number of loss-function evaluations.""",
+    Full-batch solvers only: maximum number of loss-function evaluations
+    (enforced by L-BFGS-B itself, and checked after each iteration by the
+    others, which then stop with a ``ConvergenceWarning``).""",
     "class_weight": """\
 class_weight : dict, list of dict, 'balanced' or None, default=None
     Weights of the classes, multiplied into the sample weights: a dict
@@ -225,6 +268,55 @@ prior_alpha : float, default=0.0
     Strength of the pull towards ``coef_prior``: the penalty
     ``prior_alpha/2 ||W - W_prior||^2`` (weights only), scaled by the batch
     like ``alpha``.""",
+    "init": """\
+init : str or estimator, default='auto'
+    Weight initialisation of a new fit:
+
+    - ``'auto'``: scikit-learn's: weights and biases uniform in ``[-r, r]``,
+      ``r = sqrt(6 / (fan_in + fan_out))`` (``sqrt(2 / ...)`` for logistic
+      units).
+    - ``'glorot_uniform'``, ``'glorot_normal'``: variance
+      ``2 / (fan_in + fan_out)`` (Glorot & Bengio, 2010).
+    - ``'he_uniform'``, ``'he_normal'``: variance ``2 / fan_in`` (He et al.,
+      2015), for ReLU units.
+    - ``'lecun_normal'``: variance ``1 / fan_in`` (LeCun et al., 1998).
+    - ``'orthogonal'``: (semi-)orthogonal matrices (Saxe et al., 2014).
+    - ``'normal'``: standard deviation 0.01; ``'uniform'``: in
+      ``[-0.05, 0.05]``.
+    - ``'zeros'``: all zero; allowed, with a warning: the hidden units of a
+      layer then stay identical.
+
+    Biases start at zero except with ``'auto'``. A fitted MLP (skdeep's or
+    scikit-learn's) or its ``(coefs, intercepts)`` starts from its leading
+    layers of matching shapes, the rest initialised as ``'auto'`` (transfer
+    learning; combine with ``freeze_layers`` to fine-tune). Ignored when
+    training continues (``warm_start``, :meth:`partial_fit`).""",
+    "freeze_layers": """\
+freeze_layers : int, default=0
+    Number of leading layers (weights and biases) kept fixed while training,
+    e.g. those copied from a pretrained network with ``init``. Must be less
+    than the number of layers.""",
+    "clip_grad_norm": """\
+clip_grad_norm : float or None, default=None
+    If set, each mini-batch gradient (penalties excluded) whose L2 norm over
+    all parameters exceeds this value is rescaled to this norm before the
+    optimizer uses it. Stochastic solvers only.""",
+    "average": """\
+average : bool, int or float, default=False
+    Weight averaging of the stochastic solvers; the model predicts with the
+    average, training continues from the raw weights. ``True``: the uniform
+    average of the weights after every step (Polyak & Juditsky, 1992); an int
+    ``N``: the same, from the step at which ``N`` samples have been seen (as
+    ``SGDClassifier``); a float in (0, 1): an exponential moving average with
+    that decay (e.g. 0.999). Validation scores (early stopping) are those of
+    the averaged weights.""",
+    "n_init": """\
+n_init : int, default=1
+    Number of training runs from different random initialisations (and batch
+    orders); the best is kept: the one with the best validation score with
+    early stopping, else the lowest final training loss. Each run is reported
+    in ``restarts_``. Used by fresh fits only (not when ``warm_start`` or
+    :meth:`partial_fit` continues a model).""",
     "augment": """\
 augment : callable or None, default=None
     Data augmentation: ``augment(X_batch, rng)`` receives every training
@@ -233,21 +325,42 @@ augment : callable or None, default=None
     are kept. Stochastic solvers only; it runs in Python once per batch.""",
 }
 
+#: the parameters of the training strategies, shared by both estimators
+STRATEGIES = ["init", "freeze_layers", "clip_grad_norm", "average", "n_init"]
+#: their fitted attributes
+STRATEGY_ATTRIBUTES = ["n_evaluations_", "restarts_", "best_restart_", "snapshots_"]
+
 ATTRIBUTES = {
+    "n_evaluations_": """\
+n_evaluations_ : int
+    Full-batch solvers: number of loss-and-gradient evaluations of the last
+    call (line-search trials included).""",
+    "restarts_": """\
+restarts_ : list of dict
+    With ``n_init > 1``: one record per run, with its final training ``loss``,
+    best ``validation_score`` (None without early stopping) and ``n_iter``.""",
+    "best_restart_": """\
+best_restart_ : int
+    With ``n_init > 1``: the index in ``restarts_`` of the run kept.""",
+    "snapshots_": """\
+snapshots_ : list of tuple
+    ``(coefs, intercepts)`` of the snapshot ensemble kept by a cyclic
+    schedule with ``snapshots > 0`` (empty otherwise). The model predicts
+    with the mean of their outputs; ``coefs_`` are the last weights.""",
     "classes_": """\
 classes_ : ndarray of shape (n_classes,) or list of ndarray
     Class labels; one array per output for multi-output targets.""",
     "loss_": """\
 loss_ : float
-    Loss of the last epoch (or of the solution of ``'lbfgs'``), penalty
-    included.""",
+    Loss of the last epoch (or of the solution of a full-batch solver),
+    penalty included.""",
     "best_loss_": """\
 best_loss_ : float or None
     Lowest training loss reached; ``None`` with early stopping (see
     ``best_validation_score_``).""",
     "loss_curve_": """\
 loss_curve_ : list of float
-    Training loss at each epoch (each iteration for ``'lbfgs'``).""",
+    Training loss at each epoch (each iteration for the full-batch solvers).""",
     "validation_scores_": """\
 validation_scores_ : list of float or None
     Validation score at each epoch with early stopping (accuracy for the
@@ -257,9 +370,11 @@ best_validation_score_ : float or None
     Best validation score with early stopping, else ``None``.""",
     "history_": """\
 history_ : list of dict
-    One record per epoch (per iteration for ``'lbfgs'``): ``epoch``, ``loss``,
-    ``seconds`` and, for the stochastic solvers, ``learning_rate`` and, with
-    validation, ``val_loss`` and ``val_score``. Continued by ``warm_start``
+    One record per epoch (per iteration for the full-batch solvers):
+    ``epoch``, ``loss``, ``seconds`` and, for the stochastic solvers,
+    ``learning_rate`` and, with validation, ``val_loss`` and ``val_score``
+    (for the full-batch solvers, ``evaluations``, the running count of
+    function evaluations). Continued by ``warm_start``
     and :meth:`partial_fit`.""",
     "t_": """\
 t_ : int

@@ -1,5 +1,6 @@
-"""Slots of the float64 array ``reg`` that carries the regularisation settings
-into the compiled code (numba kernels take arrays, not objects).
+"""Slots of the float64 array ``reg`` that carries the regularisation and
+training settings into the compiled code (numba kernels take arrays, not
+objects).
 
 Every slot is 0 when its technique is off, which is also the value that makes
 the kernels skip it, so the unregularised path does no extra work.
@@ -18,7 +19,14 @@ L1 = 7  # L1 part of the weight penalty (alpha * l1_ratio)
 L2 = 8  # L2 part of the weight penalty (alpha * (1 - l1_ratio))
 PRIOR = 9  # strength of the pull towards the prior network's weights
 MAX_NORM = 10  # bound on each unit's incoming weight norm
-SIZE = 11
+CLIP_NORM = 11  # bound on the norm of each step's gradient
+AVERAGE = 12  # 1 when the weights are averaged
+AVERAGE_START = 13  # optimizer step after which averaging starts
+AVERAGE_DECAY = 14  # 0: Polyak (uniform) average; else exponential decay
+FROZEN_LAYERS = 15  # number of leading layers kept fixed
+FROZEN_WEIGHTS = 16  # weights below this index belong to frozen layers
+FROZEN_BIASES = 17  # biases from n_weights up to this index too
+SIZE = 18
 
 
 def empty():

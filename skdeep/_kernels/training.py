@@ -10,9 +10,12 @@ phases; in each, ``n_workers`` threads (started once per epoch) claim items
 until none is left and wait until all are done (see ``_sync`` for why this
 cannot deadlock):
 
-0. with weight noise: noisy copies of the weights, range by range;
-1. forward/backward, shard by shard;
-2. sum of the shards' gradients and optimizer update, range by range;
+0. with weight noise: noisy copies of the weights, range by range; with
+   AdaHessian: the random signs ``z`` of the Hessian probe;
+1. forward/backward, shard by shard (with AdaHessian, the R-operator pass,
+   which also gives ``H z``);
+2. sum of the shards' gradients and optimizer update, range by range (with
+   gradient clipping, two rounds: the sum and its norm, then the update);
 3. with a max-norm constraint: projection, layer by layer.
 
 BLAS runs single-threaded inside each worker: two single-threaded GEMMs side
@@ -30,27 +33,32 @@ perturbed) and every per-layer array is a view.
 """
 
 import numba
+import numpy as np
 
 from . import config
 from ._jit import FASTMATH_FLAGS, jit
 from ._sync import claim, mark_done, wait_until
+from .hessian import hvp_pass
 from .linalg import gather, gather_rows
 from .network import weights_view
 from .random import (
     ADVERSARIAL_START,
+    HESSIAN_PROBE,
     HIDDEN_DROPOUT,
     INPUT_DROPOUT,
     INPUT_NOISE,
     WEIGHT_NOISE,
     add_normal,
     make_key,
+    uniform,
 )
 from .regularizers import max_norm_project, perturb_inputs
 from .step import shard_step
-from .updates import optimizer_step
+from .updates import ADAHESSIAN, average_update, optimizer_step
 
 # counters in ``sync``: (claimed, done) per phase
-_NOISE, _SHARDS, _UPDATE, _PROJECT = 0, 2, 4, 6
+_NOISE, _SHARDS, _UPDATE, _PROJECT, _PROBE, _SUM = 0, 2, 4, 6, 8, 10
+N_COUNTERS = 12
 
 
 @jit
@@ -95,7 +103,44 @@ def _noisy_weights(theta, noisy, lo, hi, n_weights, std, key):
 
 
 @jit
-def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extras, t0, sync, acc):
+def _rademacher(z, lo, hi, key):
+    """``z[lo:hi]`` <- random signs, element ``i`` from counter ``i``."""
+    one = z.dtype.type(1)
+    for i in range(lo, hi):
+        z[i] = one if uniform(key, i) < 0.5 else -one
+
+
+@jit
+def _sum_shards(grads, lo, hi):
+    """``grads[0, lo:hi] += grads[s, lo:hi]`` for every other shard;
+    returns the squared norm of the sum."""
+    summed = grads[0, lo:hi]
+    for s in range(1, grads.shape[0]):
+        _add_into(summed, grads[s, lo:hi])
+    total = 0.0
+    for i in range(summed.shape[0]):
+        total += summed[i] * summed[i]
+    return total
+
+
+@jit
+def _step_trainable(code, theta, grads, state, hyper, lo, hi, n_weights, frozen_w, frozen_b, step, lr, gs, l2, l1, pc, prior, hz, z):
+    """The optimizer step on ``[lo, hi)`` minus the frozen layers' weights
+    ``[0, frozen_w)`` and biases ``[n_weights, frozen_b)``."""
+    if frozen_w == 0 and frozen_b == n_weights:
+        return optimizer_step(code, theta, grads[0], state, hyper, lo, hi, n_weights, step, lr, gs, l2, l1, pc, prior, hz, z)
+    w_lo, w_hi = max(lo, frozen_w), min(hi, n_weights)
+    b_lo = max(lo, frozen_b)
+    penalties = (0.0, 0.0, 0.0)
+    if w_hi > w_lo:
+        penalties = optimizer_step(code, theta, grads[0], state, hyper, w_lo, w_hi, n_weights, step, lr, gs, l2, l1, pc, prior, hz, z)
+    if hi > b_lo:
+        optimizer_step(code, theta, grads[0], state, hyper, b_lo, hi, n_weights, step, lr, gs, l2, l1, pc, prior, hz, z)
+    return penalties
+
+
+@jit
+def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extras, hessian, t0, sync, acc):
     """One worker's part of an epoch: the items of each phase it claims. Adds
     each shard's share of the batch losses to ``acc[shard]``; returns the
     number of optimizer steps of the epoch.
@@ -103,12 +148,15 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
     ``data = (X, csr, sparse, Y, sw, T)``; ``bufs = (Xb, Yb, swb, acts, deltas,
     a_off, grads)``, each with a leading shard axis; ``opt = (code, state,
     hyper, lr, n_weights)``; ``extras = (reg, drop, masks, prior, noisy, norms,
-    adv, tangent, seed)`` (see ``config`` for ``reg``).
+    adv, tangent, seed, average, norm_parts)`` (see ``config`` for ``reg``);
+    ``hessian = (z, hz, rz, ra, rd, scratch, gtmp)`` for AdaHessian.
     """
     X, csr, sparse, Y, sw, T = data
     Xb, Yb, swb, acts, deltas, a_off, grads = bufs
     code, state, hyper, lr, n_weights = opt
-    reg, drop, masks, prior, noisy, norms, adv, tangent, seed = extras
+    reg, drop, masks, prior, noisy, norms, adv, tangent, seed, average, norm_parts = extras
+    z, hz, rz, ra, rd, hscratch, gtmp = hessian
+    adahessian = code == ADAHESSIAN
     x_adv, dx, grad_adv = adv
     strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt = tangent
     sizes = net[0]
@@ -127,6 +175,13 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
     l1 = reg[config.L1]
     l2 = reg[config.L2]
     prior_coef = reg[config.PRIOR]
+    clip = reg[config.CLIP_NORM]
+    averaging = reg[config.AVERAGE] > 0
+    average_start = int(reg[config.AVERAGE_START])
+    average_decay = reg[config.AVERAGE_DECAY]
+    frozen_layers = int(reg[config.FROZEN_LAYERS])
+    frozen_w = int(reg[config.FROZEN_WEIGHTS])
+    frozen_b = int(reg[config.FROZEN_BIASES])
     steps = 0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -160,6 +215,17 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
                 mark_done(sync, _NOISE + 1)
             wait_until(sync, _NOISE + 1, base + n_shards)
             used = noisy
+
+        if adahessian:  # phase 0: the random signs of the Hessian probe
+            key = make_key(seed, step, 0, HESSIAN_PROBE)
+            while True:
+                item = claim(sync, _PROBE, base + n_shards)
+                if item < 0:
+                    break
+                r = item - base
+                _rademacher(z, (n_params * r) // n_shards, (n_params * (r + 1)) // n_shards, key)
+                mark_done(sync, _PROBE + 1)
+            wait_until(sync, _PROBE + 1, base + n_shards)
 
         while True:  # phase 1: forward/backward of the shards
             item = claim(sync, _SHARDS, base + n_shards)
@@ -205,14 +271,41 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
                     strength, Tb[s], n_tangents, S_buf[s], U_buf[s], dU[s], dU_next[s],
                     F[s], F2[s], extra[s], gt[s],
                 )
-                part = shard_step(
-                    used, grads[s], net, xb, csr, use_sparse, rows, nr, yb, wb,
-                    scale, acts[s], deltas[s], a_off, reg, drop, masks[s], keys,
-                    (x_adv[s], dx[s], grad_adv[s]), shard_tangent,
-                )
+                if adahessian:
+                    part = hvp_pass(
+                        used, z, grads[s], hz[s], net, xb, csr, use_sparse, rows, nr,
+                        yb, wb, scale, acts[s], deltas[s], a_off, rz[s], ra[s], rd[s],
+                        hscratch[s], gtmp[s],
+                    )
+                else:
+                    part = shard_step(
+                        used, grads[s], net, xb, csr, use_sparse, rows, nr, yb, wb,
+                        scale, acts[s], deltas[s], a_off, reg, drop, masks[s], keys,
+                        (x_adv[s], dx[s], grad_adv[s]), shard_tangent,
+                    )
                 acc[s] += part * scale * nb
             mark_done(sync, _SHARDS + 1)
         wait_until(sync, _SHARDS + 1, base + n_shards)
+
+        gs = 1.0
+        if clip > 0:  # phase 2a: the summed gradient and its norm, range by range
+            while True:
+                item = claim(sync, _SUM, base + n_shards)
+                if item < 0:
+                    break
+                r = item - base
+                p_lo, p_hi = (n_params * r) // n_shards, (n_params * (r + 1)) // n_shards
+                norm_parts[r] = _sum_shards(grads, p_lo, p_hi)
+                if adahessian:
+                    _sum_shards(hz, p_lo, p_hi)
+                mark_done(sync, _SUM + 1)
+            wait_until(sync, _SUM + 1, base + n_shards)
+            squared = 0.0
+            for r in range(n_shards):  # in range order, whatever the workers
+                squared += norm_parts[r]
+            norm = np.sqrt(squared)
+            if norm > clip:
+                gs = clip / norm
 
         while True:  # phase 2: sum the gradients and step, range by range
             item = claim(sync, _UPDATE, base + n_shards)
@@ -221,15 +314,21 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
             r = item - base
             p_lo = (n_params * r) // n_shards
             p_hi = (n_params * (r + 1)) // n_shards
-            summed = grads[0, p_lo:p_hi]
-            for s in range(1, n_shards):
-                _add_into(summed, grads[s, p_lo:p_hi])
-            squares, absolutes, distances = optimizer_step(
-                code, theta, grads[0], state, hyper, p_lo, p_hi, n_weights, step,
-                lr, l2 * scale, l1 * scale, prior_coef * scale, prior,
+            if clip <= 0:
+                _sum_shards(grads, p_lo, p_hi)
+                if adahessian:
+                    _sum_shards(hz, p_lo, p_hi)
+            squares, absolutes, distances = _step_trainable(
+                code, theta, grads, state, hyper, p_lo, p_hi, n_weights, frozen_w,
+                frozen_b, step, lr, gs, l2 * scale, l1 * scale, prior_coef * scale,
+                prior, hz[0], z,
             )
             penalty = 0.5 * l2 * squares + l1 * absolutes + 0.5 * prior_coef * distances
             acc[r] += penalty * scale * nb
+            if averaging and step > average_start:
+                k = step - average_start
+                weight = 1.0 / k if average_decay <= 0 or k == 1 else 1.0 - average_decay
+                average_update(average[p_lo:p_hi], theta[p_lo:p_hi], weight)
             mark_done(sync, _UPDATE + 1)
         wait_until(sync, _UPDATE + 1, base + n_shards)
 
@@ -240,9 +339,10 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
                 if item < 0:
                     break
                 layer = item - layer_base
-                max_norm_project(
-                    weights_view(theta, sizes, net[1], layer), max_norm, norms[layer]
-                )
+                if layer >= frozen_layers:
+                    max_norm_project(
+                        weights_view(theta, sizes, net[1], layer), max_norm, norms[layer]
+                    )
                 mark_done(sync, _PROJECT + 1)
             wait_until(sync, _PROJECT + 1, layer_base + n_layers)
     return steps
@@ -259,6 +359,7 @@ def train_epoch(
     code, state, hyper, lr, n_weights,
     reg, drop, masks, prior, noisy, norms, x_adv, dx, grad_adv,
     strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt, seed,
+    average, norm_parts, z, hz, rz, ra, rd, hscratch, gtmp,
     t0, sync, acc, steps,
 ):
     """One epoch over ``order`` with ``n_workers`` threads; returns
@@ -275,10 +376,14 @@ def train_epoch(
         bufs = (Xb, Yb, swb, acts, deltas, a_off, grads)
         opt = (code, state, hyper, lr, n_weights)
         tangent = (strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt)
-        extras = (reg, drop, masks, prior, noisy, norms, (x_adv, dx, grad_adv), tangent, seed)
+        extras = (
+            reg, drop, masks, prior, noisy, norms, (x_adv, dx, grad_adv), tangent,
+            seed, average, norm_parts,
+        )
+        hessian = (z, hz, rz, ra, rd, hscratch, gtmp)
         steps[k] = worker_epoch(
-            theta, net, data, order, shuffled, batch_size, bufs, opt, extras, t0,
-            sync, acc,
+            theta, net, data, order, shuffled, batch_size, bufs, opt, extras, hessian,
+            t0, sync, acc,
         )
     total = 0.0
     for s in range(acc.shape[0]):  # in shard order, whatever the workers

@@ -1,6 +1,38 @@
-"""Optimizers: first-order updates (compiled) and full-batch solvers (scipy)."""
+"""Optimizers: first-order updates (compiled) and full-batch solvers (scipy).
 
-from ._first_order import FIRST_ORDER, SGD, Adam, OptimizerState
-from ._full_batch import FULL_BATCH, minimize
+The first-order optimizers are objects with ``get_params``; pass one as an
+estimator's ``solver`` to set hyper-parameters the estimator has no flat
+parameter for (``solver=RMSProp(rho=0.95)``), and tune them with
+``GridSearchCV`` (``solver__rho``).
+"""
 
-__all__ = ["FIRST_ORDER", "FULL_BATCH", "Adam", "OptimizerState", "SGD", "minimize"]
+from ._first_order import (
+    FIRST_ORDER,
+    SGD,
+    AdaGrad,
+    AdaHessian,
+    Adam,
+    AdamW,
+    Optimizer,
+    OptimizerState,
+    RMSProp,
+    resolve_optimizer,
+)
+from ._full_batch import FULL_BATCH, SECOND_ORDER, check_size, minimize
+
+__all__ = [
+    "FIRST_ORDER",
+    "FULL_BATCH",
+    "SECOND_ORDER",
+    "SGD",
+    "AdaGrad",
+    "AdaHessian",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "OptimizerState",
+    "RMSProp",
+    "check_size",
+    "minimize",
+    "resolve_optimizer",
+]

@@ -1,14 +1,22 @@
 """First-order optimizers over the flat parameter vector.
 
-An optimizer is a small description (its kernel code and hyper-parameters);
-``start`` allocates its state once per fit as flat arrays, which the compiled
-epoch loop updates in place. Continuing training (``partial_fit``) continues
-the same state.
+An optimizer is a small description: its kernel code and hyper-parameters, as
+an object with ``get_params`` (so ``GridSearchCV`` can tune
+``solver__rho``). ``start`` allocates its state once per fit as flat arrays,
+which the compiled epoch updates in place; continuing training
+(``partial_fit``) continues the same state.
+
+The estimators accept a name (``solver='rmsprop'``), built from their flat
+parameters where scikit-learn has them (``momentum``, ``beta_1``, ``beta_2``,
+``epsilon``), or one of these objects.
 """
 
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 
 from .._kernels import updates
 
@@ -28,51 +36,212 @@ class OptimizerState:
         )
 
 
-@dataclass(frozen=True)
-class SGD:
-    """Stochastic gradient descent with (Nesterov) momentum, as scikit-learn's."""
+class Optimizer(BaseEstimator):
+    """Base class of the first-order optimizers."""
 
-    momentum: float = 0.9
-    nesterov: bool = True
+    _parameter_constraints: dict = {}
+    code = None
+    n_slots = 1
+    #: whether the optimizer needs Hessian-vector products
+    needs_hessian = False
+
+    def _hyper(self):
+        return []
+
+    def hyper_array(self):
+        """The hyper-parameters as the kernel reads them."""
+        hyper = np.zeros(4, dtype=np.float64)
+        values = self._hyper()
+        hyper[: len(values)] = values
+        return hyper
+
+    def start(self, n_params, dtype):
+        """A fresh state for ``n_params`` parameters of ``dtype``."""
+        self._validate_params()
+        return OptimizerState(
+            self.code,
+            np.zeros((self.n_slots, n_params), dtype=dtype),
+            self.hyper_array(),
+            np.zeros(1, dtype=np.int64),
+        )
+
+
+_UNIT = Interval(Real, 0, 1, closed="left")
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with (Nesterov) momentum, as scikit-learn's.
+
+    Parameters
+    ----------
+    momentum : float, default=0.9
+        Momentum, in [0, 1].
+    nesterov : bool, default=True
+        Nesterov's momentum.
+    """
+
+    _parameter_constraints: dict = {
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterov": ["boolean"],
+    }
     code = updates.SGD
 
-    def start(self, n_params, dtype):
-        return OptimizerState(
-            self.code,
-            np.zeros((1, n_params), dtype=dtype),
-            np.array([self.momentum, float(self.nesterov)], dtype=np.float64),
-            np.zeros(1, dtype=np.int64),
-        )
+    def __init__(self, momentum=0.9, nesterov=True):
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def _hyper(self):
+        return [self.momentum, float(self.nesterov)]
 
 
-@dataclass(frozen=True)
-class Adam:
-    """Adam (Kingma & Ba, 2014), with scikit-learn's placement of epsilon."""
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2014), with scikit-learn's placement of epsilon.
 
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-8
+    Parameters
+    ----------
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of the first and second moment estimates, in [0, 1).
+    epsilon : float, default=1e-8
+        Numerical-stability constant.
+    """
+
+    _parameter_constraints: dict = {"beta_1": [_UNIT], "beta_2": [_UNIT], "epsilon": [_POSITIVE]}
     code = updates.ADAM
+    n_slots = 2
 
-    def start(self, n_params, dtype):
-        return OptimizerState(
-            self.code,
-            np.zeros((2, n_params), dtype=dtype),
-            np.array([self.beta_1, self.beta_2, self.epsilon], dtype=np.float64),
-            np.zeros(1, dtype=np.int64),
-        )
+    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
 
-
-def _sgd_from(est):
-    return SGD(momentum=est.momentum, nesterov=est.nesterovs_momentum)
+    def _hyper(self):
+        return [self.beta_1, self.beta_2, self.epsilon]
 
 
-def _adam_from(est):
-    return Adam(beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon)
+class AdamW(Optimizer):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): before each
+    Adam step the weights (not the biases) shrink by ``lr * weight_decay``. The
+    estimator's ``alpha`` penalty still adds to the gradient; set
+    ``penalty=None`` for AdamW's decay alone.
+
+    Parameters
+    ----------
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of the moment estimates.
+    epsilon : float, default=1e-8
+        Numerical-stability constant.
+    weight_decay : float, default=0.01
+        The decoupled decay per unit of learning rate.
+    """
+
+    _parameter_constraints: dict = {
+        "beta_1": [_UNIT], "beta_2": [_UNIT], "epsilon": [_POSITIVE],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+    }
+    code = updates.ADAMW
+    n_slots = 2
+
+    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01):
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.weight_decay = weight_decay
+
+    def _hyper(self):
+        return [self.beta_1, self.beta_2, self.epsilon, self.weight_decay]
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad (Duchi, Hazan & Singer, 2011): per-parameter steps
+    ``lr / (sqrt(sum of squared gradients) + epsilon)``.
+
+    Parameters
+    ----------
+    epsilon : float, default=1e-8
+        Numerical-stability constant.
+    """
+
+    _parameter_constraints: dict = {"epsilon": [_POSITIVE]}
+    code = updates.ADAGRAD
+
+    def __init__(self, epsilon=1e-8):
+        self.epsilon = epsilon
+
+    def _hyper(self):
+        return [self.epsilon]
+
+
+class RMSProp(Optimizer):
+    """RMSProp (Tieleman & Hinton, 2012): per-parameter steps
+    ``lr / (sqrt(moving average of squared gradients) + epsilon)``.
+
+    Parameters
+    ----------
+    rho : float, default=0.9
+        Decay of the moving average, in [0, 1).
+    epsilon : float, default=1e-8
+        Numerical-stability constant.
+    """
+
+    _parameter_constraints: dict = {"rho": [_UNIT], "epsilon": [_POSITIVE]}
+    code = updates.RMSPROP
+
+    def __init__(self, rho=0.9, epsilon=1e-8):
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def _hyper(self):
+        return [self.rho, self.epsilon]
+
+
+class AdaHessian(Optimizer):
+    """AdaHessian (Yao et al., 2021): Adam whose second moment is that of the
+    Hessian's diagonal, estimated at every step by Hutchinson's method
+    ``z * (H z)`` with ``H z`` an exact Hessian-vector product and ``z`` random
+    signs.
+
+    Parameters
+    ----------
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of the gradient and Hessian-diagonal moments.
+    epsilon : float, default=1e-4
+        Numerical-stability constant (the paper's default).
+    hessian_power : float, default=1.0
+        Power ``k`` of the denominator ``sqrt(v)^k``, in (0, 1].
+    """
+
+    _parameter_constraints: dict = {
+        "beta_1": [_UNIT], "beta_2": [_UNIT], "epsilon": [_POSITIVE],
+        "hessian_power": [Interval(Real, 0, 1, closed="right")],
+    }
+    code = updates.ADAHESSIAN
+    n_slots = 2
+    needs_hessian = True
+
+    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-4, hessian_power=1.0):
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.hessian_power = hessian_power
+
+    def _hyper(self):
+        return [self.beta_1, self.beta_2, self.epsilon, self.hessian_power]
 
 
 #: solver name -> builder taking the estimator's flat scikit-learn parameters
 FIRST_ORDER = {
-    "sgd": _sgd_from,
-    "adam": _adam_from,
+    "sgd": lambda est: SGD(momentum=est.momentum, nesterov=est.nesterovs_momentum),
+    "adam": lambda est: Adam(beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon),
+    "adagrad": lambda est: AdaGrad(epsilon=est.epsilon),
+    "rmsprop": lambda est: RMSProp(epsilon=est.epsilon),
+    "adamw": lambda est: AdamW(beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon),
+    "adahessian": lambda est: AdaHessian(beta_1=est.beta_1, beta_2=est.beta_2),
 }
+
+
+def resolve_optimizer(solver, est):
+    """The optimizer object for a first-order ``solver`` (name or object)."""
+    if isinstance(solver, Optimizer):
+        return solver
+    return FIRST_ORDER[solver](est)

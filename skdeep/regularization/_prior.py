@@ -3,27 +3,28 @@
 import numpy as np
 
 
-def _layers(coef_prior):
-    """``(coefs, intercepts)`` of a fitted MLP or of the pair itself."""
-    if hasattr(coef_prior, "get_params") and hasattr(coef_prior, "fit"):
-        if not hasattr(coef_prior, "coefs_"):
+def layers_of(network, name="coef_prior"):
+    """``(coefs, intercepts)`` of a fitted MLP, or of the pair itself;
+    ``name`` is the parameter that gave it, for the error messages."""
+    if hasattr(network, "get_params") and hasattr(network, "fit"):
+        if not hasattr(network, "coefs_"):
             raise ValueError(
-                f"coef_prior is a {type(coef_prior).__name__} that is not fitted: "
-                "fit it first (or pass its (coefs, intercepts))."
+                f"{name} is a {type(network).__name__} that is not fitted: fit it "
+                "first (or pass its (coefs, intercepts))."
             )
-        return coef_prior.coefs_, coef_prior.intercepts_
-    if isinstance(coef_prior, (tuple, list)) and len(coef_prior) == 2:
-        return coef_prior[0], coef_prior[1]
+        return network.coefs_, network.intercepts_
+    if isinstance(network, (tuple, list)) and len(network) == 2:
+        return network[0], network[1]
     raise TypeError(
-        "coef_prior must be a fitted MLPClassifier/MLPRegressor (skdeep's or "
-        f"scikit-learn's) or a pair (coefs, intercepts); got {type(coef_prior).__name__}."
+        f"{name} must be a fitted MLPClassifier/MLPRegressor (skdeep's or "
+        f"scikit-learn's) or a pair (coefs, intercepts); got {type(network).__name__}."
     )
 
 
 def prior_parameters(coef_prior, network, dtype):
     """The prior network's parameters as a flat vector laid out for
     ``network``; raises if its layers do not have the network's shapes."""
-    coefs, intercepts = _layers(coef_prior)
+    coefs, intercepts = layers_of(coef_prior)
     try:
         coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
         intercepts = [np.asarray(b, dtype=np.float64) for b in intercepts]

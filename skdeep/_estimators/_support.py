@@ -1,0 +1,78 @@
+"""Plumbing shared by the estimators: parameter storage, transactional fits,
+random generators and the bridge to scikit-learn's callbacks."""
+
+from contextlib import contextmanager
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+#: attributes owned by scikit-learn's callback machinery, left alone on rollback
+_CALLBACK_KEYS = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
+
+
+@contextmanager
+def rollback_on_error(estimator):
+    """Restore the estimator's attributes if the block raises.
+
+    A shallow snapshot is enough because training never changes an array the
+    estimator already holds: it works on copies and assigns them at the end.
+    """
+    saved = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        kept = {k: estimator.__dict__[k] for k in _CALLBACK_KEYS if k in estimator.__dict__}
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        estimator.__dict__.update(kept)
+        raise
+
+
+def store_parameters(estimator, arguments):
+    """The body of the estimators' ``__init__``: store every argument under
+    its own name, nothing else (scikit-learn's contract). The explicit
+    signatures stay in the classes, where ``get_params`` reads them."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
+def generator(random_state):
+    """One ``numpy.random.Generator`` per fit, seeded from ``random_state``."""
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    return np.random.default_rng(seed)
+
+
+class SklearnCallbacks:
+    """Bridges the training loop's events to scikit-learn's callback protocol
+    (``sklearn.callback``): one subtask per epoch (or solver iteration)."""
+
+    def __init__(self, estimator, context, X, y, metadata, reconstruct):
+        self.estimator = estimator
+        self.context = context
+        self.X, self.y, self.metadata = X, y, metadata
+        self.reconstruct = reconstruct
+        self.current = None
+
+    def _hook_arguments(self):
+        return dict(
+            estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
+            reconstruction_attributes=self.reconstruct,
+        )
+
+    def begin_fit(self):
+        self.context.call_on_fit_task_begin(**self._hook_arguments())
+
+    def end_fit(self):
+        self.context.call_on_fit_task_end(**self._hook_arguments())
+
+    def on_epoch_begin(self, loop):
+        self.current = self.context.subcontext(task_name="epoch")
+        self.current.call_on_fit_task_begin(**self._hook_arguments())
+
+    def on_epoch_end(self, loop, record):
+        if self.current is None:  # full-batch solvers only announce the end
+            self.on_epoch_begin(loop)
+        stop = self.current.call_on_fit_task_end(**self._hook_arguments())
+        self.current = None
+        return stop

@@ -1,0 +1,82 @@
+"""Hessian-vector products against finite differences of the gradient."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skdeep._kernels.activations import ACTIVATIONS
+from skdeep._kernels.losses import LOSSES
+
+from .test_gradients import _objective, _problem
+
+SMOOTH = ["identity", "logistic", "tanh", "softplus"]
+
+
+def _fd_hvp(obj, theta, v, h=1e-5):
+    """Central differences of the gradient along ``v``."""
+    gp = obj(theta + h * v)[1].copy()
+    gm = obj(theta - h * v)[1].copy()
+    return (gp - gm) / (2 * h)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("activation", SMOOTH + ["relu", "elu", "leaky_relu"])
+def test_hvp_matches_finite_differences(activation, loss):
+    rng = np.random.default_rng(0)
+    n, d, k = 9, 4, 3
+    X = rng.normal(size=(n, d))
+    Y = _problem(loss, n, k, rng)
+    sw = rng.random(n) + 0.5
+    net, obj = _objective([d, 5, 4, k], activation, loss, X, Y, sw, 0.3, np.float64)
+    theta = rng.normal(scale=0.5, size=net.n_params)
+    v = rng.normal(size=net.n_params)
+    hv = obj.hvp(theta, v).copy()
+    np.testing.assert_allclose(hv, _fd_hvp(obj, theta, v), rtol=1e-5, atol=1e-7)
+
+
+def test_hvp_of_softmax_heads_sparse_input_and_prior():
+    rng = np.random.default_rng(1)
+    segments = [0, 3, 5]
+    X = rng.normal(size=(12, 6))
+    X[X < 0.3] = 0
+    Y = _problem("log_loss", 12, 5, rng, segments)
+    prior = rng.normal(size=200)
+    net, dense = _objective([6, 7, 5], "tanh", "log_loss", X, Y, np.ones(12), 0.2, np.float64, segments, prior=None)
+    prior = rng.normal(size=net.n_params)
+    _, obj = _objective(
+        [6, 7, 5], "tanh", "log_loss", sp.csr_matrix(X), Y, np.ones(12), 0.2, np.float64, segments,
+        prior=prior, prior_alpha=0.7,
+    )
+    theta = rng.normal(size=net.n_params)
+    v = rng.normal(size=net.n_params)
+    np.testing.assert_allclose(obj.hvp(theta, v), _fd_hvp(obj, theta, v), rtol=1e-5, atol=1e-7)
+
+
+def test_hvp_without_hidden_layer_and_chunked(monkeypatch):
+    import skdeep._network as network_module
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 5))
+    Y = _problem("binary_log_loss", 40, 2, rng)
+    monkeypatch.setattr(network_module, "CHUNK_ROWS", 9)
+    net, obj = _objective([5, 2], "relu", "binary_log_loss", X, Y, np.ones(40), 0.1, np.float64)
+    assert obj.chunk == 9
+    theta = rng.normal(size=net.n_params)
+    v = rng.normal(size=net.n_params)
+    np.testing.assert_allclose(obj.hvp(theta, v), _fd_hvp(obj, theta, v), rtol=1e-5, atol=1e-7)
+
+
+def test_hvp_is_symmetric_and_matches_the_full_hessian():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(8, 3))
+    Y = _problem("log_loss", 8, 3, rng)
+    net, obj = _objective([3, 4, 3], "softplus", "log_loss", X, Y, np.ones(8), 0.0, np.float64)
+    theta = rng.normal(size=net.n_params)
+    H = np.column_stack([obj.hvp(theta, e).copy() for e in np.eye(net.n_params)])
+    np.testing.assert_allclose(H, H.T, atol=1e-12)
+    u, v = rng.normal(size=(2, net.n_params))
+    np.testing.assert_allclose(u @ obj.hvp(theta, v), u @ H @ v, rtol=1e-10)
+
+
+def test_every_activation_is_covered():
+    assert set(SMOOTH + ["relu", "elu", "leaky_relu"]) == set(ACTIVATIONS)
