@@ -131,6 +131,13 @@ def _copy_layers(source, layers):
     from .regularization._prior import layers_of
 
     coefs, intercepts = layers_of(source, name="init")
+    try:
+        coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
+        intercepts = [np.asarray(b, dtype=np.float64) for b in intercepts]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"init's layers must be numeric arrays: {exc}") from None
+    if not all(np.isfinite(a).all() for a in (*coefs, *intercepts)):
+        raise ValueError("init contains NaN or infinite values.")
     copied = 0
     for (W, b), W_src, b_src in zip(layers, coefs, intercepts):
         if np.shape(W_src) != W.shape or np.shape(b_src) != b.shape:

@@ -304,6 +304,7 @@ class FullBatchObjective:
         self.prior = reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype)
         self.prior_coef = reg.prior_alpha if reg.prior is not None else 0.0
         self.n_evaluations = 0
+        self.n_hvp = 0  # Hessian-vector products
 
     def __call__(self, theta):
         """Loss and gradient at ``theta``; the gradient is ``self.grad``
@@ -325,29 +326,50 @@ class FullBatchObjective:
             )
         return loss, self.grad
 
-    def hvp(self, theta, v):
-        """The exact Hessian-vector product ``H v`` of the objective at
-        ``theta`` (a buffer, overwritten by the next call)."""
+    def _hvp_arguments(self):
+        """The buffers of the Hessian-vector products, allocated on first use."""
         if not hasattr(self, "_hvp_buffers"):
             dtype, ws = self.grad.dtype, self.ws
             widest = int(max(a * b for a, b in zip(self.network.sizes[:-1], self.network.sizes[1:])))
+            P = self.network.n_params
+            self._hv = np.empty(P, dtype=dtype)
             self._hvp_buffers = (
+                np.empty(P, dtype=dtype), self._hv, self.spec, self.inputs.dense,
+                self.inputs.csr, self.inputs.sparse, self.rows, self.Y,
+                self.sample_weight, self.scale, self.chunk, ws.acts, ws.deltas, ws.a_off,
                 np.empty_like(ws.acts), np.empty_like(ws.acts), np.empty_like(ws.acts),
-                np.empty(self.chunk * ws.max_units, dtype=dtype), np.empty(widest, dtype=dtype),
-                np.empty(self.network.n_params, dtype=dtype), np.empty(self.network.n_params, dtype=dtype),
+                np.empty(self.chunk * ws.max_units, dtype=dtype),
+                np.empty(widest, dtype=dtype), np.empty(P, dtype=dtype),
+                np.empty(P, dtype=dtype),
             )
-            self._hv = np.empty(self.network.n_params, dtype=dtype)
-            self._hv_grad = np.empty(self.network.n_params, dtype=dtype)
-        inp, ws = self.inputs, self.ws
-        rz, ra, rd, scratch, gtmp, grad_chunk, hv_chunk = self._hvp_buffers
+        return self._hvp_buffers
+
+    def _penalty_curvature(self):
+        """The constant curvature of the weight penalties."""
+        return (self.reg.l2 + self.prior_coef) * self.scale
+
+    def hvp(self, theta, v):
+        """The exact Hessian-vector product ``H v`` of the objective at
+        ``theta`` (a buffer, overwritten by the next call)."""
+        self.n_hvp += 1
+        arguments = self._hvp_arguments()
         v = np.ascontiguousarray(v, dtype=self.grad.dtype)
-        full_hvp(
-            theta, v, self._hv_grad, self._hv, self.spec, inp.dense, inp.csr, inp.sparse,
-            self.rows, self.Y, self.sample_weight, self.scale, self.chunk, ws.acts,
-            ws.deltas, ws.a_off, rz, ra, rd, scratch, gtmp, grad_chunk, hv_chunk,
-        )
+        full_hvp(theta, v, *arguments)
         nw = self.network.n_weights
-        curvature = self.reg.l2 * self.scale + self.prior_coef * self.scale
+        curvature = self._penalty_curvature()
         if curvature > 0:
             self._hv[:nw] += curvature * v[:nw]
         return self._hv
+
+    def hessian(self, theta):
+        """The exact Hessian of the objective at ``theta``, float64 and
+        symmetrised (it is symmetric up to rounding): one Hessian-vector
+        product per column."""
+        P = self.network.n_params
+        H = np.empty((P, P))
+        unit = np.zeros(P, dtype=self.grad.dtype)
+        for j in range(P):
+            unit[j] = 1
+            H[:, j] = self.hvp(theta, unit)
+            unit[j] = 0
+        return 0.5 * (H + H.T)

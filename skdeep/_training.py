@@ -277,7 +277,7 @@ class StochasticLoop:
     def _run_epoch(self, lr):
         if self.shuffle:
             self.rng.shuffle(self._order)
-        seed = self.rng.integers(np.iinfo(np.int64).max)
+        seed = self._seed
         if self.reg.augment is None:
             return self._epoch_call(self._data, self._order, self.shuffle, self.batch_size, lr, seed)
         return self._augmented_epoch(lr, seed)
@@ -319,13 +319,24 @@ class StochasticLoop:
         record["val_loss"] = self.network.loss_value(raw, val.Y, val.sample_weight)
         record["val_score"] = float(val.score(self.network.activate(raw)))
 
-    def run(self, max_epochs, incremental):
-        """Train for up to ``max_epochs`` epochs (one when ``incremental``)."""
-        self.n_shards = engine_shards(self.batch_size)
+    def prepare(self, n_shards=None, n_workers=None):
+        """Split batches into ``n_shards`` for ``n_workers`` threads (by
+        default what the machine and the batch size call for), allocate the
+        buffers and draw the call's seed."""
+        self.n_shards = n_shards or engine_shards(self.batch_size)
+        self.n_workers = n_workers or engine_workers(self.n_shards)
         dtype = self.theta.dtype
         self._empty_csr = (np.zeros(0, dtype), np.zeros(0, np.int32), np.zeros(1, np.int32))
-        self.n_workers = engine_workers(self.n_shards)
         self._buffers()
+        # one seed for the call: the kernels key every random number by it and
+        # the optimizer's step, which no two steps share. Drawn before any
+        # shuffle, it does not depend on the number of rows, so AdaHessian's
+        # probes are the same for weighted rows as for repeated ones.
+        self._seed = self.rng.integers(np.iinfo(np.int64).max)
+
+    def run(self, max_epochs, incremental):
+        """Train for up to ``max_epochs`` epochs (one when ``incremental``)."""
+        self.prepare()
         with single_threaded_blas(self.n_workers > 1):
             return self._run(max_epochs, incremental)
 

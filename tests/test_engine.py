@@ -39,8 +39,7 @@ def _loop(X, Y, n_shards, n_workers, seed=0, **reg):
         reg=Regularization(**reg), batch_size=64, shuffle=True, rng=rng, tol=0.0,
         n_iter_no_change=100, verbose=False,
     )
-    loop.n_shards, loop.n_workers = n_shards, n_workers
-    loop._buffers()
+    loop.prepare(n_shards, n_workers)
     losses = [loop._run_epoch(0.01) for _ in range(3)]
     return theta, losses, progress.optimizer.counters[0]
 

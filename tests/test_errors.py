@@ -8,6 +8,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from skdeep import MLPClassifier, MLPRegressor
+from skdeep.optim import RMSProp
+from skdeep.schedules import Cosine, Cyclic, Step
 
 from .conftest import assert_unchanged, snapshot
 
@@ -128,6 +130,34 @@ CLASSIFIER_CASES = [
     ("adversarial with lbfgs", {"solver": "lbfgs", "adversarial_eps": 0.1}, lambda e: e.fit(X, y), ValueError, "adversarial_eps makes the training objective random"),
     ("augment with lbfgs", {"solver": "lbfgs", "augment": lambda Xb, rng: Xb}, lambda e: e.fit(X, y), ValueError, "augment makes the training objective random"),
     ("max_norm with lbfgs", {"solver": "lbfgs", "max_norm": 1.0}, lambda e: e.fit(X, y), ValueError, "max_norm is enforced by projecting"),
+    # optimization
+    ("solver of a bad type", {"solver": 3}, lambda e: e.fit(X, y), ValueError, "'solver' parameter"),
+    ("invalid optimizer object", {"solver": RMSProp(rho=1.5)}, lambda e: e.fit(X, y), ValueError, "'rho' parameter of RMSProp"),
+    ("negative learning rate", {"learning_rate_init": -0.1}, lambda e: e.fit(X, y), ValueError, "'learning_rate_init' parameter"),
+    ("schedule with negative rate", {"learning_rate": Cosine(eta_min=-1.0)}, lambda e: e.fit(X, y), ValueError, "'eta_min' parameter of Cosine"),
+    ("schedule name with lbfgs", {"solver": "lbfgs", "learning_rate": "cosine"}, lambda e: e.fit(X, y), ValueError, "learning_rate='cosine' is a schedule for the stochastic solvers; solver='lbfgs'"),
+    ("schedule object with cg", {"solver": "cg", "learning_rate": Step()}, lambda e: e.fit(X, y), ValueError, "is a schedule for the stochastic solvers; solver='cg'"),
+    ("clip_grad_norm with lbfgs", {"solver": "lbfgs", "clip_grad_norm": 1.0}, lambda e: e.fit(X, y), ValueError, "clip_grad_norm acts on the updates of a stochastic solver"),
+    ("average with newton-cg", {"solver": "newton-cg", "average": True}, lambda e: e.fit(X, y), ValueError, "average acts on the updates"),
+    ("newton on a large network", {"solver": "newton", "hidden_layer_sizes": (500,)}, lambda e: e.fit(X, y), ValueError, r"solver='newton' stores an n_params x n_params matrix; this network has 4003 parameters"),
+    ("bfgs on a large network", {"solver": "bfgs", "hidden_layer_sizes": (1000,)}, lambda e: e.fit(X, y), ValueError, "solver='bfgs' stores an n_params x n_params matrix"),
+    ("newton-cg with activity_l1", {"solver": "newton-cg", "activity_l1": 0.1}, lambda e: e.fit(X, y), ValueError, "exact Hessian-vector products.*activity_l1"),
+    ("newton with tangent_prop", {"solver": "newton", "tangent_prop": 0.1}, lambda e: e.fit(X, y, tangents=np.ones((40, 1, 4))), ValueError, "exact Hessian-vector products.*tangent_prop"),
+    ("adahessian with dropout", {"solver": "adahessian", "dropout": 0.2}, lambda e: e.fit(X, y), ValueError, "solver='adahessian' uses exact Hessian-vector products.*dropout"),
+    ("adahessian with adversarial", {"solver": "adahessian", "adversarial_eps": 0.1}, lambda e: e.fit(X, y), ValueError, "exact Hessian-vector products.*adversarial_eps"),
+    ("partial_fit with newton", {"solver": "newton"}, lambda e: e.partial_fit(X, y), AttributeError, "has no attribute 'partial_fit'"),
+    ("unknown init", {"init": "xavier"}, lambda e: e.fit(X, y), ValueError, "init='xavier' is not an initialiser"),
+    ("init not a network", {"init": 3}, lambda e: e.fit(X, y), TypeError, "init must be a fitted MLPClassifier"),
+    ("unfitted init", {"init": MLPClassifier()}, lambda e: e.fit(X, y), ValueError, "init is a MLPClassifier that is not fitted"),
+    ("init of another shape", {"init": ([np.ones((3, 5)), np.ones((5, 3))], [np.ones(5), np.ones(3)])}, lambda e: e.fit(X, y), ValueError, r"init is a network whose first layer has shape \(3, 5\)"),
+    ("init with nan", {"init": ([np.full((4, 5), np.nan), np.ones((5, 3))], [np.ones(5), np.ones(3)])}, lambda e: e.fit(X, y), ValueError, "init contains NaN or infinite values"),
+    ("negative freeze_layers", {"freeze_layers": -1}, lambda e: e.fit(X, y), ValueError, "'freeze_layers' parameter"),
+    ("freezing every layer", {"freeze_layers": 2}, lambda e: e.fit(X, y), ValueError, "freeze_layers=2 would freeze every layer"),
+    ("negative clip_grad_norm", {"clip_grad_norm": -1.0}, lambda e: e.fit(X, y), ValueError, "'clip_grad_norm' parameter"),
+    ("average of 1.5", {"average": 1.5}, lambda e: e.fit(X, y), ValueError, "'average' parameter"),
+    ("average of 0.0", {"average": 0.0}, lambda e: e.fit(X, y), ValueError, "'average' parameter"),
+    ("n_init of 0", {"n_init": 0}, lambda e: e.fit(X, y), ValueError, "'n_init' parameter"),
+    ("snapshots with early stopping", {"learning_rate": Cyclic(snapshots=2), "early_stopping": True}, lambda e: e.fit(X, y), ValueError, "snapshot ensemble .* and early_stopping"),
     ("mc dropout without dropout", {}, lambda e: e.predict_mc_dropout(X), ValueError, "Monte-Carlo dropout needs a model trained with dropout"),
     ("mc dropout, bad n_samples", {}, lambda e: e.predict_mc_dropout(X, n_samples=0), ValueError, "n_samples must be a positive integer"),
     ("mc dropout, dropout set after fit", {"dropout": 0.5}, lambda e: e.predict_mc_dropout(X), ValueError, "needs a model trained with dropout"),

@@ -180,3 +180,4 @@ def full_hvp(
                     grad[i] += grad_chunk[i]
                     hv[i] += hv_chunk[i]
     return total
+

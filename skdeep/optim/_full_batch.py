@@ -46,14 +46,7 @@ class _Evaluator:
 
     def hess(self, x):
         self.theta[...] = x
-        n = x.shape[0]
-        H = np.empty((n, n))
-        unit = np.zeros(n)
-        for i in range(n):  # one exact Hessian-vector product per column
-            unit[i] = 1.0
-            H[:, i] = self.objective.hvp(self.theta, unit)
-            unit[i] = 0.0
-        return 0.5 * (H + H.T)  # symmetric up to rounding
+        return self.objective.hessian(self.theta)
 
 
 class _SplitL1Evaluator:
@@ -185,6 +178,10 @@ class _Subspace:
         self.theta[self.free] = x
         self.v[self.free] = v
         return self.objective.hvp(self.theta, self.v)[self.free]
+
+    def hessian(self, x):
+        self.theta[self.free] = x
+        return self.objective.hessian(self.theta)[np.ix_(self.free, self.free)]
 
 
 def minimize(
