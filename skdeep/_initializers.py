@@ -103,13 +103,24 @@ INITIALIZERS = {
 
 def initialize(network, init, rng, dtype):
     """A new flat parameter vector for ``network``, filled by ``init``: a name
-    of ``INITIALIZERS`` or a fitted MLP whose layers to start from."""
+    of ``INITIALIZERS`` or a fitted MLP whose layers to start from.
+
+    With batch normalisation the scales start at 1, the shifts and running
+    means at 0, the running variances at 1, and the hidden biases (unused) at
+    0; a fitted network with batch normalisation passes its own on.
+    """
     theta = np.empty(network.n_params, dtype=dtype)
     layers = list(zip(network.coefs(theta), network.intercepts(theta)))
+    if network.batch_norm:
+        scales, shifts, means, variances = network.batch_norm_views(theta)
+        for arrays, value in ((scales, 1), (shifts, 0), (means, 0), (variances, 1)):
+            for a in arrays:
+                a[:] = value
     if not isinstance(init, str):
-        copied = _copy_layers(init, layers)
+        copied = _copy_layers(init, layers, network, theta)
         for W, b in layers[copied:]:
             sklearn_glorot_uniform(rng, W, b, network.activation)
+        _unused_biases(network, theta)
         return theta
     if init == "zeros" and network.n_layers > 1:
         warnings.warn(
@@ -122,15 +133,29 @@ def initialize(network, init, rng, dtype):
     fill = INITIALIZERS[init]
     for W, b in layers:
         fill(rng, W, b, network.activation)
+    _unused_biases(network, theta)
     return theta
 
 
-def _copy_layers(source, layers):
+def _unused_biases(network, theta):
+    """Batch normalisation's shifts replace the hidden biases: zero them."""
+    if network.batch_norm:
+        for b in network.intercepts(theta)[:-1]:
+            b[:] = 0
+
+
+def _copy_layers(source, layers, network, theta):
     """Transfer learning: copy the leading layers of the fitted MLP ``source``
-    whose shapes match; returns how many were copied."""
+    whose shapes match, with their batch normalisation when both networks
+    have it; returns how many layers were copied."""
     from .regularization._prior import layers_of
 
-    coefs, intercepts = layers_of(source, name="init")
+    source_network = getattr(source, "_network", None)
+    both = network.batch_norm and getattr(source_network, "batch_norm", False)
+    if both:  # the raw weights, which go with the normalisation copied below
+        coefs, intercepts = source.coefs_, source.intercepts_
+    else:  # what the source computes (normalisation folded in)
+        coefs, intercepts = layers_of(source, name="init")
     try:
         coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
         intercepts = [np.asarray(b, dtype=np.float64) for b in intercepts]
@@ -150,4 +175,11 @@ def _copy_layers(source, layers):
             f"init is a network whose first layer has shape {np.shape(coefs[0])}, "
             f"but this network's is {layers[0][0].shape}: nothing to start from."
         )
+    if both:
+        hidden = min(copied, network.n_layers - 1, source_network.n_layers - 1)
+        mine = network.batch_norm_views(theta)
+        theirs = source_network.batch_norm_views(source._theta)
+        for target, origin in zip(mine, theirs):
+            for layer in range(hidden):
+                target[layer][:] = origin[layer]
     return copied

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels.activations import ACTIVATIONS
+from ._kernels.batchnorm import EPSILON as BATCH_NORM_EPSILON
 from ._kernels.hessian import full_hvp
 from ._kernels.losses import LOSSES, loss_value, output_activation
 from ._kernels.network import (
@@ -122,22 +123,36 @@ class Network:
     segments : sequence of int, default=None
         Softmax head boundaries of the output units (``log_loss`` only); by
         default one head over all outputs.
+    batch_norm : bool, default=False
+        Batch normalisation of the hidden layers: their biases go unused and
+        ``theta`` ends with the scales, shifts, running means and running
+        variances of the ``n_hidden_units`` hidden units (see
+        ``_kernels.batchnorm``).
     """
 
-    def __init__(self, sizes, activation, loss, segments=None):
+    def __init__(self, sizes, activation, loss, segments=None, batch_norm=False):
         self.sizes = np.asarray(sizes, dtype=np.int64)
         self.activation = activation
         self.loss = loss
+        self.batch_norm = bool(batch_norm) and len(self.sizes) > 2
         n_out = int(self.sizes[-1])
         if segments is None:
             segments = [0, n_out]
         self.segments = np.asarray(segments, dtype=np.int64)
         fan = self.sizes[:-1] * self.sizes[1:]
         self.n_weights = int(fan.sum())
-        self.n_params = self.n_weights + int(self.sizes[1:].sum())
         self.w_off = np.concatenate([[0], np.cumsum(fan)[:-1]]).astype(np.int64)
         b_off = self.n_weights + np.concatenate([[0], np.cumsum(self.sizes[1:])[:-1]])
         self.b_off = b_off.astype(np.int64)
+        n_plain = self.n_weights + int(self.sizes[1:].sum())
+        hidden = self.sizes[1:-1]
+        self.n_hidden_units = int(hidden.sum())
+        if self.batch_norm:
+            self.bn_off = (n_plain + np.concatenate([[0], np.cumsum(hidden)])).astype(np.int64)
+            self.n_params = n_plain + 4 * self.n_hidden_units
+        else:
+            self.bn_off = np.zeros(0, dtype=np.int64)
+            self.n_params = n_plain
 
     @property
     def n_layers(self):
@@ -172,9 +187,61 @@ class Network:
         """Per-layer bias vectors, as views of ``theta``."""
         return [theta[o : o + b] for o, b in zip(self.b_off, self.sizes[1:])]
 
-    def pack(self, coefs, intercepts, dtype):
-        """A new flat vector holding ``coefs`` and ``intercepts``."""
-        theta = np.empty(self.n_params, dtype=dtype)
+    def batch_norm_views(self, theta):
+        """``(scales, shifts, running_means, running_vars)``, each a list of
+        per-hidden-layer views of ``theta`` (empty lists without batch
+        normalisation)."""
+        if not self.batch_norm:
+            return [], [], [], []
+        H = self.n_hidden_units
+        starts = self.bn_off[:-1]
+        ends = self.bn_off[1:]
+        return tuple(
+            [theta[a + k * H : b + k * H] for a, b in zip(starts, ends)] for k in range(4)
+        )
+
+    def plain(self):
+        """The same network without batch normalisation (what ``fold``'s
+        parameters are laid out for)."""
+        return Network(self.sizes, self.activation, self.loss, self.segments)
+
+    def fold(self, theta):
+        """Parameters of ``plain()`` that compute what this network computes at
+        prediction time: each normalised layer is the affine map
+        ``y = gamma * (z - mean) / sqrt(var + eps) + beta`` of ``z = a W``,
+        merged into ``W`` and the bias. Without batch normalisation, ``theta``."""
+        if not self.batch_norm:
+            return theta
+        plain = self.plain()
+        folded = np.empty(plain.n_params, dtype=theta.dtype)
+        folded[:] = theta[: plain.n_params]
+        coefs, intercepts = plain.coefs(folded), plain.intercepts(folded)
+        for layer, (gamma, beta, mean, var) in enumerate(zip(*self.batch_norm_views(theta))):
+            a = gamma / np.sqrt(var + BATCH_NORM_EPSILON)
+            coefs[layer] *= a
+            intercepts[layer][:] = beta - a * mean
+        return folded
+
+    def frozen_ranges(self, n_frozen):
+        """The parameter intervals the optimizer must not step, as sorted
+        ``(start, stop)`` rows: the first ``n_frozen`` layers' weights, biases
+        (and normalisation scales and shifts), and the running statistics."""
+        k = int(n_frozen)
+        ranges = []
+        if k:
+            ranges += [(0, self.w_off[k]), (self.n_weights, self.b_off[k])]
+        if self.batch_norm:
+            H, start = self.n_hidden_units, int(self.bn_off[0])
+            hidden_frozen = int(self.bn_off[min(k, len(self.bn_off) - 1)]) - start
+            if hidden_frozen:
+                ranges += [(start, start + hidden_frozen), (start + H, start + H + hidden_frozen)]
+            ranges.append((start + 2 * H, start + 4 * H))
+        return np.array(ranges, dtype=np.int64).reshape(-1, 2)
+
+    def pack(self, coefs, intercepts, dtype, base=None):
+        """A new flat vector holding ``coefs`` and ``intercepts``; the rest
+        (batch normalisation) from ``base`` when given, else zeros."""
+        theta = np.zeros(self.n_params, dtype=dtype) if base is None else base.astype(dtype)
         for view, value in zip(self.coefs(theta), coefs):
             view[...] = value
         for view, value in zip(self.intercepts(theta), intercepts):
@@ -206,6 +273,8 @@ class Network:
 
     def predict_raw(self, theta, inputs):
         """Raw output (before the output activation) for every input row."""
+        if self.batch_norm:
+            return self.plain().predict_raw(self.fold(theta), inputs)
         n = inputs.n_samples
         chunk = min(n, CHUNK_ROWS)
         ws = self.workspace(chunk, theta.dtype)
@@ -228,6 +297,8 @@ class Network:
 
     def hidden_activations(self, theta, inputs):
         """The activations of every hidden layer for every input row."""
+        if self.batch_norm:
+            return self.plain().hidden_activations(self.fold(theta), inputs)
         n = inputs.n_samples
         chunk = min(n, CHUNK_ROWS)
         ws = self.workspace(chunk, theta.dtype)
@@ -250,6 +321,10 @@ class Network:
 
     def predict_sampled(self, theta, inputs, dropout, input_dropout, seed, sample):
         """Output with freshly drawn dropout masks (Monte-Carlo dropout)."""
+        if self.batch_norm:
+            return self.plain().predict_sampled(
+                self.fold(theta), inputs, dropout, input_dropout, seed, sample
+            )
         n = inputs.n_samples
         chunk = min(n, CHUNK_ROWS)
         ws = self.workspace(chunk, theta.dtype)
@@ -282,6 +357,8 @@ class FullBatchObjective:
     """
 
     def __init__(self, network, inputs, Y, sample_weight, reg, tangents=None):
+        if network.batch_norm:
+            raise ValueError("Batch normalisation needs mini-batches: no full-batch objective.")
         self.network = network
         self.inputs = inputs
         self.Y = Y

@@ -24,6 +24,9 @@ from ._network import no_tangents, tangent_buffers
 from ._threads import engine_shards, engine_workers, single_threaded_blas
 from .optim import OptimizerState, minimize
 
+#: weight of each batch in the running statistics of batch normalisation
+BATCH_NORM_MOMENTUM = 0.1
+
 
 @dataclass
 class Progress:
@@ -221,10 +224,7 @@ class StochasticLoop:
         settings[config.AVERAGE] = float(averaging)
         settings[config.AVERAGE_START] = max(strategy.average_start, 0)
         settings[config.AVERAGE_DECAY] = strategy.average_decay
-        k = strategy.frozen_layers
-        settings[config.FROZEN_LAYERS] = k
-        settings[config.FROZEN_WEIGHTS] = network.w_off[k] if k < network.n_layers else network.n_weights
-        settings[config.FROZEN_BIASES] = network.b_off[k] if k < network.n_layers else P
+        settings[config.FROZEN_LAYERS] = strategy.frozen_layers
         if averaging and self.progress.average is None:
             self.progress.average = self.theta.copy()
         hessian = self.progress.optimizer.code == updates.ADAHESSIAN
@@ -253,6 +253,14 @@ class StochasticLoop:
             np.empty((S, rows * ws.max_units if hessian else 0), dtype=dtype),
             np.empty((S, widest if hessian else 0), dtype=dtype),
         )
+        bn = network.batch_norm
+        self._batch_norm = (
+            network.bn_off,
+            np.empty((S, ws.size if bn else 0), dtype=dtype),
+            np.empty((S, network.n_hidden_units if bn else 0), dtype=dtype),
+            BATCH_NORM_MOMENTUM,
+            network.frozen_ranges(strategy.frozen_layers),
+        )
         self._sync = np.zeros(N_COUNTERS, dtype=np.int64)  # claimed/done, per phase
         self._acc = np.zeros(S)
         self._steps = np.zeros(self.n_workers, dtype=np.int64)
@@ -268,7 +276,7 @@ class StochasticLoop:
             self.n_workers, self.theta, *self.network.spec(), *data, order, shuffled,
             batch_size, *self._bufs, opt.code, opt.state, opt.hyper, lr,
             self.network.n_weights, *self._extras, np.uint64(seed),
-            *self._strategy_buffers, int(opt.counters[0]), self._sync, self._acc,
+            *self._strategy_buffers, *self._batch_norm, int(opt.counters[0]), self._sync, self._acc,
             self._steps,
         )
         opt.counters[0] += steps
@@ -323,7 +331,8 @@ class StochasticLoop:
         """Split batches into ``n_shards`` for ``n_workers`` threads (by
         default what the machine and the batch size call for), allocate the
         buffers and draw the call's seed."""
-        self.n_shards = n_shards or engine_shards(self.batch_size)
+        # batch statistics are those of the whole batch: one shard
+        self.n_shards = 1 if self.network.batch_norm else n_shards or engine_shards(self.batch_size)
         self.n_workers = n_workers or engine_workers(self.n_shards)
         dtype = self.theta.dtype
         self._empty_csr = (np.zeros(0, dtype), np.zeros(0, np.int32), np.zeros(1, np.int32))

@@ -93,6 +93,7 @@ ESTIMATORS = [
         learning_rate_init=0.01, max_iter=100, random_state=0,
     ),
     MLPRegressor(solver="cg", hidden_layer_sizes=(10,), max_iter=100, random_state=0),
+    MLPClassifier(batch_norm=True, hidden_layer_sizes=(16, 8), max_iter=100, random_state=0),
     Float32MLPClassifier(max_iter=100, random_state=0),
     Float32MLPClassifier(solver="lbfgs", max_iter=100, random_state=0),
     Float32MLPRegressor(max_iter=100, random_state=0),

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skdeep._kernels.network import block_view, train_pass
+from skdeep._kernels.network import block_view, no_batch_norm, train_pass
 from skdeep._kernels.random import make_key
 from skdeep._network import Inputs, Network, tangent_buffers
 from skdeep.optim._full_batch import _SplitL1Evaluator
@@ -120,7 +120,7 @@ def test_input_gradient_for_adversarial_examples():
         return train_pass(
             theta, grad, net.spec(), Xv, csr, False, np.arange(n), n, Y, sw, 1.0,
             ws.acts, ws.deltas, ws.a_off, np.zeros(1), ws.acts, np.uint64(0), 0.0,
-            dx if want_dx else dx[:0], tangent, True,
+            dx if want_dx else dx[:0], tangent, True, no_batch_norm(theta),
         )
 
     loss(X.copy(), True)
@@ -157,7 +157,7 @@ def test_dropout_masks_and_backward():
         value = train_pass(
             th, grad, net.spec(), X, csr, False, np.arange(n), n, Y, np.ones(n), 1.0,
             ws.acts, ws.deltas, ws.a_off, np.array([0.5, 0.3]), masks, key, 0.0,
-            np.empty((0, d)), tangent, True,
+            np.empty((0, d)), tangent, True, no_batch_norm(th),
         )
         return value, grad
 

@@ -93,6 +93,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             Interval(Real, 0, 1, closed="neither"),
         ],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        "batch_norm": ["boolean"],
     }
 
     # ------------------------------------------------------ subclass hooks
@@ -193,7 +194,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         sw = self._sample_weight(sample_weight, X, y, dtype, incremental)
         explicit_val = self._explicit_validation(X_val, y_val, sample_weight_val, dtype)
 
-        network = Network([X.shape[1], *hidden, Y.shape[1]], self.activation, loss, segments)
+        network = Network(
+            [X.shape[1], *hidden, Y.shape[1]], self.activation, loss, segments,
+            batch_norm=self.batch_norm,
+        )
         reg = Regularization.from_estimator(self, network, dtype, self._is_stochastic())
         optimizer = check_optimization(self, network, reg)
         if tangents is not None:
@@ -342,6 +346,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             (int(a), int(b)) for a, b in zip(network.sizes[:-1], network.sizes[1:])
         ]
         found = [np.shape(c) for c in self.coefs_]
+        if network.batch_norm != self._network.batch_norm:
+            raise ValueError(
+                "batch_norm cannot change with warm_start or partial_fit: the fitted "
+                f"network has batch_norm={self._network.batch_norm}; fit a new model instead."
+            )
         if found != expected:
             raise ValueError(
                 "The fitted network has layers of shapes "
@@ -352,7 +361,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         raw = self._progress.raw_theta
         if raw is not None and self._network.is_view_of(self._theta, self.coefs_, self.intercepts_):
             return raw.copy()
-        return network.pack(self.coefs_, self.intercepts_, self._theta.dtype)
+        return network.pack(self.coefs_, self.intercepts_, self._theta.dtype, base=self._theta)
 
     def _sklearn_callbacks(self, X, y, sample_weight, n_runs):
         """The bridge to the callbacks set with ``set_callbacks``, if any."""
@@ -373,11 +382,18 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         bridge.begin_fit()
         return bridge
 
+    def _set_views(self, network, theta):
+        """The fitted attributes that are views of the flat parameters."""
+        self.coefs_ = network.coefs(theta)
+        self.intercepts_ = network.intercepts(theta)
+        views = network.batch_norm_views(theta)
+        for name, value in zip(_BATCH_NORM_ATTRIBUTES, views):
+            self._set_optional(name, value if network.batch_norm else None)
+
     def _commit(self, network, theta, progress, rng, n_iter, loss_value):
         self._network = network
         self._theta = theta
-        self.coefs_ = network.coefs(theta)
-        self.intercepts_ = network.intercepts(theta)
+        self._set_views(network, theta)
         self._progress = progress
         self._rng = rng
         self.n_iter_ = int(n_iter)
@@ -406,7 +422,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         user replaced ``coefs_``/``intercepts_`` by new arrays; never written."""
         theta = self._theta
         if not self._network.is_view_of(theta, self.coefs_, self.intercepts_):
-            return self._network.pack(self.coefs_, self.intercepts_, theta.dtype)
+            return self._network.pack(self.coefs_, self.intercepts_, theta.dtype, base=theta)
         if not theta.flags.writeable:  # e.g. loaded by joblib with mmap_mode
             return theta.copy()
         return theta
@@ -514,21 +530,26 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # (packing the arrays if the user replaced them) and rebuild the
             # views on load
             coefs, intercepts = state.pop("coefs_"), state.pop("intercepts_")
+            for name in _BATCH_NORM_ATTRIBUTES:
+                state.pop(name, None)
             if not self._network.is_view_of(self._theta, coefs, intercepts):
-                state["_theta"] = self._network.pack(coefs, intercepts, self._theta.dtype)
+                state["_theta"] = self._parameters()
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
         if "_theta" in self.__dict__:
-            self.coefs_ = self._network.coefs(self._theta)
-            self.intercepts_ = self._network.intercepts(self._theta)
+            self._set_views(self._network, self._theta)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
+
+
+#: the fitted attributes of batch normalisation, in ``batch_norm_views`` order
+_BATCH_NORM_ATTRIBUTES = ("batch_norm_scales_", "batch_norm_shifts_", "running_means_", "running_vars_")
 
 
 def _better(run, other):

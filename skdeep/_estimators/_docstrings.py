@@ -296,6 +296,18 @@ freeze_layers : int, default=0
     Number of leading layers (weights and biases) kept fixed while training,
     e.g. those copied from a pretrained network with ``init``. Must be less
     than the number of layers.""",
+    "batch_norm": """\
+batch_norm : bool, default=False
+    Batch normalisation of every hidden layer's pre-activations (Ioffe &
+    Szegedy, 2015): in training, normalised to zero mean and unit variance
+    with the statistics of the mini-batch (weighted by the sample weights),
+    then scaled and shifted by learned per-unit ``batch_norm_scales_`` and
+    ``batch_norm_shifts_`` (which take the role of the hidden biases, left at
+    0); at prediction time, normalised with running averages of the batch
+    statistics (``running_means_``, ``running_vars_``, momentum 0.1,
+    epsilon 1e-5). A batch is then processed by one thread (the statistics
+    need all its rows). Stochastic solvers except ``'adahessian'``; not with
+    ``tangent_prop``.""",
     "clip_grad_norm": """\
 clip_grad_norm : float or None, default=None
     If set, each mini-batch gradient (penalties excluded) whose L2 norm over
@@ -326,11 +338,28 @@ augment : callable or None, default=None
 }
 
 #: the parameters of the training strategies, shared by both estimators
-STRATEGIES = ["init", "freeze_layers", "clip_grad_norm", "average", "n_init"]
+STRATEGIES = ["init", "freeze_layers", "batch_norm", "clip_grad_norm", "average", "n_init"]
 #: their fitted attributes
-STRATEGY_ATTRIBUTES = ["n_evaluations_", "restarts_", "best_restart_", "snapshots_"]
+STRATEGY_ATTRIBUTES = [
+    "batch_norm_scales_", "batch_norm_shifts_", "running_means_", "running_vars_",
+    "n_evaluations_", "restarts_", "best_restart_", "snapshots_",
+]
 
 ATTRIBUTES = {
+    "batch_norm_scales_": """\
+batch_norm_scales_ : list of ndarray
+    With ``batch_norm``: the learned scale (gamma) of each hidden unit, one
+    array per hidden layer (views of the flat parameters).""",
+    "batch_norm_shifts_": """\
+batch_norm_shifts_ : list of ndarray
+    With ``batch_norm``: the learned shift (beta) of each hidden unit.""",
+    "running_means_": """\
+running_means_ : list of ndarray
+    With ``batch_norm``: running averages of the batch means of each hidden
+    layer's pre-activations, used at prediction time.""",
+    "running_vars_": """\
+running_vars_ : list of ndarray
+    With ``batch_norm``: running averages of the batch variances.""",
     "n_evaluations_": """\
 n_evaluations_ : int
     Full-batch solvers: number of loss-and-gradient evaluations of the last

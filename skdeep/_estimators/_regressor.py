@@ -79,7 +79,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         weight_noise=0.0, activity_l1=0.0, adversarial_eps=0.0,
         adversarial_steps=1, tangent_prop=0.0, coef_prior=None, prior_alpha=0.0,
         augment=None,
-        init="auto", freeze_layers=0, clip_grad_norm=None, average=False, n_init=1,
+        init="auto", freeze_layers=0, batch_norm=False, clip_grad_norm=None,
+        average=False, n_init=1,
     ):
         store_parameters(self, locals())
 

@@ -56,11 +56,12 @@ def check_optimization(est, network, reg):
                 f"solver={name!r} sets its own step lengths (line search or trust "
                 "region). Use a stochastic solver, or leave learning_rate at 'constant'."
             )
-        used = [p for p in ("clip_grad_norm", "average") if getattr(est, p) not in (None, False)]
+        used = [p for p in ("clip_grad_norm", "average", "batch_norm") if getattr(est, p) not in (None, False)]
         if used:
             raise ValueError(
-                f"{' and '.join(used)} act{'s' if len(used) == 1 else ''} on the updates of a "
-                f"stochastic solver; solver={name!r} has none. Use 'sgd', 'adam', ..."
+                f"{' and '.join(used)} need{'s' if len(used) == 1 else ''} the mini-batches "
+                f"of a stochastic solver; solver={name!r} works on the whole data set. "
+                "Use 'sgd', 'adam', ..."
             )
         check_size(solver, network.n_params)
     hessian = solver in SECOND_ORDER or (optimizer is not None and optimizer.needs_hessian)
@@ -71,12 +72,20 @@ def check_optimization(est, network, reg):
         used = [p for p in unsupported if getattr(reg, p) > 0]
         if optimizer is not None and reg.has_dropout:
             used.append("dropout")
+        if network.batch_norm:
+            used.append("batch_norm")
         if used:
             raise ValueError(
                 f"solver={name!r} uses exact Hessian-vector products, which skdeep "
                 f"computes for the data term and the weight penalties only, not for "
                 f"{', '.join(used)}. Use another solver, or drop {', '.join(used)}."
             )
+    if network.batch_norm and reg.tangent_prop > 0:
+        raise ValueError(
+            "tangent_prop cannot be combined with batch_norm: in training, batch "
+            "statistics make each output depend on the whole batch, not on its own "
+            "input alone."
+        )
     if est.freeze_layers >= network.n_layers:
         raise ValueError(
             f"freeze_layers={est.freeze_layers} would freeze every layer of a network "

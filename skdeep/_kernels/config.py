@@ -23,10 +23,9 @@ CLIP_NORM = 11  # bound on the norm of each step's gradient
 AVERAGE = 12  # 1 when the weights are averaged
 AVERAGE_START = 13  # optimizer step after which averaging starts
 AVERAGE_DECAY = 14  # 0: Polyak (uniform) average; else exponential decay
-FROZEN_LAYERS = 15  # number of leading layers kept fixed
-FROZEN_WEIGHTS = 16  # weights below this index belong to frozen layers
-FROZEN_BIASES = 17  # biases from n_weights up to this index too
-SIZE = 18
+FROZEN_LAYERS = 15  # number of leading layers kept fixed (their parameter
+# ranges go to the kernels as an array of intervals)
+SIZE = 16
 
 
 def empty():

@@ -26,8 +26,11 @@ indices, indptr)``.
 
 Training extras are passed as arrays and switched off by zeros: per-layer
 dropout rates ``drop``, the activity-L1 coefficient, an input-gradient buffer
-``dx`` (empty when not wanted) and the tangent-propagation tuple (strength 0 when
-off; see ``tangent_reverse``).
+``dx`` (empty when not wanted), the tangent-propagation tuple (strength 0 when
+off; see ``tangent_reverse``) and the batch-normalisation tuple ``bn = (bn_off,
+xhat, inv, target, momentum)`` (empty ``bn_off`` when off; see ``batchnorm``).
+Prediction never normalises: ``Network.fold`` merges a trained normalisation
+into the weights first.
 """
 
 import numpy as np
@@ -39,6 +42,7 @@ from .activations import (
     activation_second,
     identity_forward,
 )
+from .batchnorm import bn_backward, bn_forward
 from .linalg import column_sums, csr_rows_dot, csr_rows_t_dot
 from .losses import loss_gradient
 from .random import HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
@@ -83,23 +87,31 @@ def _first_layer_product(Xb, csr, sparse, rows, W, Z):
 
 
 @jit
+def no_batch_norm(theta):
+    """The ``bn`` tuple that switches batch normalisation off."""
+    return (np.zeros(0, dtype=np.int64), theta[:0], theta[:0], theta[:0], 0.0)
+
+
+@jit
 def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off):
     """Forward pass for prediction (no dropout); returns the output block
     before the output activation."""
     no_drop = np.zeros(net[0].shape[0], dtype=np.float64)
     out, _ = forward_train(
         theta, net, Xb, csr, sparse, rows, n, acts[:0], acts, a_off, no_drop, acts,
-        np.uint64(0), 0.0,
+        np.uint64(0), 0.0, no_batch_norm(theta),
     )
     return out
 
 
 @jit
-def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, masks, key, activity):
-    """Training forward pass: dropout after hidden activations (rate
-    ``drop[l]`` for hidden layer ``l``); returns ``(raw output block, activity
-    penalty sum_i sw_i * activity * sum |A|)``."""
+def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, masks, key, activity, bn):
+    """Training forward pass: batch normalisation before and dropout after
+    the hidden activations (rate ``drop[l]`` for hidden layer ``l``); returns
+    ``(raw output block, activity penalty sum_i sw_i * activity * sum |A|)``."""
     sizes, w_off, b_off, act, _, _ = net
+    bn_off, xhat, inv, target, momentum = bn
+    normalise = bn_off.shape[0] > 0
     n_layers = sizes.shape[0] - 1
     prev = block_view(acts, sizes, a_off, 0, n)
     penalty = 0.0
@@ -112,6 +124,13 @@ def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, m
         else:
             np.dot(prev, W, Z)
         if layer < n_layers - 1:
+            if normalise:  # the shift beta replaces the bias
+                bn_forward(
+                    Z, sw, theta, bn_off, layer, block_view(xhat, sizes, a_off, layer, n),
+                    inv, target, momentum,
+                )
+                H = bn_off[bn_off.shape[0] - 1] - bn_off[0]
+                b = theta[bn_off[layer] + H : bn_off[layer] + H + sizes[layer + 1]]
             activation_forward(act, Z, b)
             if activity > 0:
                 penalty += activity_penalty(Z, sw)
@@ -126,7 +145,7 @@ def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, m
 @jit
 def backward_train(
     theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas, a_off,
-    drop, masks, activity, dx, extra, param_grad,
+    drop, masks, activity, dx, extra, param_grad, bn,
 ):
     """Back-propagate the output delta (last block of ``deltas``).
 
@@ -135,6 +154,8 @@ def backward_train(
     layer, in the layout of ``deltas``) to the pre-activation deltas when it is
     not empty (tangent propagation's second-order terms)."""
     sizes, w_off, b_off, act, _, _ = net
+    bn_off, xhat, inv, _, _ = bn
+    normalise = bn_off.shape[0] > 0
     n_layers = sizes.shape[0] - 1
     for layer in range(n_layers - 1, -1, -1):
         D = block_view(deltas, sizes, a_off, layer, n)
@@ -159,6 +180,11 @@ def backward_train(
             if activity > 0:
                 activity_backward(A, D_prev, sw, activity * scale)
             activation_backward(act, A, D_prev)
+            if normalise:
+                bn_backward(
+                    D_prev, sw, theta, grad, bn_off, layer - 1,
+                    block_view(xhat, sizes, a_off, layer - 1, n), inv, param_grad,
+                )
             if extra.shape[0] > 0:
                 E = block_view(extra, sizes, a_off, layer - 1, n)
                 for i in range(n):
@@ -167,7 +193,13 @@ def backward_train(
                     for j in range(d.shape[0]):
                         d[j] += e[j]
         if param_grad:
-            column_sums(D, bias_view(grad, sizes, b_off, layer))
+            if normalise and layer < n_layers - 1:
+                bias_view(grad, sizes, b_off, layer)[:] = 0  # unused bias
+            else:
+                column_sums(D, bias_view(grad, sizes, b_off, layer))
+    if param_grad and normalise:  # the running statistics are not trained
+        H = bn_off[bn_off.shape[0] - 1] - bn_off[0]
+        grad[bn_off[0] + 2 * H : bn_off[0] + 4 * H] = 0
 
 
 # ------------------------------------------------------- tangent propagation
@@ -286,7 +318,7 @@ def tangent_reverse(
 @jit
 def train_pass(
     theta, grad, net, Xb, csr, sparse, rows, n, Y, sw, scale, acts, deltas,
-    a_off, drop, masks, key, activity, dx, tangent, param_grad,
+    a_off, drop, masks, key, activity, dx, tangent, param_grad, bn,
 ):
     """Forward, loss and backward for one block of rows; returns the weighted
     sum ``sum_i sw_i loss_i`` plus the activity and tangent penalties (all to
@@ -296,7 +328,7 @@ def train_pass(
     gt)``; strength 0 switches it off."""
     sizes = net[0]
     out, penalty = forward_train(
-        theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, masks, key, activity
+        theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, masks, key, activity, bn
     )
     D = block_view(deltas, sizes, a_off, sizes.shape[0] - 2, n)
     total = loss_gradient(net[4], out, Y, sw, net[5], scale, D) + penalty
@@ -309,7 +341,7 @@ def train_pass(
         )
         backward_train(
             theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas,
-            a_off, drop, masks, activity, dx, extra, param_grad,
+            a_off, drop, masks, activity, dx, extra, param_grad, bn,
         )
         if param_grad:
             n_weights = net[2][0]
@@ -318,7 +350,7 @@ def train_pass(
     else:
         backward_train(
             theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas,
-            a_off, drop, masks, activity, dx, extra[:0], param_grad,
+            a_off, drop, masks, activity, dx, extra[:0], param_grad, bn,
         )
     return total
 
@@ -364,7 +396,7 @@ def predict_dropout_raw(
         key = make_key(seed, sample, block, HIDDEN_DROPOUT)
         Z, _ = forward_train(
             theta, net, Xb, csr, sparse, rows[start:stop], stop - start, sw, acts,
-            a_off, drop, masks, key, 0.0,
+            a_off, drop, masks, key, 0.0, no_batch_norm(theta),
         )
         out[start:stop] = Z
 
@@ -390,7 +422,7 @@ def full_loss_grad(
         total += train_pass(
             theta, target, net, Xb, csr, sparse, rows[start:stop], stop - start,
             Y[start:stop], sw[start:stop], scale, acts, deltas, a_off, no_drop,
-            acts, np.uint64(0), activity, no_dx, part_tangent, True,
+            acts, np.uint64(0), activity, no_dx, part_tangent, True, no_batch_norm(theta),
         )
         if stop - start < n:
             if start == 0:

@@ -42,48 +42,49 @@ def _random_start(xa, x, eps, key):
 @jit
 def shard_step(
     theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-    a_off, reg, drop, masks, keys, adv, tangent,
+    a_off, reg, drop, masks, keys, adv, tangent, bn,
 ):
     """Returns the shard's ``sum_i sw_i loss_i`` (penalties of the pass
     included); ``grad <- scale * d/dtheta``. Input dropout and noise are
     already applied to ``xb`` (by the caller, on its private copy);
     ``keys = (hidden dropout, adversarial start)``; ``adv = (x_adv, dx,
-    grad_adv)``."""
+    grad_adv)``; ``bn`` is batch normalisation's tuple (see ``network``)."""
     activity = reg[config.ACTIVITY_L1]
     eps = reg[config.ADVERSARIAL_EPS]
     x_adv, dx, grad_adv = adv
     if eps <= 0:
         return train_pass(
             theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-            a_off, drop, masks, keys[0], activity, dx[:0], tangent, True,
+            a_off, drop, masks, keys[0], activity, dx[:0], tangent, True, bn,
         )
     steps = int(reg[config.ADVERSARIAL_STEPS])
     xa = x_adv[:n]
     d = dx[:n]
     no_tangent = (0.0,) + tangent[1:]
+    quiet = bn[:4] + (0.0,)  # PGD's inner passes leave the running statistics
     if steps <= 1:
         clean = train_pass(
             theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-            a_off, drop, masks, keys[0], activity, d, tangent, True,
+            a_off, drop, masks, keys[0], activity, d, tangent, True, bn,
         )
         xa[:, :] = xb
         _signed_step(xa, xb, d, xb.dtype.type(eps), xb.dtype.type(eps))
     else:
         clean = train_pass(
             theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-            a_off, drop, masks, keys[0], activity, d[:0], tangent, True,
+            a_off, drop, masks, keys[0], activity, d[:0], tangent, True, bn,
         )
         _random_start(xa, xb, eps, keys[1])
         step = xb.dtype.type(2.5 * eps / steps)
         for _ in range(steps):
             train_pass(
                 theta, grad_adv, net, xa, csr, sparse, rows, n, yb, wb, scale, acts,
-                deltas, a_off, drop, masks, keys[0], activity, d, no_tangent, False,
+                deltas, a_off, drop, masks, keys[0], activity, d, no_tangent, False, quiet,
             )
             _signed_step(xa, xb, d, step, xb.dtype.type(eps))
     adversarial = train_pass(
         theta, grad_adv, net, xa, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-        a_off, drop, masks, keys[0], activity, d[:0], no_tangent, True,
+        a_off, drop, masks, keys[0], activity, d[:0], no_tangent, True, bn,
     )
     half = grad.dtype.type(0.5)
     for i in range(grad.shape[0]):

@@ -124,23 +124,29 @@ def _sum_shards(grads, lo, hi):
 
 
 @jit
-def _step_trainable(code, theta, grads, state, hyper, lo, hi, n_weights, frozen_w, frozen_b, step, lr, gs, l2, l1, pc, prior, hz, z):
-    """The optimizer step on ``[lo, hi)`` minus the frozen layers' weights
-    ``[0, frozen_w)`` and biases ``[n_weights, frozen_b)``."""
-    if frozen_w == 0 and frozen_b == n_weights:
-        return optimizer_step(code, theta, grads[0], state, hyper, lo, hi, n_weights, step, lr, gs, l2, l1, pc, prior, hz, z)
-    w_lo, w_hi = max(lo, frozen_w), min(hi, n_weights)
-    b_lo = max(lo, frozen_b)
-    penalties = (0.0, 0.0, 0.0)
-    if w_hi > w_lo:
-        penalties = optimizer_step(code, theta, grads[0], state, hyper, w_lo, w_hi, n_weights, step, lr, gs, l2, l1, pc, prior, hz, z)
-    if hi > b_lo:
-        optimizer_step(code, theta, grads[0], state, hyper, b_lo, hi, n_weights, step, lr, gs, l2, l1, pc, prior, hz, z)
-    return penalties
+def _step_trainable(code, theta, grads, state, hyper, lo, hi, n_weights, frozen, step, lr, gs, l2, l1, pc, prior, hz, z):
+    """The optimizer step on ``[lo, hi)`` minus the ``frozen`` intervals
+    (sorted ``(start, stop)`` rows: frozen layers, running statistics);
+    returns the penalty sums of the weights it stepped."""
+    squares, absolutes, distances = 0.0, 0.0, 0.0
+    start = lo
+    for k in range(frozen.shape[0] + 1):
+        stop = hi if k == frozen.shape[0] else min(max(frozen[k, 0], lo), hi)
+        if stop > start:
+            s, a, d = optimizer_step(
+                code, theta, grads[0], state, hyper, start, stop, n_weights, step, lr,
+                gs, l2, l1, pc, prior, hz, z,
+            )
+            squares += s
+            absolutes += a
+            distances += d
+        if k < frozen.shape[0]:
+            start = max(start, min(frozen[k, 1], hi))
+    return squares, absolutes, distances
 
 
 @jit
-def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extras, hessian, t0, sync, acc):
+def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extras, hessian, bn, t0, sync, acc):
     """One worker's part of an epoch: the items of each phase it claims. Adds
     each shard's share of the batch losses to ``acc[shard]``; returns the
     number of optimizer steps of the epoch.
@@ -149,7 +155,9 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
     a_off, grads)``, each with a leading shard axis; ``opt = (code, state,
     hyper, lr, n_weights)``; ``extras = (reg, drop, masks, prior, noisy, norms,
     adv, tangent, seed, average, norm_parts)`` (see ``config`` for ``reg``);
-    ``hessian = (z, hz, rz, ra, rd, scratch, gtmp)`` for AdaHessian.
+    ``hessian = (z, hz, rz, ra, rd, scratch, gtmp)`` for AdaHessian;
+    ``bn = (bn_off, xhat, inv, momentum, frozen)`` with per-shard ``xhat``
+    and ``inv`` (batch normalisation; one shard) and the frozen intervals.
     """
     X, csr, sparse, Y, sw, T = data
     Xb, Yb, swb, acts, deltas, a_off, grads = bufs
@@ -180,8 +188,7 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
     average_start = int(reg[config.AVERAGE_START])
     average_decay = reg[config.AVERAGE_DECAY]
     frozen_layers = int(reg[config.FROZEN_LAYERS])
-    frozen_w = int(reg[config.FROZEN_WEIGHTS])
-    frozen_b = int(reg[config.FROZEN_BIASES])
+    bn_off, xhat, inv, bn_momentum, frozen = bn
     steps = 0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -282,6 +289,7 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
                         used, grads[s], net, xb, csr, use_sparse, rows, nr, yb, wb,
                         scale, acts[s], deltas[s], a_off, reg, drop, masks[s], keys,
                         (x_adv[s], dx[s], grad_adv[s]), shard_tangent,
+                        (bn_off, xhat[s], inv[s], theta, bn_momentum),
                     )
                 acc[s] += part * scale * nb
             mark_done(sync, _SHARDS + 1)
@@ -319,9 +327,8 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
                 if adahessian:
                     _sum_shards(hz, p_lo, p_hi)
             squares, absolutes, distances = _step_trainable(
-                code, theta, grads, state, hyper, p_lo, p_hi, n_weights, frozen_w,
-                frozen_b, step, lr, gs, l2 * scale, l1 * scale, prior_coef * scale,
-                prior, hz[0], z,
+                code, theta, grads, state, hyper, p_lo, p_hi, n_weights, frozen, step,
+                lr, gs, l2 * scale, l1 * scale, prior_coef * scale, prior, hz[0], z,
             )
             penalty = 0.5 * l2 * squares + l1 * absolutes + 0.5 * prior_coef * distances
             acc[r] += penalty * scale * nb
@@ -360,7 +367,7 @@ def train_epoch(
     reg, drop, masks, prior, noisy, norms, x_adv, dx, grad_adv,
     strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt, seed,
     average, norm_parts, z, hz, rz, ra, rd, hscratch, gtmp,
-    t0, sync, acc, steps,
+    bn_off, xhat, inv, bn_momentum, frozen, t0, sync, acc, steps,
 ):
     """One epoch over ``order`` with ``n_workers`` threads; returns
     ``(scikit-learn's epoch loss, optimizer steps taken)``.
@@ -381,9 +388,10 @@ def train_epoch(
             seed, average, norm_parts,
         )
         hessian = (z, hz, rz, ra, rd, hscratch, gtmp)
+        bn = (bn_off, xhat, inv, bn_momentum, frozen)
         steps[k] = worker_epoch(
             theta, net, data, order, shuffled, batch_size, bufs, opt, extras, hessian,
-            t0, sync, acc,
+            bn, t0, sync, acc,
         )
     total = 0.0
     for s in range(acc.shape[0]):  # in shard order, whatever the workers

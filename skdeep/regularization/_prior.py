@@ -12,6 +12,11 @@ def layers_of(network, name="coef_prior"):
                 f"{name} is a {type(network).__name__} that is not fitted: fit it "
                 "first (or pass its (coefs, intercepts))."
             )
+        inner = getattr(network, "_network", None)
+        if getattr(inner, "batch_norm", False):  # what it computes, folded
+            folded = inner.fold(network._parameters())
+            plain = inner.plain()
+            return plain.coefs(folded), plain.intercepts(folded)
         return network.coefs_, network.intercepts_
     if isinstance(network, (tuple, list)) and len(network) == 2:
         return network[0], network[1]
