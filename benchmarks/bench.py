@@ -150,6 +150,10 @@ def main():
     if args.child:
         return child(args)
     OUTPUT.mkdir(exist_ok=True)
+    from skdeep._kernels._jit import remove_stale_caches
+
+    if remove_stale_caches():  # else an edited kernel could run as it was
+        print("kernel sources changed since the last compilation: caches removed")
     plan = []
     for name in args.only:
         w = WORKLOADS[name]

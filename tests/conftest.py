@@ -8,6 +8,11 @@ import pytest
 from sklearn.datasets import load_diabetes, load_digits, load_iris
 from sklearn.preprocessing import StandardScaler
 
+from skdeep._kernels._jit import remove_stale_caches
+
+# numba's cache does not notice edits of a kernel's callees in other modules
+remove_stale_caches()
+
 DTYPES = [np.float32, np.float64]
 #: relative tolerance of numerical comparisons per dtype
 RTOL = {np.float32: 2e-4, np.float64: 1e-10}

@@ -6,21 +6,26 @@ allocated once per fit, and its hyper-parameters in a float64 array ``hyper``.
 parallel epoch owns one range) and selects the update by code; see
 ``skdeep.optim`` for the registry of names.
 
-The weight penalties are folded into the same pass over the weights:
+The common case is one branch-free pass per optimizer: the data gradient times
+``gs`` (gradient-norm clipping) plus the L2 term ``l2 * w``, the update, and
+the sum of squared weights the loss needs. The rarer penalties get passes of
+their own, so that they cannot keep the compiler from vectorising that loop
+(a loop with them inside ran 4-15 times slower in float32):
 
-- L2 (``l2``) and the pull towards a prior network (``prior_coef``, soft
-  parameter sharing) are added to the gradient;
-- L1 (``l1``) is a proximal step after the update: soft-thresholding by ``l1``
+- the pull towards a prior network (``prior_coef``, soft parameter sharing) is
+  added to the gradient in a pass before;
+- L1 (``l1``) is a proximal step in a pass after: soft-thresholding by ``l1``
   times the step each coordinate just took (``lr`` for SGD, the adaptive
-  per-coordinate step for AdaGrad, RMSProp and Adam), which sets weights
-  exactly to zero instead of making them oscillate around it as a subgradient
-  would.
+  per-coordinate step for AdaGrad, RMSProp, Adam and AdaHessian, recomputed
+  from the updated state), which sets weights exactly to zero instead of
+  making them oscillate around it as a subgradient would.
 
-The data gradient is multiplied by ``grad_scale`` first (gradient-norm
-clipping). Each kernel returns ``(sum w^2, sum |w|, sum (w - prior)^2)`` over
-the values it read, which is what the loss needs. Kernels loop from 0 over
-slices (see ``linalg``) so that numba can vectorise them.
+``optimizer_step`` returns ``(sum w^2, sum |w|, sum (w - prior)^2)`` over the
+weights before the step. Kernels loop from 0 over slices (see ``linalg``) so
+that numba can vectorise them.
 """
+
+import math
 
 import numpy as np
 
@@ -31,174 +36,194 @@ SGD, ADAM, ADAGRAD, RMSPROP, ADAMW, ADAHESSIAN = range(6)
 
 @jit
 def soft_threshold(w, threshold):
-    """The proximal operator of ``threshold * |w|``."""
-    if w > threshold:
-        return w - threshold
-    if w < -threshold:
-        return w + threshold
-    return w - w  # a zero of w's type
+    """The proximal operator of ``threshold * |w|``, without branches (so
+    that its loops vectorise)."""
+    return math.copysign(max(abs(w) - threshold, w - w), w)
 
 
 @jit
-def _store(theta, i, th, new, threshold, use_l1):
-    """``theta[i] = new``, soft-thresholded by ``threshold`` under L1;
-    returns ``|th|``, the old value's share of the L1 penalty (0 without)."""
-    if use_l1:
-        theta[i] = soft_threshold(new, threshold)
-        return abs(th)
-    theta[i] = new
-    return th - th
-
-
-@jit
-def _penalties(theta, grad, prior, i, gs, c, pc, use_prior):
-    """``(theta_i, g_i, theta_i^2, (theta_i - prior_i)^2)``: the scaled
-    gradient with the L2 and prior terms added, and what the loss needs."""
-    th = theta[i]
-    g = gs * grad[i] + c * th
-    distance = th - th  # a zero of theta's type
-    if use_prior:
-        diff = th - prior[i]
-        distance = diff * diff
-        g += pc * diff
-    return th, g, th * th, distance
-
-
-@jit
-def sgd_update(theta, grad, velocity, lr, momentum, nesterov, gs, l2, l1, prior_coef, prior):
+def sgd_update(theta, grad, velocity, lr, momentum, nesterov, gs, l2):
     """scikit-learn's SGD: ``v <- momentum * v - lr * g``, then
     ``theta += v`` or, with Nesterov, ``theta += momentum * v - lr * g``."""
     dt = theta.dtype.type
-    lr_, mu, g_s, c, pc = dt(lr), dt(momentum), dt(gs), dt(l2), dt(prior_coef)
-    threshold = dt(l1 * lr)
-    use_prior, use_l1 = prior_coef > 0, l1 > 0
+    lr_, mu, g_s, c = dt(lr), dt(momentum), dt(gs), dt(l2)
     squares = 0.0
-    absolutes = 0.0
-    distances = 0.0
-    for i in range(theta.shape[0]):
-        th, g, square, distance = _penalties(theta, grad, prior, i, g_s, c, pc, use_prior)
-        squares += square
-        distances += distance
-        if momentum == 0.0:
-            new = th - lr_ * g
-        else:
+    if momentum == 0.0:
+        for i in range(theta.shape[0]):
+            th = theta[i]
+            squares += th * th
+            theta[i] = th - lr_ * (g_s * grad[i] + c * th)
+    elif nesterov:
+        for i in range(theta.shape[0]):
+            th = theta[i]
+            squares += th * th
+            g = g_s * grad[i] + c * th
             v = mu * velocity[i] - lr_ * g
             velocity[i] = v
-            new = th + mu * v - lr_ * g if nesterov else th + v
-        absolutes += _store(theta, i, th, new, threshold, use_l1)
-    return squares, absolutes, distances
+            theta[i] = th + mu * v - lr_ * g
+    else:
+        for i in range(theta.shape[0]):
+            th = theta[i]
+            squares += th * th
+            v = mu * velocity[i] - lr_ * (g_s * grad[i] + c * th)
+            velocity[i] = v
+            theta[i] = th + v
+    return squares
 
 
 @jit
-def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, t, gs, l2, l1, prior_coef, prior, decay):
+def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, t, gs, l2, decay):
     """Adam as scikit-learn writes it (Kingma & Ba, 2014, section 2):
     ``theta -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``.
-    With ``decay > 0``, AdamW's decoupled weight decay first:
+    With ``decay > 0``, AdamW's decoupled weight decay:
     ``theta *= 1 - lr * decay`` (Loshchilov & Hutter, 2019)."""
     dt = theta.dtype.type
     step = dt(lr * np.sqrt(1.0 - beta2**t) / (1.0 - beta1**t))
     b1, b2, c1, c2, e = dt(beta1), dt(beta2), dt(1.0 - beta1), dt(1.0 - beta2), dt(eps)
-    g_s, c, pc, l1_ = dt(gs), dt(l2), dt(prior_coef), dt(l1)
-    shrink = dt(1.0 - lr * decay)
-    use_prior, use_l1 = prior_coef > 0, l1 > 0
+    g_s, c, shrink = dt(gs), dt(l2), dt(1.0 - lr * decay)
     squares = 0.0
-    absolutes = 0.0
-    distances = 0.0
     for i in range(theta.shape[0]):
-        th, g, square, distance = _penalties(theta, grad, prior, i, g_s, c, pc, use_prior)
-        squares += square
-        distances += distance
+        th = theta[i]
+        squares += th * th
+        g = g_s * grad[i] + c * th
         mi = b1 * m[i] + c1 * g
         vi = b2 * v[i] + c2 * g * g
         m[i] = mi
         v[i] = vi
-        coordinate_step = step / (np.sqrt(vi) + e)
-        new = th * shrink - coordinate_step * mi
-        absolutes += _store(theta, i, th, new, l1_ * coordinate_step, use_l1)
-    return squares, absolutes, distances
+        theta[i] = th * shrink - step / (np.sqrt(vi) + e) * mi
+    return squares
 
 
 @jit
-def scaled_update(theta, grad, accumulated, lr, keep, add, eps, gs, l2, l1, prior_coef, prior):
+def scaled_update(theta, grad, accumulated, lr, keep, add, eps, gs, l2):
     """Per-coordinate steps ``lr / (sqrt(a) + eps)`` with the accumulator
     ``a <- keep * a + add * g^2``: AdaGrad (Duchi, Hazan & Singer, 2011) with
     ``keep = add = 1`` (the sum of squared gradients), RMSProp (Tieleman &
     Hinton, 2012) with ``keep = rho``, ``add = 1 - rho`` (their moving
     average)."""
     dt = theta.dtype.type
-    lr_, r, rc, e = dt(lr), dt(keep), dt(add), dt(eps)
-    g_s, c, pc, l1_ = dt(gs), dt(l2), dt(prior_coef), dt(l1)
-    use_prior, use_l1 = prior_coef > 0, l1 > 0
+    lr_, r, rc, e, g_s, c = dt(lr), dt(keep), dt(add), dt(eps), dt(gs), dt(l2)
     squares = 0.0
-    absolutes = 0.0
-    distances = 0.0
     for i in range(theta.shape[0]):
-        th, g, square, distance = _penalties(theta, grad, prior, i, g_s, c, pc, use_prior)
-        squares += square
-        distances += distance
+        th = theta[i]
+        squares += th * th
+        g = g_s * grad[i] + c * th
         a = r * accumulated[i] + rc * g * g
         accumulated[i] = a
-        coordinate_step = lr_ / (np.sqrt(a) + e)
-        new = th - coordinate_step * g
-        absolutes += _store(theta, i, th, new, l1_ * coordinate_step, use_l1)
-    return squares, absolutes, distances
+        theta[i] = th - lr_ / (np.sqrt(a) + e) * g
+    return squares
 
 
 @jit
-def adahessian_update(theta, grad, hz, z, m, v, lr, beta1, beta2, eps, power, t, gs, l2, l1, prior_coef, prior):
+def adahessian_update(theta, grad, hz, z, m, v, lr, beta1, beta2, eps, power, t, gs, l2, curvature):
     """AdaHessian (Yao et al., 2021): Adam with the squared Hessian diagonal
     in place of the squared gradient. ``z * hz`` is Hutchinson's estimate of
     the diagonal of the data term's Hessian (``hz = H z`` for random signs
-    ``z``); the penalties add their constant curvature ``l2 + prior_coef``."""
+    ``z``); the penalties add their constant curvature. The denominator is
+    ``sqrt(v_hat) ** power`` (a plain square root for the default power 1)."""
     dt = theta.dtype.type
     step = dt(lr / (1.0 - beta1**t))
     correction = dt(1.0 / (1.0 - beta2**t))
     b1, b2, c1, c2, e = dt(beta1), dt(beta2), dt(1.0 - beta1), dt(1.0 - beta2), dt(eps)
-    g_s, c, pc, l1_, k = dt(gs), dt(l2), dt(prior_coef), dt(l1), dt(power)
-    curvature = c + pc
-    use_prior, use_l1 = prior_coef > 0, l1 > 0
+    g_s, c, cv = dt(gs), dt(l2), dt(curvature)
     squares = 0.0
-    absolutes = 0.0
-    distances = 0.0
     for i in range(theta.shape[0]):
-        th, g, square, distance = _penalties(theta, grad, prior, i, g_s, c, pc, use_prior)
-        squares += square
-        distances += distance
-        d = z[i] * hz[i] + curvature
-        mi = b1 * m[i] + c1 * g
-        vi = b2 * v[i] + c2 * d * d
-        m[i] = mi
-        v[i] = vi
-        coordinate_step = step / (np.sqrt(vi * correction) ** k + e)
-        new = th - coordinate_step * mi
-        absolutes += _store(theta, i, th, new, l1_ * coordinate_step, use_l1)
-    return squares, absolutes, distances
+        th = theta[i]
+        squares += th * th
+        g = g_s * grad[i] + c * th
+        d = z[i] * hz[i] + cv
+        m[i] = b1 * m[i] + c1 * g
+        v[i] = b2 * v[i] + c2 * d * d
+    _adaptive_step(theta, m, v, step, correction, power, e)
+    return squares
 
 
 @jit
-def _update_slice(code, theta, grad, state, hyper, lo, hi, t, lr, gs, l2, l1, prior_coef, prior, decay, hz, z):
-    p = prior[lo:hi] if prior_coef > 0 else prior[:0]
+def _adaptive_step(theta, m, v, step, scale, power, eps):
+    """``theta -= step * m / (sqrt(scale * v) ** power + eps)``."""
+    if power == 1.0:
+        for i in range(theta.shape[0]):
+            theta[i] -= step / (np.sqrt(scale * v[i]) + eps) * m[i]
+    else:
+        half = theta.dtype.type(0.5 * power)
+        for i in range(theta.shape[0]):
+            theta[i] -= step / ((scale * v[i]) ** half + eps) * m[i]
+
+
+@jit
+def _pull_towards_prior(theta, grad, prior, coef):
+    """``grad += coef * (theta - prior)``; returns ``sum (theta - prior)^2``."""
+    dt = theta.dtype.type
+    pc = dt(coef)
+    distances = 0.0
+    for i in range(theta.shape[0]):
+        diff = theta[i] - prior[i]
+        distances += diff * diff
+        grad[i] += pc * diff
+    return distances
+
+
+@jit
+def _absolute_sum(theta):
+    total = 0.0
+    for i in range(theta.shape[0]):
+        total += abs(theta[i])
+    return total
+
+
+@jit
+def _l1_proximal(code, theta, state, hyper, lo, hi, lr, t, l1):
+    """Soft-threshold ``theta[lo:hi]`` by ``l1`` times the step each
+    coordinate took, recomputed from the updated ``state``. (The slices are
+    taken here: a row of a 2-D slice would lose its unit stride in numba's
+    types, and the loop its vectorisation.)"""
+    dt = theta.dtype.type
+    theta = theta[lo:hi]
+    if code == SGD:
+        threshold = dt(l1 * lr)
+        for i in range(theta.shape[0]):
+            theta[i] = soft_threshold(theta[i], threshold)
+        return
+    if code == ADAGRAD or code == RMSPROP:
+        eps = hyper[0] if code == ADAGRAD else hyper[1]
+        a, scale, power, slot = l1 * lr, 1.0, 1.0, 0
+    elif code == ADAHESSIAN:
+        a = l1 * lr / (1.0 - hyper[0] ** t)
+        scale, power, eps, slot = 1.0 / (1.0 - hyper[1] ** t), hyper[3], hyper[2], 1
+    else:  # Adam, AdamW
+        a = l1 * lr * np.sqrt(1.0 - hyper[1] ** t) / (1.0 - hyper[0] ** t)
+        scale, power, eps, slot = 1.0, 1.0, hyper[2], 1
+    second = state[slot, lo:hi]
+    a_, s_, e = dt(a), dt(scale), dt(eps)
+    if power == 1.0:
+        for i in range(theta.shape[0]):
+            theta[i] = soft_threshold(theta[i], a_ / (np.sqrt(s_ * second[i]) + e))
+    else:
+        half = dt(0.5 * power)
+        for i in range(theta.shape[0]):
+            theta[i] = soft_threshold(theta[i], a_ / ((s_ * second[i]) ** half + e))
+
+
+@jit
+def _update_slice(code, theta, grad, state, hyper, lo, hi, t, lr, gs, l2, decay, curvature, hz, z):
+    """The update of ``[lo, hi)`` with an L2 term (AdamW's ``decay``,
+    AdaHessian's penalty ``curvature``); returns ``sum w^2``."""
     th, g = theta[lo:hi], grad[lo:hi]
     if code == ADAHESSIAN:
         return adahessian_update(
             th, g, hz[lo:hi], z[lo:hi], state[0, lo:hi], state[1, lo:hi], lr, hyper[0],
-            hyper[1], hyper[2], hyper[3], t, gs, l2, l1, prior_coef, p,
+            hyper[1], hyper[2], hyper[3], t, gs, l2, curvature,
         )
     if code == ADAM or code == ADAMW:
         return adam_update(
             th, g, state[0, lo:hi], state[1, lo:hi], lr, hyper[0], hyper[1], hyper[2],
-            t, gs, l2, l1, prior_coef, p, decay,
+            t, gs, l2, decay,
         )
     if code == ADAGRAD:
-        return scaled_update(th, g, state[0, lo:hi], lr, 1.0, 1.0, hyper[0], gs, l2, l1, prior_coef, p)
+        return scaled_update(th, g, state[0, lo:hi], lr, 1.0, 1.0, hyper[0], gs, l2)
     if code == RMSPROP:
-        return scaled_update(
-            th, g, state[0, lo:hi], lr, hyper[0], 1.0 - hyper[0], hyper[1], gs, l2, l1,
-            prior_coef, p,
-        )
-    return sgd_update(
-        th, g, state[0, lo:hi], lr, hyper[0], hyper[1] != 0.0, gs, l2, l1, prior_coef, p
-    )
+        return scaled_update(th, g, state[0, lo:hi], lr, hyper[0], 1.0 - hyper[0], hyper[1], gs, l2)
+    return sgd_update(th, g, state[0, lo:hi], lr, hyper[0], hyper[1] != 0.0, gs, l2)
 
 
 @jit
@@ -207,24 +232,30 @@ def optimizer_step(code, theta, grad, state, hyper, lo, hi, n_weights, t, lr, gs
 
     The data gradient is scaled by ``gs``; the penalties apply to the weights
     (indices below ``n_weights``), never to the biases, as does AdamW's decay
-    (``hyper[3]``). AdaHessian reads ``hz = H z`` and the probe ``z``. Returns
-    ``(sum w^2, sum |w|, sum (w - prior)^2)`` over the weights of the range,
-    before the step.
+    (``hyper[3]``). AdaHessian reads ``hz = H z`` and the probe ``z``; the
+    penalties' curvature ``l2 + prior_coef`` adds to its Hessian estimate on
+    the weights. Returns ``(sum w^2, sum |w|, sum (w - prior)^2)`` over the
+    weights of the range, before the step. The prior's pull is added to
+    ``grad`` (the caller's summed gradient, which the step consumes).
     """
-    decay = hyper[3] if code == ADAMW else 0.0
     mid = min(max(n_weights, lo), hi)
-    penalties = (0.0, 0.0, 0.0)
+    decay = hyper[3] if code == ADAMW else 0.0
+    squares, absolutes, distances = 0.0, 0.0, 0.0
     if mid > lo:
-        penalties = _update_slice(
-            code, theta, grad, state, hyper, lo, mid, t, lr, gs, l2, l1, prior_coef,
-            prior, decay, hz, z,
+        th = theta[lo:mid]
+        if l1 > 0:
+            absolutes = _absolute_sum(th)
+        if prior_coef > 0:  # scaled by gs with the data gradient: pc * diff in all
+            distances = _pull_towards_prior(th, grad[lo:mid], prior[lo:mid], prior_coef / gs)
+        squares = _update_slice(
+            code, theta, grad, state, hyper, lo, mid, t, lr, gs, l2, decay,
+            l2 + prior_coef, hz, z,
         )
+        if l1 > 0:
+            _l1_proximal(code, theta, state, hyper, lo, mid, lr, t, l1)
     if hi > mid:
-        _update_slice(
-            code, theta, grad, state, hyper, mid, hi, t, lr, gs, 0.0, 0.0, 0.0, prior,
-            0.0, hz, z,
-        )
-    return penalties
+        _update_slice(code, theta, grad, state, hyper, mid, hi, t, lr, gs, 0.0, 0.0, 0.0, hz, z)
+    return squares, absolutes, distances
 
 
 @jit
