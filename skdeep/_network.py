@@ -10,6 +10,9 @@ The engine never sees scikit-learn objects: data reach it as ``Inputs``
 (validated arrays) and the network as the plain tuple from ``Network.spec``.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -24,6 +27,7 @@ from ._kernels.network import (
     predict_raw,
 )
 from ._kernels.regularizers import weight_penalty
+from ._threads import engine_workers, single_threaded_blas
 
 #: rows per block when a whole data set goes through the network (prediction,
 #: full-batch solvers): bounds the activation buffers and keeps them in cache.
@@ -404,22 +408,29 @@ class FullBatchObjective:
         return loss, self.grad
 
     def _hvp_arguments(self):
-        """The buffers of the Hessian-vector products, allocated on first use."""
+        """The arguments of ``full_hvp`` after ``theta`` and ``v``, with
+        buffers allocated on first use."""
         if not hasattr(self, "_hvp_buffers"):
-            dtype, ws = self.grad.dtype, self.ws
-            widest = int(max(a * b for a, b in zip(self.network.sizes[:-1], self.network.sizes[1:])))
-            P = self.network.n_params
-            self._hv = np.empty(P, dtype=dtype)
-            self._hvp_buffers = (
-                np.empty(P, dtype=dtype), self._hv, self.spec, self.inputs.dense,
-                self.inputs.csr, self.inputs.sparse, self.rows, self.Y,
-                self.sample_weight, self.scale, self.chunk, ws.acts, ws.deltas, ws.a_off,
-                np.empty_like(ws.acts), np.empty_like(ws.acts), np.empty_like(ws.acts),
-                np.empty(self.chunk * ws.max_units, dtype=dtype),
-                np.empty(widest, dtype=dtype), np.empty(P, dtype=dtype),
-                np.empty(P, dtype=dtype),
-            )
+            self._hvp_buffers = self._new_hvp_arguments(self.ws.acts, self.ws.deltas)
+            self._hv = self._hvp_buffers[1]
         return self._hvp_buffers
+
+    def _new_hvp_arguments(self, acts, deltas):
+        """``full_hvp``'s arguments with fresh buffers (but the given
+        activation and delta blocks); the data are shared."""
+        dtype, ws = self.grad.dtype, self.ws
+        sizes = self.network.sizes
+        widest = int(max(a * b for a, b in zip(sizes[:-1], sizes[1:])))
+        P = self.network.n_params
+        return (
+            np.empty(P, dtype=dtype), np.empty(P, dtype=dtype), self.spec, self.inputs.dense,
+            self.inputs.csr, self.inputs.sparse, self.rows, self.Y,
+            self.sample_weight, self.scale, self.chunk, acts, deltas, ws.a_off,
+            np.empty_like(acts), np.empty_like(acts), np.empty_like(acts),
+            np.empty(self.chunk * ws.max_units, dtype=dtype),
+            np.empty(widest, dtype=dtype), np.empty(P, dtype=dtype),
+            np.empty(P, dtype=dtype),
+        )
 
     def _penalty_curvature(self):
         """The constant curvature of the weight penalties."""
@@ -441,12 +452,30 @@ class FullBatchObjective:
     def hessian(self, theta):
         """The exact Hessian of the objective at ``theta``, float64 and
         symmetrised (it is symmetric up to rounding): one Hessian-vector
-        product per column."""
-        P = self.network.n_params
+        product per row, the rows shared among the cores (each thread with
+        its own buffers and single-threaded BLAS)."""
+        P, nw = self.network.n_params, self.network.n_weights
         H = np.empty((P, P))
-        unit = np.zeros(P, dtype=self.grad.dtype)
-        for j in range(P):
-            unit[j] = 1
-            H[:, j] = self.hvp(theta, unit)
-            unit[j] = 0
+        n_workers = engine_workers(min(P, os.cpu_count() or 1))
+        arguments = [self._hvp_arguments()] + [
+            self._new_hvp_arguments(np.empty_like(self.ws.acts), np.empty_like(self.ws.deltas))
+            for _ in range(n_workers - 1)
+        ]
+
+        def rows(worker):
+            unit = np.zeros(P, dtype=self.grad.dtype)
+            hv = arguments[worker][1]
+            for j in range(worker, P, n_workers):
+                unit[j] = 1
+                full_hvp(theta, unit, *arguments[worker])
+                H[j] = hv
+                unit[j] = 0
+
+        if n_workers == 1:
+            rows(0)
+        else:
+            with single_threaded_blas(), ThreadPoolExecutor(n_workers) as pool:
+                list(pool.map(rows, range(n_workers)))
+        self.n_hvp += P
+        H[np.arange(nw), np.arange(nw)] += self._penalty_curvature()
         return 0.5 * (H + H.T)

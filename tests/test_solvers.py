@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
@@ -107,7 +108,7 @@ def _gradient_norm(est, X, y):
 
 
 def test_newton_converges_in_few_iterations(iris):
-    """On a tiny network the trust-region Newton method needs a fraction of
+    """On a tiny network the damped Newton method needs a fraction of
     L-BFGS's iterations, and ends at a stationary point."""
     X, y = iris
     params = dict(hidden_layer_sizes=(3,), activation="tanh", alpha=1.0, tol=1e-6, max_iter=500)
@@ -209,3 +210,67 @@ def test_adamw_decays_weights_not_biases():
         0.0, 0.0, np.zeros(0), np.zeros(0), np.zeros(0),
     )
     np.testing.assert_allclose(theta, [0.95, -1.9, 0.5])
+
+
+def test_bfgs_update_is_scipys_dense_formula():
+    """The O(n^2) rank-2 update equals scipy's (I - rho s y') H (I - rho y s') + rho s s'."""
+    from skdeep.optim._full_batch import bfgs_update
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(6, 6))
+    H = A @ A.T + np.eye(6)
+    s, y = rng.normal(size=6), rng.normal(size=6)
+    y += s * (1 - y @ s / (s @ s))  # y's > 0
+    rho = 1 / (y @ s)
+    eye = np.eye(6)
+    expected = (eye - rho * np.outer(s, y)) @ H @ (eye - rho * np.outer(y, s)) + rho * np.outer(s, s)
+    updated = bfgs_update(np.asfortranarray(H.copy()), s, y)
+    assert_allclose(np.triu(updated), np.triu(expected), rtol=1e-12, atol=1e-12)
+    assert_allclose(expected @ y, s, rtol=1e-10)  # the secant equation
+
+
+def test_bfgs_matches_scipy_on_rosenbrock():
+    from scipy.optimize import minimize as scipy_minimize
+    from scipy.optimize import rosen, rosen_der
+
+    from skdeep.optim._full_batch import FULL_BATCH
+
+    x0 = np.array([-1.2, 1.0, -0.5, 0.8, 1.5])
+    seen = []
+    ours = FULL_BATCH["bfgs"](
+        lambda x: (rosen(x), rosen_der(x)), x0, max_iter=500, max_fun=10_000, tol=1e-8,
+        verbose=False, callback=lambda r: seen.append(r.fun),
+    )
+    theirs = scipy_minimize(rosen, x0, jac=rosen_der, method="BFGS", options={"gtol": 1e-8})
+    assert ours.success and theirs.success
+    assert_allclose(ours.x, np.ones(5), atol=1e-6)
+    assert_allclose(ours.x, theirs.x, atol=1e-6)
+    assert ours.nit == len(seen) and ours.nit <= 1.5 * theirs.nit
+    assert np.all(np.diff(seen) <= 0)  # a Wolfe line search never goes uphill
+
+
+class _Saddle:
+    """f(x, y) = x^2 - y^2 + y^4 / 4: a saddle at the origin, minima at
+    (0, +-sqrt(2)). From (1, 1e-3) Newton's plain step lands next to the saddle."""
+
+    def __call__(self, z):
+        x, y = z
+        return x**2 - y**2 + y**4 / 4, np.array([2 * x, -2 * y + y**3])
+
+    def hess(self, z):
+        return np.diag([2.0, -2.0 + 3 * z[1] ** 2])
+
+
+def test_newton_steps_away_from_a_saddle_point():
+    from skdeep.optim._full_batch import FULL_BATCH
+
+    start = np.array([1.0, 1e-3])
+    g, H = _Saddle()(start)[1], _Saddle().hess(start)
+    assert np.linalg.norm(start - np.linalg.solve(H, g)) < 1e-2  # plain Newton: the saddle
+    result = FULL_BATCH["newton"](
+        _Saddle(), start, max_iter=50, max_fun=1000, tol=1e-10, verbose=False,
+        callback=lambda r: None,
+    )
+    assert result.success
+    assert_allclose(result.x, [0.0, np.sqrt(2)], atol=1e-8)
+    assert result.fun < -0.99
