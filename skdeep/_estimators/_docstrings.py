@@ -46,18 +46,26 @@ solver : str or Optimizer, default='adam'
       diagonal, estimated by Hutchinson's method from exact Hessian-vector
       products (Yao et al., 2021); about twice the cost of an Adam step.
 
-    Full batch (deterministic, on the whole training set, through
-    :func:`scipy.optimize.minimize` on the flat parameter vector):
+    Full batch (deterministic, on the whole training set, on the flat
+    parameter vector; ``max_iter`` bounds the iterations, ``max_fun`` the
+    evaluations of the loss; they stop when the gradient's largest entry is
+    at most ``tol``, ``'newton-cg'`` when its steps are below ``tol``
+    relative to the weights, scipy's ``xtol``):
 
-    - ``'lbfgs'``: L-BFGS-B, scikit-learn's quasi-Newton solver.
-    - ``'cg'``: nonlinear conjugate gradient (Polak-Ribiere).
-    - ``'bfgs'``: BFGS with a dense inverse-Hessian estimate (networks of at
-      most 4000 parameters).
-    - ``'newton-cg'``: truncated Newton: each step solves the Newton system
-      by conjugate gradient with exact Hessian-vector products.
-    - ``'newton'``: trust-region Newton with the full Hessian (networks of at
-      most 2000 parameters); the trust region keeps it from stepping toward
-      saddle points on indefinite curvature.
+    - ``'lbfgs'``: L-BFGS-B (:func:`scipy.optimize.minimize`), scikit-learn's
+      quasi-Newton solver.
+    - ``'cg'``: nonlinear conjugate gradient (Polak-Ribiere, scipy's).
+    - ``'bfgs'``: BFGS with a dense inverse-Hessian estimate updated in
+      O(n_params^2) per iteration, with scipy's Wolfe line search (networks
+      of at most 4000 parameters).
+    - ``'newton-cg'``: truncated Newton (scipy's): each step solves the Newton
+      system by conjugate gradient with exact Hessian-vector products.
+    - ``'newton'``: Newton with the full Hessian (networks of at most 2000
+      parameters; one Hessian-vector product per parameter and an
+      eigendecomposition per iteration). Where the Hessian is not positive
+      definite its eigenvalues are replaced by their absolute values, floored
+      by an adaptive damping, so that a step never heads for a saddle point;
+      a line search sets its length.
 
     An optimizer object from :mod:`skdeep.optim` (``SGD``, ``Adam``,
     ``AdamW``, ``AdaGrad``, ``RMSProp``, ``AdaHessian``) sets

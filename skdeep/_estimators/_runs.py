@@ -53,8 +53,8 @@ def check_optimization(est, network, reg):
         if isinstance(lr, Schedule) or lr not in SKLEARN_SCHEDULES:
             raise ValueError(
                 f"learning_rate={lr!r} is a schedule for the stochastic solvers; "
-                f"solver={name!r} sets its own step lengths (line search or trust "
-                "region). Use a stochastic solver, or leave learning_rate at 'constant'."
+                f"solver={name!r} sets its own step lengths (by line search). "
+                "Use a stochastic solver, or leave learning_rate at 'constant'."
             )
         used = [p for p in ("clip_grad_norm", "average", "batch_norm") if getattr(est, p) not in (None, False)]
         if used:
