@@ -44,7 +44,7 @@ def child(args):
             result = run_torch(name, dtype, args.repeat)
         else:
             result = run_estimator(library, name, dtype, args.repeat)
-    elif kind == "regularized":
+    elif kind == "option":
         from runners import run_estimator
 
         name, params = args.child[1], json.loads(args.child[2])
@@ -206,8 +206,8 @@ def main():
         results["memory"] = spawn("memory")
         print("scaling sweep ...", flush=True)
         results["scaling"] = scaling(args.repeat)
-        print("regularisers ...", flush=True)
-        results["regularizers"] = regularizers(args.repeat)
+        print("regularisers, solvers and strategies ...", flush=True)
+        results["options"] = options(args.repeat)
 
     (OUTPUT / "results.json").write_text(json.dumps(results, indent=2))
     report = render(results)
@@ -228,8 +228,9 @@ def scaling(repeat):
     return out
 
 
-#: each regulariser on W1 (float32), to compare with the plain run
-REGULARIZERS = {
+#: each regulariser, first-order solver and strategy on W1 (float32), to
+#: compare with the plain run (Adam, constant rate)
+OPTIONS = {
     "none": {},
     "penalty='l1'": {"penalty": "l1"},
     "penalty='elasticnet'": {"penalty": "elasticnet"},
@@ -243,15 +244,25 @@ REGULARIZERS = {
     "adversarial_eps=0.1 (FGSM)": {"adversarial_eps": 0.1},
     "adversarial_eps=0.1, 3 PGD steps": {"adversarial_eps": 0.1, "adversarial_steps": 3},
     "coef_prior (prior_alpha=1)": {"coef_prior": "self", "prior_alpha": 1.0},
+    "solver='sgd' (Nesterov)": {"solver": "sgd", "learning_rate_init": 0.01},
+    "solver='sgd', momentum=0": {"solver": "sgd", "momentum": 0.0, "learning_rate_init": 0.01},
+    "solver='adagrad'": {"solver": "adagrad", "learning_rate_init": 0.01},
+    "solver='rmsprop'": {"solver": "rmsprop"},
+    "solver='adamw'": {"solver": "adamw"},
+    "solver='adahessian'": {"solver": "adahessian", "learning_rate_init": 0.01},
+    "learning_rate='cosine'": {"learning_rate": "cosine"},
+    "batch_norm=True": {"batch_norm": True},
+    "clip_grad_norm=1": {"clip_grad_norm": 1.0},
+    "average=True": {"average": True},
 }
 
 
-def regularizers(repeat):
-    """ms per epoch of W1 with each regulariser on (skdeep, float32)."""
+def options(repeat):
+    """ms per epoch of W1 with each option on (skdeep, float32)."""
     out = []
-    for label, params in REGULARIZERS.items():
-        r = spawn("regularized", "W1", json.dumps(params), repeat=repeat)
-        out.append({"regularizer": label, "ms_per_epoch": r["ms_per_epoch"], "score": r["score"]})
+    for label, params in OPTIONS.items():
+        r = spawn("option", "W1", json.dumps(params), repeat=repeat)
+        out.append({"option": label, "ms_per_epoch": r["ms_per_epoch"], "score": r["score"]})
     return out
 
 
@@ -306,12 +317,12 @@ def render(results):
         lines += ["", "| rows | hidden width | weights | ms/epoch | ns per (row x weight) |", "|---:|---:|---:|---:|---:|"]
         for r in results["scaling"]:
             lines.append(f"| {r['rows']} | {r['width']} | {r['weights']} | {r['ms_per_epoch']:.1f} | {r['ns_per_row_and_weight']:.3f} |")
-    if "regularizers" in results:
-        base = results["regularizers"][0]["ms_per_epoch"]
-        lines += ["", "W1 (float32) with each regulariser, skdeep:", "",
-                  "| regulariser | ms/epoch | overhead | test score |", "|---|---:|---:|---:|"]
-        for r in results["regularizers"]:
-            lines.append(f"| {r['regularizer']} | {r['ms_per_epoch']:.1f} | "
+    if "options" in results:
+        base = results["options"][0]["ms_per_epoch"]
+        lines += ["", "W1 (float32) with each regulariser, solver and strategy, skdeep:", "",
+                  "| option | ms/epoch | overhead | test score |", "|---|---:|---:|---:|"]
+        for r in results["options"]:
+            lines.append(f"| {r['option']} | {r['ms_per_epoch']:.1f} | "
                          f"{100 * (r['ms_per_epoch'] / base - 1):+.0f}% | {r['score']:.4f} |")
     m = results["machine"]
     lines += ["", f"Machine: {m['cpu_count']} cores, Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "

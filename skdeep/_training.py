@@ -247,7 +247,8 @@ class StochasticLoop:
             np.zeros(S),
             np.empty(P if hessian else 0, dtype=dtype),
             np.empty((S, P if hessian else 0), dtype=dtype),
-            np.empty((S, ws.size if hessian else 0), dtype=dtype),
+            # None: the kernel's specialisation without Hessian-vector products
+            np.empty((S, ws.size), dtype=dtype) if hessian else None,
             np.empty((S, ws.size if hessian else 0), dtype=dtype),
             np.empty((S, ws.size if hessian else 0), dtype=dtype),
             np.empty((S, rows * ws.max_units if hessian else 0), dtype=dtype),

@@ -146,7 +146,10 @@ def _step_trainable(code, theta, grads, state, hyper, lo, hi, n_weights, frozen,
 
 
 @jit
-def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extras, hessian, bn, t0, sync, acc):
+def worker_epoch(
+    theta, net, data, order, shuffled, batch_size, bufs, opt, extras, rz, hessian, bn, t0,
+    sync, acc,
+):
     """One worker's part of an epoch: the items of each phase it claims. Adds
     each shard's share of the batch losses to ``acc[shard]``; returns the
     number of optimizer steps of the epoch.
@@ -155,7 +158,10 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
     a_off, grads)``, each with a leading shard axis; ``opt = (code, state,
     hyper, lr, n_weights)``; ``extras = (reg, drop, masks, prior, noisy, norms,
     adv, tangent, seed, average, norm_parts)`` (see ``config`` for ``reg``);
-    ``hessian = (z, hz, rz, ra, rd, scratch, gtmp)`` for AdaHessian;
+    ``rz`` and ``hessian = (z, hz, ra, rd, scratch, gtmp)`` are AdaHessian's
+    buffers; ``rz`` is None for the other solvers, and a None argument prunes
+    the Hessian-vector code from the compiled specialisation, so they do not
+    compile it;
     ``bn = (bn_off, xhat, inv, momentum, frozen)`` with per-shard ``xhat``
     and ``inv`` (batch normalisation; one shard) and the frozen intervals.
     """
@@ -163,7 +169,7 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
     Xb, Yb, swb, acts, deltas, a_off, grads = bufs
     code, state, hyper, lr, n_weights = opt
     reg, drop, masks, prior, noisy, norms, adv, tangent, seed, average, norm_parts = extras
-    z, hz, rz, ra, rd, hscratch, gtmp = hessian
+    z, hz, ra, rd, hscratch, gtmp = hessian
     adahessian = code == ADAHESSIAN
     x_adv, dx, grad_adv = adv
     strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt = tangent
@@ -278,7 +284,7 @@ def worker_epoch(theta, net, data, order, shuffled, batch_size, bufs, opt, extra
                     strength, Tb[s], n_tangents, S_buf[s], U_buf[s], dU[s], dU_next[s],
                     F[s], F2[s], extra[s], gt[s],
                 )
-                if adahessian:
+                if rz is not None:
                     part = hvp_pass(
                         used, z, grads[s], hz[s], net, xb, csr, use_sparse, rows, nr,
                         yb, wb, scale, acts[s], deltas[s], a_off, rz[s], ra[s], rd[s],
@@ -387,10 +393,10 @@ def train_epoch(
             reg, drop, masks, prior, noisy, norms, (x_adv, dx, grad_adv), tangent,
             seed, average, norm_parts,
         )
-        hessian = (z, hz, rz, ra, rd, hscratch, gtmp)
+        hessian = (z, hz, ra, rd, hscratch, gtmp)
         bn = (bn_off, xhat, inv, bn_momentum, frozen)
         steps[k] = worker_epoch(
-            theta, net, data, order, shuffled, batch_size, bufs, opt, extras, hessian,
+            theta, net, data, order, shuffled, batch_size, bufs, opt, extras, rz, hessian,
             bn, t0, sync, acc,
         )
     total = 0.0
