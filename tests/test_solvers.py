@@ -274,3 +274,31 @@ def test_newton_steps_away_from_a_saddle_point():
     assert result.success
     assert_allclose(result.x, [0.0, np.sqrt(2)], atol=1e-8)
     assert result.fun < -0.99
+
+
+def test_bfgs_restarts_after_a_failed_line_search(monkeypatch):
+    """When a line search fails on an updated estimate, BFGS restarts from the
+    identity (with a unit first step) instead of giving up."""
+    import scipy.optimize
+    from scipy.optimize import rosen, rosen_der
+
+    from skdeep.optim._full_batch import FULL_BATCH
+
+    real = scipy.optimize.line_search
+    calls = []
+
+    def fails_once(f, fprime, xk, pk, gfk, old_fval, old_old_fval):
+        calls.append(old_old_fval)
+        if len(calls) == 5:  # past the first update: the estimate is not fresh
+            return None, 0, 0, None, old_fval, None
+        return real(f, fprime, xk, pk, gfk, old_fval, old_old_fval)
+
+    monkeypatch.setattr(scipy.optimize, "line_search", fails_once)
+    x0 = np.array([-1.2, 1.0, -0.5])
+    result = FULL_BATCH["bfgs"](
+        lambda x: (rosen(x), rosen_der(x)), x0, max_iter=500, max_fun=10_000, tol=1e-8,
+        verbose=False, callback=lambda r: None,
+    )
+    assert len(calls) > 6
+    assert result.success
+    assert_allclose(result.x, np.ones(3), atol=1e-6)

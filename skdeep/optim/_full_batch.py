@@ -193,6 +193,9 @@ def _bfgs(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=Non
                 break
             H = np.asfortranarray(np.eye(n))  # restart from the steepest descent
             fresh = True
+            # a failed search hands back ``fval`` as the previous value, which
+            # would make the next search start at a step of 0
+            previous = fval + np.linalg.norm(g) / 2
             continue
         s = step * p
         x = x + s
