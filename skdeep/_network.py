@@ -377,11 +377,10 @@ class FullBatchObjective:
         self.grad_chunk = np.empty(network.n_params, dtype=dtype)
         self.scale = 1.0 / float(np.sum(sample_weight, dtype=np.float64))
         self.spec = network.spec()
-        use_tangents = tangents is not None and reg.tangent_prop > 0
-        self.T = tangents if use_tangents else no_tangents(n, dtype)
-        n_t = self.T.shape[1]
-        buffers = tangent_buffers(network, self.chunk, n_t, dtype)
-        self.tangent = (reg.tangent_prop if use_tangents else 0.0, buffers[0], n_t, *buffers[1:])
+        self.tangent = None  # None: the kernels' specialisation without it
+        if tangents is not None and reg.tangent_prop > 0:
+            buffers = tangent_buffers(network, self.chunk, tangents.shape[1], dtype)
+            self.tangent = (reg.tangent_prop, tangents, *buffers[1:])
         self.prior = reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype)
         self.prior_coef = reg.prior_alpha if reg.prior is not None else 0.0
         self.n_evaluations = 0
@@ -395,8 +394,7 @@ class FullBatchObjective:
         total = full_loss_grad(
             theta, self.grad, self.spec, inp.dense, inp.csr, inp.sparse, self.rows,
             self.Y, self.sample_weight, self.scale, self.chunk, ws.acts,
-            ws.deltas, ws.a_off, self.grad_chunk, self.reg.activity_l1,
-            self.tangent, self.T,
+            ws.deltas, ws.a_off, self.grad_chunk, self.reg.activity_l1, self.tangent,
         )
         loss = total * self.scale
         if self.reg.l2 > 0 or self.prior_coef > 0:

@@ -194,7 +194,7 @@ class StochasticLoop:
 
     def _buffers(self):
         """Per-shard buffers, allocated once per call to ``run``; a technique
-        that is off gets empty ones."""
+        that is off gets empty ones, or None for the costly ones."""
         dtype = self.theta.dtype
         network, reg = self.network, self.reg
         S = self.n_shards
@@ -214,9 +214,7 @@ class StochasticLoop:
             ws.a_off,
             np.empty((S, P), dtype=dtype),
         )
-        adversarial = reg.adversarial_eps > 0
         n_t = 0 if self.tangents is None else self.tangents.shape[1]
-        tangent = tangent_buffers(network, rows, n_t, dtype, copies=S)
         settings = reg.kernel_array()
         strategy = self.strategy
         settings[config.CLIP_NORM] = strategy.clip_grad_norm
@@ -227,41 +225,52 @@ class StochasticLoop:
         settings[config.FROZEN_LAYERS] = strategy.frozen_layers
         if averaging and self.progress.average is None:
             self.progress.average = self.theta.copy()
-        hessian = self.progress.optimizer.code == updates.ADAHESSIAN
-        widest = int(max(a * b for a, b in zip(network.sizes[:-1], network.sizes[1:])))
         self._extras = (
             settings,
             reg.dropout,
             np.empty((S, ws.size if reg.has_dropout else 0), dtype=dtype),
             reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype),
-            np.empty(P if reg.weight_noise > 0 else 0, dtype=dtype),
             np.zeros((network.n_layers, ws.max_units if reg.max_norm > 0 else 0)),
-            np.empty((S, rows if adversarial else 0, n_features), dtype=dtype),
-            np.empty((S, rows if adversarial else 0, n_features), dtype=dtype),
-            np.empty((S, P if adversarial else 0), dtype=dtype),
-            reg.tangent_prop if n_t else 0.0, tangent[0], n_t, *tangent[1:],
         )
         # after the epoch's seed in the kernel's arguments
         self._strategy_buffers = (
             self.progress.average if averaging else np.zeros(0, dtype=dtype),
             np.zeros(S),
-            np.empty(P if hessian else 0, dtype=dtype),
-            np.empty((S, P if hessian else 0), dtype=dtype),
-            # None: the kernel's specialisation without Hessian-vector products
-            np.empty((S, ws.size), dtype=dtype) if hessian else None,
-            np.empty((S, ws.size if hessian else 0), dtype=dtype),
-            np.empty((S, ws.size if hessian else 0), dtype=dtype),
-            np.empty((S, rows * ws.max_units if hessian else 0), dtype=dtype),
-            np.empty((S, widest if hessian else 0), dtype=dtype),
-        )
-        bn = network.batch_norm
-        self._batch_norm = (
-            network.bn_off,
-            np.empty((S, ws.size if bn else 0), dtype=dtype),
-            np.empty((S, network.n_hidden_units if bn else 0), dtype=dtype),
-            BATCH_NORM_MOMENTUM,
             network.frozen_ranges(strategy.frozen_layers),
         )
+        # the costly techniques' buffers, None when off: the kernel's
+        # specialisation without them does not compile their code
+        noisy = np.empty(P, dtype=dtype) if reg.weight_noise > 0 else None
+        adversarial = None
+        if reg.adversarial_eps > 0:
+            adversarial = (
+                np.empty((S, rows, n_features), dtype=dtype),
+                np.empty((S, rows, n_features), dtype=dtype),
+                np.empty((S, P), dtype=dtype),
+            )
+        tangent = None
+        if n_t:
+            buffers = tangent_buffers(network, rows, n_t, dtype, copies=S)
+            tangent = (reg.tangent_prop, buffers[0], n_t, *buffers[1:])
+        hessian = None
+        if self.progress.optimizer.code == updates.ADAHESSIAN:
+            widest = int(max(a * b for a, b in zip(network.sizes[:-1], network.sizes[1:])))
+            hessian = (
+                np.empty(P, dtype=dtype),
+                np.empty((S, P), dtype=dtype),
+                *(np.empty((S, ws.size), dtype=dtype) for _ in range(3)),
+                np.empty((S, rows * ws.max_units), dtype=dtype),
+                np.empty((S, widest), dtype=dtype),
+            )
+        batch_norm = None
+        if network.batch_norm:
+            batch_norm = (
+                network.bn_off,
+                np.empty((S, ws.size), dtype=dtype),
+                np.empty((S, network.n_hidden_units), dtype=dtype),
+                BATCH_NORM_MOMENTUM,
+            )
+        self._techniques = (noisy, adversarial, tangent, hessian, batch_norm)
         self._sync = np.zeros(N_COUNTERS, dtype=np.int64)  # claimed/done, per phase
         self._acc = np.zeros(S)
         self._steps = np.zeros(self.n_workers, dtype=np.int64)
@@ -277,8 +286,8 @@ class StochasticLoop:
             self.n_workers, self.theta, *self.network.spec(), *data, order, shuffled,
             batch_size, *self._bufs, opt.code, opt.state, opt.hyper, lr,
             self.network.n_weights, *self._extras, np.uint64(seed),
-            *self._strategy_buffers, *self._batch_norm, int(opt.counters[0]), self._sync, self._acc,
-            self._steps,
+            *self._strategy_buffers, *self._techniques, int(opt.counters[0]), self._sync,
+            self._acc, self._steps,
         )
         opt.counters[0] += steps
         return loss

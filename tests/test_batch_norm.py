@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skdeep import MLPClassifier, MLPRegressor
 from skdeep._kernels.batchnorm import EPSILON
 from skdeep._kernels.network import train_pass
-from skdeep._network import Inputs, Network, tangent_buffers
+from skdeep._network import Inputs, Network
 
 from .test_gradients import _numerical_gradient, _problem
 
@@ -31,8 +31,6 @@ def _training_pass(net, X, Y, sw, momentum=0.0):
     grad = np.empty(net.n_params)
     xhat = np.empty_like(ws.acts)
     inv = np.empty(net.n_hidden_units)
-    buffers = tangent_buffers(net, n, 0, np.float64)
-    tangent = (0.0, buffers[0], 0, *buffers[1:])
     csr = Inputs(X, np.float64).csr
     scale = 1.0 / sw.sum()
     target = np.zeros(net.n_params)
@@ -41,7 +39,7 @@ def _training_pass(net, X, Y, sw, momentum=0.0):
         total = train_pass(
             theta, grad, net.spec(), X, csr, False, np.arange(n), n, Y, sw, scale,
             ws.acts, ws.deltas, ws.a_off, np.zeros(net.n_layers), ws.acts, np.uint64(0),
-            0.0, np.empty((0, X.shape[1])), tangent, True,
+            0.0, np.empty((0, X.shape[1])), None, True,
             (net.bn_off, xhat, inv, target, momentum),
         )
         return total * scale, grad

@@ -139,3 +139,45 @@ def test_model_is_the_same_with_a_blas_limit(digits):
         with threadpool_limits(1, user_api="blas"):
             limited = MLPClassifier(**params).fit(X, y)
     np.testing.assert_array_equal(free._theta, limited._theta)
+
+
+#: estimator settings that switch on each technique the epoch kernel gets as
+#: a separate, None-able argument
+TECHNIQUES = {
+    "noisy": dict(weight_noise=0.01),
+    "adv": dict(adversarial_eps=0.05),
+    "tangent": dict(tangent_prop=0.1),
+    "hessian": dict(solver="adahessian"),
+    "bn": dict(batch_norm=True),
+}
+
+
+@pytest.mark.parametrize("on", [None, *TECHNIQUES])
+def test_the_epoch_kernel_is_specialised_on_the_techniques_in_use(monkeypatch, on):
+    """A technique that is off reaches the kernel as None, so the compiled
+    specialisation (the one this call ran) has no code for it."""
+    import inspect
+
+    import skdeep._training as training
+
+    calls = []
+    kernel = training.train_epoch
+
+    def recording(*args):
+        calls.append(args)
+        return kernel(*args)
+
+    monkeypatch.setattr(training, "train_epoch", recording)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4))
+    y = rng.integers(0, 2, 40)
+    fit_params = {"tangents": rng.normal(size=(40, 1, 4))} if on == "tangent" else {}
+    est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, **TECHNIQUES.get(on, {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y, **fit_params)
+    names = list(inspect.signature(kernel.py_func).parameters)
+    types = tuple(numba.typeof(a) for a in calls[-1])
+    assert types in kernel.signatures  # the specialisation that ran
+    for name in TECHNIQUES:
+        assert (types[names.index(name)] == numba.types.none) == (name != on), name

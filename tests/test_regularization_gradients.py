@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from skdeep._kernels.network import block_view, no_batch_norm, train_pass
+from skdeep._kernels.network import block_view, train_pass
 from skdeep._kernels.random import make_key
-from skdeep._network import Inputs, Network, tangent_buffers
+from skdeep._network import Inputs, Network
 from skdeep.optim._full_batch import _SplitL1Evaluator
 
 from .test_gradients import _numerical_gradient, _objective, _problem
@@ -112,15 +112,13 @@ def test_input_gradient_for_adversarial_examples():
     ws = net.workspace(n, np.float64)
     grad = np.empty(net.n_params)
     dx = np.empty((n, d))
-    buffers = tangent_buffers(net, n, 0, np.float64)
-    tangent = (0.0, buffers[0], 0, *buffers[1:])
     csr = Inputs(X, np.float64).csr
 
     def loss(Xv, want_dx):
         return train_pass(
             theta, grad, net.spec(), Xv, csr, False, np.arange(n), n, Y, sw, 1.0,
             ws.acts, ws.deltas, ws.a_off, np.zeros(1), ws.acts, np.uint64(0), 0.0,
-            dx if want_dx else dx[:0], tangent, True, no_batch_norm(theta),
+            dx if want_dx else dx[:0], None, True, None,
         )
 
     loss(X.copy(), True)
@@ -148,8 +146,6 @@ def test_dropout_masks_and_backward():
     ws = net.workspace(n, np.float64)
     masks = np.empty_like(ws.acts)
     grad = np.empty(net.n_params)
-    buffers = tangent_buffers(net, n, 0, np.float64)
-    tangent = (0.0, buffers[0], 0, *buffers[1:])
     csr = Inputs(X, np.float64).csr
     key = make_key(7, 1, 0, 2)
 
@@ -157,7 +153,7 @@ def test_dropout_masks_and_backward():
         value = train_pass(
             th, grad, net.spec(), X, csr, False, np.arange(n), n, Y, np.ones(n), 1.0,
             ws.acts, ws.deltas, ws.a_off, np.array([0.5, 0.3]), masks, key, 0.0,
-            np.empty((0, d)), tangent, True, no_batch_norm(th),
+            np.empty((0, d)), None, True, None,
         )
         return value, grad
 

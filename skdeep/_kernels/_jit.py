@@ -9,12 +9,41 @@ threading backend run several fits at once.
 """
 
 import numba
+from numba.core import types
+from numba.extending import overload
 
 FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 
 jit = numba.njit(
     cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy"
 )
+
+
+def optional(impl):
+    """The kernel ``f(x, *args)``: ``None`` when ``x`` is None, else
+    ``impl(x, *args)``, chosen when numba types the call.
+
+    A technique that is off passes None for its buffers. numba prunes a branch
+    ``if x is None`` when ``x`` is a None *argument*, but keeps both branches
+    when ``x`` has another type, so a kernel that built "None or a tuple" in
+    a branch would type it as an Optional, which tuples do not support. This
+    overload makes the choice by type instead.
+    """
+    compiled = jit(impl)
+
+    def kernel(x, *args):
+        raise NotImplementedError("compiled only: call it from a numba kernel")
+
+    kernel.__name__ = kernel.__qualname__ = impl.__name__
+    kernel.__doc__ = impl.__doc__
+
+    @overload(kernel)
+    def _typed(x, *args):
+        if isinstance(x, types.NoneType):
+            return lambda x, *args: None
+        return lambda x, *args: compiled(x, *args)
+
+    return kernel
 
 
 def remove_stale_caches():

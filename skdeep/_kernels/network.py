@@ -24,18 +24,21 @@ The input of the first layer is either a dense C-contiguous batch ``Xb`` or,
 when ``sparse`` is true, the rows ``rows`` of a CSR matrix ``csr = (data,
 indices, indptr)``.
 
-Training extras are passed as arrays and switched off by zeros: per-layer
-dropout rates ``drop``, the activity-L1 coefficient, an input-gradient buffer
-``dx`` (empty when not wanted), the tangent-propagation tuple (strength 0 when
-off; see ``tangent_reverse``) and the batch-normalisation tuple ``bn = (bn_off,
-xhat, inv, target, momentum)`` (empty ``bn_off`` when off; see ``batchnorm``).
-Prediction never normalises: ``Network.fold`` merges a trained normalisation
-into the weights first.
+Cheap training extras are passed as arrays and switched off by zeros: per-layer
+dropout rates ``drop``, the activity-L1 coefficient and an input-gradient
+buffer ``dx`` (empty when not wanted). The costly ones, the tangent-propagation
+tuple (see ``tangent_reverse``) and the batch-normalisation tuple ``bn =
+(bn_off, xhat, inv, target, momentum)`` (see ``batchnorm``), are ``None`` when
+off: numba prunes a branch ``if arg is not None`` when ``arg`` is a None
+argument, and compiles (and caches) a separate specialisation for each type,
+so a configuration without them does not compile their code. Prediction never
+normalises: ``Network.fold`` merges a trained normalisation into the weights
+first.
 """
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit, optional
 from .activations import (
     activation_backward,
     activation_forward,
@@ -87,19 +90,13 @@ def _first_layer_product(Xb, csr, sparse, rows, W, Z):
 
 
 @jit
-def no_batch_norm(theta):
-    """The ``bn`` tuple that switches batch normalisation off."""
-    return (np.zeros(0, dtype=np.int64), theta[:0], theta[:0], theta[:0], 0.0)
-
-
-@jit
 def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off):
     """Forward pass for prediction (no dropout); returns the output block
     before the output activation."""
     no_drop = np.zeros(net[0].shape[0], dtype=np.float64)
     out, _ = forward_train(
         theta, net, Xb, csr, sparse, rows, n, acts[:0], acts, a_off, no_drop, acts,
-        np.uint64(0), 0.0, no_batch_norm(theta),
+        np.uint64(0), 0.0, None,
     )
     return out
 
@@ -108,10 +105,9 @@ def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off):
 def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, masks, key, activity, bn):
     """Training forward pass: batch normalisation before and dropout after
     the hidden activations (rate ``drop[l]`` for hidden layer ``l``); returns
-    ``(raw output block, activity penalty sum_i sw_i * activity * sum |A|)``."""
+    ``(raw output block, activity penalty sum_i sw_i * activity * sum |A|)``;
+    ``bn`` is None without batch normalisation."""
     sizes, w_off, b_off, act, _, _ = net
-    bn_off, xhat, inv, target, momentum = bn
-    normalise = bn_off.shape[0] > 0
     n_layers = sizes.shape[0] - 1
     prev = block_view(acts, sizes, a_off, 0, n)
     penalty = 0.0
@@ -124,7 +120,8 @@ def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, m
         else:
             np.dot(prev, W, Z)
         if layer < n_layers - 1:
-            if normalise:  # the shift beta replaces the bias
+            if bn is not None:  # the shift beta replaces the bias
+                bn_off, xhat, inv, target, momentum = bn
                 bn_forward(
                     Z, sw, theta, bn_off, layer, block_view(xhat, sizes, a_off, layer, n),
                     inv, target, momentum,
@@ -152,10 +149,8 @@ def backward_train(
     Writes the parameter gradient into ``grad`` when ``param_grad``, the input
     gradient into ``dx`` when it is not empty, and adds ``extra`` (per hidden
     layer, in the layout of ``deltas``) to the pre-activation deltas when it is
-    not empty (tangent propagation's second-order terms)."""
+    not None (tangent propagation's second-order terms)."""
     sizes, w_off, b_off, act, _, _ = net
-    bn_off, xhat, inv, _, _ = bn
-    normalise = bn_off.shape[0] > 0
     n_layers = sizes.shape[0] - 1
     for layer in range(n_layers - 1, -1, -1):
         D = block_view(deltas, sizes, a_off, layer, n)
@@ -180,12 +175,13 @@ def backward_train(
             if activity > 0:
                 activity_backward(A, D_prev, sw, activity * scale)
             activation_backward(act, A, D_prev)
-            if normalise:
+            if bn is not None:
+                bn_off, xhat, inv, _, _ = bn
                 bn_backward(
                     D_prev, sw, theta, grad, bn_off, layer - 1,
                     block_view(xhat, sizes, a_off, layer - 1, n), inv, param_grad,
                 )
-            if extra.shape[0] > 0:
+            if extra is not None:
                 E = block_view(extra, sizes, a_off, layer - 1, n)
                 for i in range(n):
                     d = D_prev[i]
@@ -193,13 +189,13 @@ def backward_train(
                     for j in range(d.shape[0]):
                         d[j] += e[j]
         if param_grad:
-            if normalise and layer < n_layers - 1:
-                bias_view(grad, sizes, b_off, layer)[:] = 0  # unused bias
-            else:
-                column_sums(D, bias_view(grad, sizes, b_off, layer))
-    if param_grad and normalise:  # the running statistics are not trained
+            column_sums(D, bias_view(grad, sizes, b_off, layer))
+    if bn is not None and param_grad:
+        bn_off = bn[0]
+        for layer in range(n_layers - 1):  # the shifts replace these biases
+            bias_view(grad, sizes, b_off, layer)[:] = 0
         H = bn_off[bn_off.shape[0] - 1] - bn_off[0]
-        grad[bn_off[0] + 2 * H : bn_off[0] + 4 * H] = 0
+        grad[bn_off[0] + 2 * H : bn_off[0] + 4 * H] = 0  # running statistics
 
 
 # ------------------------------------------------------- tangent propagation
@@ -325,15 +321,15 @@ def train_pass(
     be multiplied by ``scale``); ``grad <- scale * d/dtheta`` of it.
 
     ``tangent = (strength, Tb, n_tangents, S, U, dU, dU_next, F, F2, extra,
-    gt)``; strength 0 switches it off."""
+    gt)``, or None without tangent propagation; ``bn`` likewise."""
     sizes = net[0]
     out, penalty = forward_train(
         theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, masks, key, activity, bn
     )
     D = block_view(deltas, sizes, a_off, sizes.shape[0] - 2, n)
     total = loss_gradient(net[4], out, Y, sw, net[5], scale, D) + penalty
-    strength, Tb, n_tangents, S, U, dU, dU_next, F, F2, extra, gt = tangent
-    if strength > 0:
+    if tangent is not None:
+        strength, Tb, n_tangents, S, U, dU, dU_next, F, F2, extra, gt = tangent
         tangent_forward(theta, net, acts, a_off, n, Tb, n_tangents, S, U, F)
         total += tangent_reverse(
             theta, net, acts, a_off, n, sw, scale, Tb, n_tangents, strength, S, U,
@@ -350,7 +346,7 @@ def train_pass(
     else:
         backward_train(
             theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas,
-            a_off, drop, masks, activity, dx, extra[:0], param_grad, bn,
+            a_off, drop, masks, activity, dx, None, param_grad, bn,
         )
     return total
 
@@ -396,33 +392,43 @@ def predict_dropout_raw(
         key = make_key(seed, sample, block, HIDDEN_DROPOUT)
         Z, _ = forward_train(
             theta, net, Xb, csr, sparse, rows[start:stop], stop - start, sw, acts,
-            a_off, drop, masks, key, 0.0, no_batch_norm(theta),
+            a_off, drop, masks, key, 0.0, None,
         )
         out[start:stop] = Z
+
+
+@optional
+def _chunk_tangent(tangent, start, stop):
+    """``train_pass``'s tangent tuple for rows ``start:stop`` of the full-batch
+    tuple ``(strength, T, S, U, dU, dU_next, F, F2, extra, gt)``."""
+    strength, T, S, U, dU, dU_next, F, F2, extra, gt = tangent
+    n_t = T.shape[1]
+    Tb = T[start:stop].reshape(((stop - start) * n_t, T.shape[2]))
+    return (strength, Tb, n_t, S, U, dU, dU_next, F, F2, extra, gt)
 
 
 @jit
 def full_loss_grad(
     theta, grad, net, X, csr, sparse, rows, Y, sw, scale, chunk, acts, deltas,
-    a_off, grad_chunk, activity, tangent, T,
+    a_off, grad_chunk, activity, tangent,
 ):
     """Data term (with the activity and tangent penalties) over the whole data
-    set, ``chunk`` rows at a time; ``T`` holds the tangents, ``(n, n_t, d)``."""
+    set, ``chunk`` rows at a time. ``tangent = (strength, T, S, U, dU,
+    dU_next, F, F2, extra, gt)`` with the tangents ``T``, ``(n, n_t, d)``, or
+    None."""
     n = Y.shape[0]
     no_drop = np.zeros(net[0].shape[0], dtype=np.float64)
     no_dx = acts[:0].reshape((0, 1))
-    strength, _, n_tangents, S, U, dU, dU_next, F, F2, extra, gt = tangent
     total = 0.0
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         Xb = X[start:stop] if not sparse else X
         target = grad if stop - start == n else grad_chunk
-        Tb = T[start:stop].reshape(((stop - start) * n_tangents, T.shape[2]))
-        part_tangent = (strength, Tb, n_tangents, S, U, dU, dU_next, F, F2, extra, gt)
+        part = _chunk_tangent(tangent, start, stop)
         total += train_pass(
             theta, target, net, Xb, csr, sparse, rows[start:stop], stop - start,
             Y[start:stop], sw[start:stop], scale, acts, deltas, a_off, no_drop,
-            acts, np.uint64(0), activity, no_dx, part_tangent, True, no_batch_norm(theta),
+            acts, np.uint64(0), activity, no_dx, part, True, None,
         )
         if stop - start < n:
             if start == 0:

@@ -9,7 +9,7 @@ when ``steps == 1``, otherwise projected gradient ascent (PGD, Madry et al.,
 """
 
 from . import config
-from ._jit import jit
+from ._jit import jit, optional
 from .network import train_pass
 from .random import uniform
 
@@ -39,6 +39,13 @@ def _random_start(xa, x, eps, key):
             xa[i, j] = x[i, j] + eps * (2.0 * uniform(key, i * m + j) - 1.0)
 
 
+@optional
+def _frozen_statistics(bn):
+    """The batch-normalisation tuple with momentum 0: the pass uses the batch
+    statistics but leaves the running ones as they are."""
+    return bn[:4] + (0.0,)
+
+
 @jit
 def shard_step(
     theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
@@ -48,20 +55,22 @@ def shard_step(
     included); ``grad <- scale * d/dtheta``. Input dropout and noise are
     already applied to ``xb`` (by the caller, on its private copy);
     ``keys = (hidden dropout, adversarial start)``; ``adv = (x_adv, dx,
-    grad_adv)``; ``bn`` is batch normalisation's tuple (see ``network``)."""
+    grad_adv)``, the tangent tuple and batch normalisation's tuple (see
+    ``network``) are None when their technique is off, which prunes their
+    code from the specialisation."""
     activity = reg[config.ACTIVITY_L1]
-    eps = reg[config.ADVERSARIAL_EPS]
-    x_adv, dx, grad_adv = adv
-    if eps <= 0:
+    if adv is None:
         return train_pass(
             theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-            a_off, drop, masks, keys[0], activity, dx[:0], tangent, True, bn,
+            a_off, drop, masks, keys[0], activity, acts[:0].reshape((0, 1)), tangent,
+            True, bn,
         )
+    eps = reg[config.ADVERSARIAL_EPS]
     steps = int(reg[config.ADVERSARIAL_STEPS])
+    x_adv, dx, grad_adv = adv
     xa = x_adv[:n]
     d = dx[:n]
-    no_tangent = (0.0,) + tangent[1:]
-    quiet = bn[:4] + (0.0,)  # PGD's inner passes leave the running statistics
+    quiet = _frozen_statistics(bn)  # PGD's inner passes leave them alone
     if steps <= 1:
         clean = train_pass(
             theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
@@ -79,12 +88,12 @@ def shard_step(
         for _ in range(steps):
             train_pass(
                 theta, grad_adv, net, xa, csr, sparse, rows, n, yb, wb, scale, acts,
-                deltas, a_off, drop, masks, keys[0], activity, d, no_tangent, False, quiet,
+                deltas, a_off, drop, masks, keys[0], activity, d, None, False, quiet,
             )
             _signed_step(xa, xb, d, step, xb.dtype.type(eps))
     adversarial = train_pass(
         theta, grad_adv, net, xa, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-        a_off, drop, masks, keys[0], activity, d[:0], no_tangent, True, bn,
+        a_off, drop, masks, keys[0], activity, d[:0], None, True, bn,
     )
     half = grad.dtype.type(0.5)
     for i in range(grad.shape[0]):

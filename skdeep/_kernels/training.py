@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from . import config
-from ._jit import FASTMATH_FLAGS, jit
+from ._jit import FASTMATH_FLAGS, jit, optional
 from ._sync import claim, mark_done, wait_until
 from .hessian import hvp_pass
 from .linalg import gather, gather_rows
@@ -54,7 +54,7 @@ from .random import (
 )
 from .regularizers import max_norm_project, perturb_inputs
 from .step import shard_step
-from .updates import ADAHESSIAN, average_update, optimizer_step
+from .updates import average_update, optimizer_step
 
 # counters in ``sync``: (claimed, done) per phase
 _NOISE, _SHARDS, _UPDATE, _PROJECT, _PROBE, _SUM = 0, 2, 4, 6, 8, 10
@@ -145,10 +145,33 @@ def _step_trainable(code, theta, grads, state, hyper, lo, hi, n_weights, frozen,
     return squares, absolutes, distances
 
 
+@optional
+def _shard_tangent(tangent, T, rows, s):
+    """Shard ``s``'s tangent tuple for ``train_pass``, with its rows'
+    tangents gathered; None without tangent propagation."""
+    strength, Tb, n_t, S_buf, U_buf, dU, dU_next, F, F2, extra, gt = tangent
+    _gather_tangents(T, rows, Tb[s])
+    return (strength, Tb[s], n_t, S_buf[s], U_buf[s], dU[s], dU_next[s], F[s], F2[s], extra[s], gt[s])
+
+
+@optional
+def _shard_adversarial(adv, s):
+    """Shard ``s``'s adversarial buffers; None without adversarial training."""
+    return (adv[0][s], adv[1][s], adv[2][s])
+
+
+@optional
+def _shard_batch_norm(bn, theta, s):
+    """Shard ``s``'s batch-normalisation tuple (the running statistics are
+    updated in ``theta``); None without batch normalisation."""
+    bn_off, xhat, inv, momentum = bn
+    return (bn_off, xhat[s], inv[s], theta, momentum)
+
+
 @jit
 def worker_epoch(
-    theta, net, data, order, shuffled, batch_size, bufs, opt, extras, rz, hessian, bn, t0,
-    sync, acc,
+    theta, net, data, order, shuffled, batch_size, bufs, opt, extras, noisy, adv,
+    tangent, hessian, bn, t0, sync, acc,
 ):
     """One worker's part of an epoch: the items of each phase it claims. Adds
     each shard's share of the batch losses to ``acc[shard]``; returns the
@@ -156,23 +179,23 @@ def worker_epoch(
 
     ``data = (X, csr, sparse, Y, sw, T)``; ``bufs = (Xb, Yb, swb, acts, deltas,
     a_off, grads)``, each with a leading shard axis; ``opt = (code, state,
-    hyper, lr, n_weights)``; ``extras = (reg, drop, masks, prior, noisy, norms,
-    adv, tangent, seed, average, norm_parts)`` (see ``config`` for ``reg``);
-    ``rz`` and ``hessian = (z, hz, ra, rd, scratch, gtmp)`` are AdaHessian's
-    buffers; ``rz`` is None for the other solvers, and a None argument prunes
-    the Hessian-vector code from the compiled specialisation, so they do not
-    compile it;
-    ``bn = (bn_off, xhat, inv, momentum, frozen)`` with per-shard ``xhat``
-    and ``inv`` (batch normalisation; one shard) and the frozen intervals.
+    hyper, lr, n_weights)``; ``extras = (reg, drop, masks, prior, norms, seed,
+    average, norm_parts, frozen)`` (see ``config`` for ``reg``; ``frozen``
+    holds the intervals of parameters the optimizer leaves alone).
+
+    The costly techniques get their buffers as separate arguments, each None
+    when the technique is off: ``noisy`` (weight noise), ``adv = (x_adv, dx,
+    grad_adv)``, ``tangent = (strength, Tb, n_tangents, S, U, dU, dU_next, F,
+    F2, extra, gt)``, ``hessian = (z, hz, rz, ra, rd, scratch, gtmp)``
+    (AdaHessian) and ``bn = (bn_off, xhat, inv, momentum)`` (batch
+    normalisation; one shard). numba prunes ``if arg is not None`` on a None
+    argument and caches each specialisation apart, so a configuration
+    compiles only the techniques it uses.
     """
     X, csr, sparse, Y, sw, T = data
     Xb, Yb, swb, acts, deltas, a_off, grads = bufs
     code, state, hyper, lr, n_weights = opt
-    reg, drop, masks, prior, noisy, norms, adv, tangent, seed, average, norm_parts = extras
-    z, hz, ra, rd, hscratch, gtmp = hessian
-    adahessian = code == ADAHESSIAN
-    x_adv, dx, grad_adv = adv
-    strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt = tangent
+    reg, drop, masks, prior, norms, seed, average, norm_parts, frozen = extras
     sizes = net[0]
     n_layers = sizes.shape[0] - 1
     n_shards = grads.shape[0]
@@ -184,7 +207,6 @@ def worker_epoch(
     )
     dense_rows = sparse and perturbed  # perturbations need the rows dense
     use_sparse = sparse and not perturbed
-    weight_noise = reg[config.WEIGHT_NOISE]
     max_norm = reg[config.MAX_NORM]
     l1 = reg[config.L1]
     l2 = reg[config.L2]
@@ -194,7 +216,12 @@ def worker_epoch(
     average_start = int(reg[config.AVERAGE_START])
     average_decay = reg[config.AVERAGE_DECAY]
     frozen_layers = int(reg[config.FROZEN_LAYERS])
-    bn_off, xhat, inv, bn_momentum, frozen = bn
+    if hessian is not None:
+        z, hz, rz, ra, rd, hscratch, gtmp = hessian
+        hz0 = hz[0]
+    else:  # AdaHessian's arguments of the optimizer step, unused
+        z = theta[:0]
+        hz0 = theta[:0]
     steps = 0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -214,7 +241,8 @@ def worker_epoch(
         steps += 1
 
         used = theta
-        if weight_noise > 0:  # phase 0: the weights this step sees
+        if noisy is not None:  # phase 0: the weights this step sees
+            weight_noise = reg[config.WEIGHT_NOISE]
             while True:
                 item = claim(sync, _NOISE, base + n_shards)
                 if item < 0:
@@ -229,7 +257,7 @@ def worker_epoch(
             wait_until(sync, _NOISE + 1, base + n_shards)
             used = noisy
 
-        if adahessian:  # phase 0: the random signs of the Hessian probe
+        if hessian is not None:  # phase 0: the random signs of the Hessian probe
             key = make_key(seed, step, 0, HESSIAN_PROBE)
             while True:
                 item = claim(sync, _PROBE, base + n_shards)
@@ -274,28 +302,22 @@ def worker_epoch(
                 else:
                     yb = Y[lo:hi]
                     wb = sw[lo:hi]
-                if strength > 0:
-                    _gather_tangents(T, rows, Tb[s])
-                keys = (
-                    make_key(seed, step, s, HIDDEN_DROPOUT),
-                    make_key(seed, step, s, ADVERSARIAL_START),
-                )
-                shard_tangent = (
-                    strength, Tb[s], n_tangents, S_buf[s], U_buf[s], dU[s], dU_next[s],
-                    F[s], F2[s], extra[s], gt[s],
-                )
-                if rz is not None:
+                if hessian is not None:
                     part = hvp_pass(
                         used, z, grads[s], hz[s], net, xb, csr, use_sparse, rows, nr,
                         yb, wb, scale, acts[s], deltas[s], a_off, rz[s], ra[s], rd[s],
                         hscratch[s], gtmp[s],
                     )
                 else:
+                    keys = (
+                        make_key(seed, step, s, HIDDEN_DROPOUT),
+                        make_key(seed, step, s, ADVERSARIAL_START),
+                    )
                     part = shard_step(
                         used, grads[s], net, xb, csr, use_sparse, rows, nr, yb, wb,
                         scale, acts[s], deltas[s], a_off, reg, drop, masks[s], keys,
-                        (x_adv[s], dx[s], grad_adv[s]), shard_tangent,
-                        (bn_off, xhat[s], inv[s], theta, bn_momentum),
+                        _shard_adversarial(adv, s), _shard_tangent(tangent, T, rows, s),
+                        _shard_batch_norm(bn, theta, s),
                     )
                 acc[s] += part * scale * nb
             mark_done(sync, _SHARDS + 1)
@@ -310,7 +332,7 @@ def worker_epoch(
                 r = item - base
                 p_lo, p_hi = (n_params * r) // n_shards, (n_params * (r + 1)) // n_shards
                 norm_parts[r] = _sum_shards(grads, p_lo, p_hi)
-                if adahessian:
+                if hessian is not None:
                     _sum_shards(hz, p_lo, p_hi)
                 mark_done(sync, _SUM + 1)
             wait_until(sync, _SUM + 1, base + n_shards)
@@ -330,11 +352,11 @@ def worker_epoch(
             p_hi = (n_params * (r + 1)) // n_shards
             if clip <= 0:
                 _sum_shards(grads, p_lo, p_hi)
-                if adahessian:
+                if hessian is not None:
                     _sum_shards(hz, p_lo, p_hi)
             squares, absolutes, distances = _step_trainable(
                 code, theta, grads, state, hyper, p_lo, p_hi, n_weights, frozen, step,
-                lr, gs, l2 * scale, l1 * scale, prior_coef * scale, prior, hz[0], z,
+                lr, gs, l2 * scale, l1 * scale, prior_coef * scale, prior, hz0, z,
             )
             penalty = 0.5 * l2 * squares + l1 * absolutes + 0.5 * prior_coef * distances
             acc[r] += penalty * scale * nb
@@ -370,34 +392,27 @@ def train_epoch(
     X, csr_data, csr_indices, csr_indptr, sparse, Y, sw, T, order, shuffled,
     batch_size, Xb, Yb, swb, acts, deltas, a_off, grads,
     code, state, hyper, lr, n_weights,
-    reg, drop, masks, prior, noisy, norms, x_adv, dx, grad_adv,
-    strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt, seed,
-    average, norm_parts, z, hz, rz, ra, rd, hscratch, gtmp,
-    bn_off, xhat, inv, bn_momentum, frozen, t0, sync, acc, steps,
+    reg, drop, masks, prior, norms, seed, average, norm_parts, frozen,
+    noisy, adv, tangent, hessian, bn, t0, sync, acc, steps,
 ):
     """One epoch over ``order`` with ``n_workers`` threads; returns
     ``(scikit-learn's epoch loss, optimizer steps taken)``.
 
     Each batch minimises ``(sum_i sw_i loss_i + penalties) / sum_i sw_i`` over
     its rows, as scikit-learn does; the epoch loss is the mean of the batch
-    losses weighted by batch size. Arguments are flat because numba's parallel
-    region cannot receive tuples of arrays; ``worker_epoch`` gets them grouped.
+    losses weighted by batch size. Arguments are flat arrays, scalars and flat
+    tuples (or None: see ``worker_epoch``) because numba's parallel region
+    cannot receive nested tuples; ``worker_epoch`` gets them grouped.
     """
     for k in numba.prange(n_workers):
         net = (sizes, w_off, b_off, act, loss, segments)
         data = (X, (csr_data, csr_indices, csr_indptr), sparse, Y, sw, T)
         bufs = (Xb, Yb, swb, acts, deltas, a_off, grads)
         opt = (code, state, hyper, lr, n_weights)
-        tangent = (strength, Tb, n_tangents, S_buf, U_buf, dU, dU_next, F, F2, extra, gt)
-        extras = (
-            reg, drop, masks, prior, noisy, norms, (x_adv, dx, grad_adv), tangent,
-            seed, average, norm_parts,
-        )
-        hessian = (z, hz, ra, rd, hscratch, gtmp)
-        bn = (bn_off, xhat, inv, bn_momentum, frozen)
+        extras = (reg, drop, masks, prior, norms, seed, average, norm_parts, frozen)
         steps[k] = worker_epoch(
-            theta, net, data, order, shuffled, batch_size, bufs, opt, extras, rz, hessian,
-            bn, t0, sync, acc,
+            theta, net, data, order, shuffled, batch_size, bufs, opt, extras, noisy,
+            adv, tangent, hessian, bn, t0, sync, acc,
         )
     total = 0.0
     for s in range(acc.shape[0]):  # in shard order, whatever the workers
