@@ -241,6 +241,8 @@ def scaling(repeat):
 #: compare with the plain run (Adam, constant rate)
 OPTIONS = {
     "none": {},
+    "activation='tanh'": {"activation": "tanh"},
+    "activation='logistic'": {"activation": "logistic"},
     "penalty='l1'": {"penalty": "l1"},
     "penalty='elasticnet'": {"penalty": "elasticnet"},
     "max_norm=3": {"max_norm": 3.0},

@@ -124,13 +124,15 @@ def _expected_failures(estimator):
             "check_sample_weight_equivalence_on_sparse_data": reason,
         }
     if estimator is NEWTON_CG:
+        reason = (
+            "Newton-CG's path through a non-convex objective amplifies rounding: "
+            "weighted and repeated rows give gradients equal up to rounding, and "
+            "its truncated-CG steps (which stop at negative curvature) lead to end "
+            "points that differ at the 1e-7 level"
+        )
         return {
-            "check_sample_weight_equivalence_on_dense_data": (
-                "Newton-CG's path through a non-convex objective amplifies rounding: "
-                "weighted and repeated rows give gradients equal up to rounding, and "
-                "its truncated-CG steps (which stop at negative curvature) lead to end "
-                "points that differ at the 1e-7 level"
-            )
+            "check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason,
         }
     if estimator is POISSON:
         return {

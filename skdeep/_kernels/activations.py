@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._jit import jit
+from .elementary import logistic, tanh
 
 IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS = range(7)
 
@@ -64,17 +65,10 @@ def identity_forward(Z, b):
 
 @jit
 def logistic_forward(Z, b):
-    one = Z.dtype.type(1)
     n, m = Z.shape
     for i in range(n):
         for j in range(m):
-            x = Z[i, j] + b[j]
-            # two branches keep exp() from overflowing for large |x|
-            if x >= 0:
-                Z[i, j] = one / (one + np.exp(-x))
-            else:
-                e = np.exp(x)
-                Z[i, j] = e / (one + e)
+            Z[i, j] = logistic(Z[i, j] + b[j])
 
 
 @jit
@@ -82,7 +76,7 @@ def tanh_forward(Z, b):
     n, m = Z.shape
     for i in range(n):
         for j in range(m):
-            Z[i, j] = np.tanh(Z[i, j] + b[j])
+            Z[i, j] = tanh(Z[i, j] + b[j])
 
 
 @jit

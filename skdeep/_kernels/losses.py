@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._jit import jit
+from .elementary import exp, logistic
 
 SQUARED_ERROR, POISSON, BINARY_LOG_LOSS, LOG_LOSS = range(4)
 
@@ -67,7 +68,7 @@ def _softmax_inplace(z):
         zmax = max(zmax, z[k])
     total = z.dtype.type(0)
     for k in range(z.shape[0]):
-        e = np.exp(z[k] - zmax)
+        e = exp(z[k] - zmax)
         z[k] = e
         total += e
     inv = 1 / total
@@ -83,7 +84,7 @@ def _logsumexp(z):
         zmax = max(zmax, z[k])
     total = z.dtype.type(0)
     for k in range(z.shape[0]):
-        total += np.exp(z[k] - zmax)
+        total += exp(z[k] - zmax)
     return zmax + np.log(total)
 
 
@@ -104,7 +105,7 @@ def _softmax_segment_gradient(z, y, d, w):
         yz += y[c] * z[c]
     total = zero
     for c in range(z.shape[0]):
-        e = np.exp(z[c] - zmax)
+        e = exp(z[c] - zmax)
         z[c] = e
         total += e
     inv = 1 / total
@@ -131,7 +132,6 @@ def loss_gradient(code, Z, Y, sw, segments, scale, D):
                 row += _softmax_segment_gradient(Z[i, lo:hi], Y[i, lo:hi], D[i, lo:hi], w)
             total += sw[i] * row
     elif code == BINARY_LOG_LOSS:
-        one = Z.dtype.type(1)
         for i in range(n):
             w = Z.dtype.type(scale * sw[i])
             z, y, d = Z[i], Y[i], D[i]
@@ -139,11 +139,7 @@ def loss_gradient(code, Z, Y, sw, segments, scale, D):
             for c in range(k):
                 zc = z[c]
                 row += _log1pexp(zc) - y[c] * zc
-                if zc >= 0:
-                    p = one / (one + np.exp(-zc))
-                else:
-                    e = np.exp(zc)
-                    p = e / (one + e)
+                p = logistic(zc)
                 z[c] = p
                 d[c] = w * (p - y[c])
             total += sw[i] * row
@@ -153,7 +149,7 @@ def loss_gradient(code, Z, Y, sw, segments, scale, D):
             z, y, d = Z[i], Y[i], D[i]
             row = 0.0
             for c in range(k):
-                p = np.exp(z[c])
+                p = exp(z[c])
                 # half Poisson deviance with log link, as scikit-learn's MLP:
                 # y log(y / p) - y + p
                 row += _xlogy(y[c], y[c]) - y[c] * z[c] - y[c] + p
@@ -212,16 +208,10 @@ def output_activation(code, Z, segments):
             for s in range(segments.shape[0] - 1):
                 _softmax_inplace(Z[i, segments[s] : segments[s + 1]])
     elif code == BINARY_LOG_LOSS:
-        one = Z.dtype.type(1)
         for i in range(n):
             for c in range(k):
-                z = Z[i, c]
-                if z >= 0:
-                    Z[i, c] = one / (one + np.exp(-z))
-                else:
-                    e = np.exp(z)
-                    Z[i, c] = e / (one + e)
+                Z[i, c] = logistic(Z[i, c])
     elif code == POISSON:
         for i in range(n):
             for c in range(k):
-                Z[i, c] = np.exp(Z[i, c])
+                Z[i, c] = exp(Z[i, c])

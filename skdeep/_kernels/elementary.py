@@ -1,0 +1,169 @@
+"""``exp``, ``tanh`` and the logistic function in a form LLVM can vectorise.
+
+numba lowers ``np.exp`` and ``np.tanh`` to scalar libm calls, one per element
+(numba vectorises them only with Intel's SVML library installed), and the
+hidden activations of a tanh or logistic network cost more than the matrix
+products then. The functions here use only arithmetic, ``floor``, comparisons
+turned into selects and one integer-to-float bit cast, so a loop over them
+becomes SIMD code.
+
+``exp(x)``: ``x = k ln 2 + r`` with ``k = round(x / ln 2)`` and ``|r| <= ln 2
+/ 2`` (Cody and Waite's two-part ``ln 2``, exact in the first product), the
+Taylor polynomial of ``e^r`` (degree 13 in float64, 7 in float32: truncation
+below half an ulp), and ``2^k`` as two factors built from their exponent bits,
+so overflow gives ``inf`` and underflow gradual zeros, as libm does.
+
+``tanh(x) = sign(x) (1 - e^{-2|x|}) / (1 + e^{-2|x|})``, and its Taylor series
+for ``|x| < 0.1``, where the first form loses digits to cancellation; the
+logistic function from ``e^{-|x|}``, which cannot overflow.
+
+Accuracy (checked by the tests against numpy over the whole range): a few
+ulps. These kernels are compiled without ``reassoc``, which would let LLVM
+merge the two parts of ``ln 2`` and lose the reduction's precision.
+"""
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic, overload
+
+# contract (fused multiply-add) only, for the test kernels below
+_exact = numba.njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+
+#: per width: ln 2 split so that ``k * hi`` is exact for the ``k`` that
+#: occur (fdlibm's ``exp`` and ``expf``), the clamp that keeps ``k`` in range
+#: (``e^lo`` rounds to 0, ``e^hi`` to inf), exponent bias and mantissa bits
+_FLOAT64 = dict(hi=6.93147180369123816490e-01, lo=1.90821492927058770002e-10,
+                clamp=(-746.0, 710.0), bias=1023, mantissa=52, degree=13)
+_FLOAT32 = dict(hi=6.9314575195e-01, lo=1.4286067653e-06,
+                clamp=(-104.0, 89.0), bias=127, mantissa=23, degree=7)
+_LOG2E = 1.44269504088896338700e00
+
+
+def _exp_ir(builder, x):
+    """LLVM IR for ``e^x`` (see the module docstring); ``x`` a float or
+    double value. No fast-math flags, so no later pass can reassociate the
+    reduction."""
+    fty = x.type
+    single = isinstance(fty, ir.FloatType)
+    w = _FLOAT32 if single else _FLOAT64
+    ity = ir.IntType(32 if single else 64)
+    module = builder.module
+
+    def const(value):
+        return ir.Constant(fty, float(np.float32(value)) if single else value)
+
+    def call(name, *args):
+        signature = ir.FunctionType(fty, [fty] * len(args))
+        return builder.call(module.declare_intrinsic(name, [fty], signature), list(args))
+
+    def fmuladd(a, b, c):  # a * b + c, fused where the machine has FMA
+        return call("llvm.fmuladd", a, b, c)
+
+    y = call("llvm.minnum", call("llvm.maxnum", x, const(w["clamp"][0])), const(w["clamp"][1]))
+    kf = call("llvm.floor", fmuladd(y, const(_LOG2E), const(0.5)))
+    r = fmuladd(kf, const(-w["hi"]), y)
+    r = fmuladd(kf, const(-w["lo"]), r)
+    factorials = np.cumprod(np.arange(1, w["degree"] + 1, dtype=np.float64))
+    p = const(1.0 / factorials[-1])
+    for n in range(w["degree"] - 1, 0, -1):  # Taylor terms 1/n!, Horner
+        p = fmuladd(p, r, const(1.0 / factorials[n - 1]))
+    p = fmuladd(p, r, const(1.0))
+    k = builder.fptosi(kf, ity)
+    half = builder.ashr(k, ity(1))
+
+    def two_to(n):  # 2^n from its exponent bits; n stays a normal exponent
+        return builder.bitcast(builder.shl(builder.add(n, ity(w["bias"])), ity(w["mantissa"])), fty)
+
+    p = builder.fmul(builder.fmul(p, two_to(half)), two_to(builder.sub(k, half)))
+    return builder.select(builder.fcmp_unordered("uno", x, x), x, p)  # NaN stays NaN
+
+
+@intrinsic
+def exp(typingctx, x):
+    """Vectorisable ``e^x`` for a float32 or float64 scalar, emitted inline
+    (compiled code only)."""
+    if x not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _exp_ir(builder, args[0])
+
+    return x(x), codegen
+
+
+def tanh(x):
+    """Vectorisable ``tanh(x)`` (compiled code only)."""
+    raise NotImplementedError("compiled only: call it from a numba kernel")
+
+
+@overload(tanh, inline="always")
+def _tanh(x):
+    if x not in (types.float32, types.float64):
+        return None
+    f = np.float32 if x == types.float32 else np.float64
+    one, two, small = f(1), f(2), f(0.1)
+    s3, s5, s7, s9, s11, s13, s15 = (f(c) for c in _TANH_SERIES)
+
+    def impl(x):
+        a = np.abs(x)
+        t = exp(-two * a)
+        far = (one - t) / (one + t)
+        x2 = x * x
+        q = s15
+        q = q * x2 + s13
+        q = q * x2 + s11
+        q = q * x2 + s9
+        q = q * x2 + s7
+        q = q * x2 + s5
+        q = q * x2 + s3
+        near = a + a * x2 * q
+        y = near if a < small else far
+        return np.copysign(y, x) if x == x else x
+
+    return impl
+
+
+# tanh(x) = x + x^3 * (s3 + s5 x^2 + ...) (Taylor), used for |x| < 0.1
+_TANH_SERIES = (
+    -1.0 / 3.0, 2.0 / 15.0, -17.0 / 315.0, 62.0 / 2835.0, -1382.0 / 155925.0,
+    21844.0 / 6081075.0, -929569.0 / 638512875.0,
+)
+
+
+def logistic(x):
+    """Vectorisable ``1 / (1 + e^-x)`` (compiled code only)."""
+    raise NotImplementedError("compiled only: call it from a numba kernel")
+
+
+@overload(logistic, inline="always")
+def _logistic(x):
+    if x not in (types.float32, types.float64):
+        return None
+    one = np.float32(1) if x == types.float32 else 1.0
+
+    def impl(x):
+        e = exp(-np.abs(x))  # never overflows: e^x / (1 + e^x) for x < 0
+        return (one if x >= 0 else e) / (one + e)
+
+    return impl
+
+
+@_exact
+def exp_array(x, out):
+    """``out <- exp(x)`` elementwise, for the tests and the benchmark."""
+    for i in range(x.shape[0]):
+        out[i] = exp(x[i])
+
+
+@_exact
+def tanh_array(x, out):
+    for i in range(x.shape[0]):
+        out[i] = tanh(x[i])
+
+
+@_exact
+def logistic_array(x, out):
+    for i in range(x.shape[0]):
+        out[i] = logistic(x[i])
