@@ -86,25 +86,24 @@ class Workspace:
 
 
 def tangent_buffers(network, rows, n_tangents, dtype, copies=None):
-    """The buffers of tangent propagation for ``rows`` rows (``n_tangents =
-    0``: empty ones), in the order of the kernels' tangent tuple after the
-    strength: ``(Tb, S, U, dU, dU_next, F, F2, extra, gt)``; with ``copies``,
-    each has that many copies along a leading axis."""
+    """The scratch buffers of tangent propagation for ``rows`` rows, in the
+    order of the kernels' tangent tuple after the tangents themselves: ``(S, U,
+    dU, dU_next, F, F2, extra, gt)``; with ``copies``, each has that many
+    copies along a leading axis."""
     units = network.sizes[1:]
     size = int(units.sum()) * rows
     widest = int(units.max())
     lead = () if copies is None else (copies,)
     t = n_tangents
     return (
-        np.empty(lead + (rows * t, int(network.sizes[0])), dtype=dtype),
         np.empty(lead + (size * t,), dtype=dtype),
         np.empty(lead + (size * t,), dtype=dtype),
         np.empty(lead + (rows * t * widest,), dtype=dtype),
         np.empty(lead + (rows * t * widest,), dtype=dtype),
-        np.empty(lead + (rows * widest if t else 0,), dtype=dtype),
-        np.empty(lead + (rows * widest if t else 0,), dtype=dtype),
-        np.empty(lead + (size if t else 0,), dtype=dtype),
-        np.empty(lead + (network.n_params if t else 0,), dtype=dtype),
+        np.empty(lead + (rows * widest,), dtype=dtype),
+        np.empty(lead + (rows * widest,), dtype=dtype),
+        np.empty(lead + (size,), dtype=dtype),
+        np.empty(lead + (network.n_params,), dtype=dtype),
     )
 
 
@@ -380,7 +379,7 @@ class FullBatchObjective:
         self.tangent = None  # None: the kernels' specialisation without it
         if tangents is not None and reg.tangent_prop > 0:
             buffers = tangent_buffers(network, self.chunk, tangents.shape[1], dtype)
-            self.tangent = (reg.tangent_prop, tangents, *buffers[1:])
+            self.tangent = (reg.tangent_prop, tangents, *buffers)
         self.prior = reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype)
         self.prior_coef = reg.prior_alpha if reg.prior is not None else 0.0
         self.n_evaluations = 0

@@ -250,8 +250,9 @@ class StochasticLoop:
             )
         tangent = None
         if n_t:
+            gathered = np.empty((S, rows * n_t, n_features), dtype=dtype)  # each shard's tangents
             buffers = tangent_buffers(network, rows, n_t, dtype, copies=S)
-            tangent = (reg.tangent_prop, buffers[0], n_t, *buffers[1:])
+            tangent = (reg.tangent_prop, gathered, n_t, *buffers)
         hessian = None
         if self.progress.optimizer.code == updates.ADAHESSIAN:
             widest = int(max(a * b for a, b in zip(network.sizes[:-1], network.sizes[1:])))
