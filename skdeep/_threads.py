@@ -1,23 +1,23 @@
-"""How many threads the engine uses, so that it never oversubscribes the cores.
+"""How many threads the engine uses, so that it never oversubscribes the cores,
+and the threads that run a parallel epoch.
 
 The engine runs a data-parallel epoch on ``n`` workers, each calling BLAS
 single-threaded. ``n`` follows the BLAS thread limit in force (what
 ``threadpoolctl.threadpool_limits`` or joblib's ``n_jobs`` set for the worker),
 so that ``with threadpool_limits(1): est.fit(X, y)`` and ``GridSearchCV(...,
-n_jobs=2)`` both run one engine thread per fit. It is also bounded by numba's
-thread count and by how many rows a batch gives each worker.
+n_jobs=2)`` both run one engine thread per fit. It is also bounded by the
+number of cores and by how many rows a batch gives each worker.
 
-The parallel epoch needs a thread-safe numba threading layer (OpenMP or TBB):
-numba's fallback ``workqueue`` layer aborts the process when two threads launch
-parallel work at once. GNU OpenMP is not fork-safe either, so a process forked
-after the engine ran uses one worker.
+The workers are the calling thread and threads of a pool kept for the
+process (``run_workers``); the compiled epoch releases the GIL. A process
+forked from one that trained gets a fresh pool: the parent's threads do not
+exist in the child.
 """
 
-import importlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
-import numba
 from threadpoolctl import ThreadpoolController
 
 #: fewest rows of a mini-batch per shard: below it, synchronising the
@@ -27,15 +27,15 @@ MIN_ROWS_PER_WORKER = 16
 MAX_SHARDS = 8
 
 _controller = None
-_forked = False
+_pool = None
 
 
-def _mark_forked():
-    global _forked
-    _forked = True
+def _forget_pool():
+    global _pool
+    _pool = None
 
 
-os.register_at_fork(after_in_child=_mark_forked)
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _blas():
@@ -47,21 +47,6 @@ def _blas():
 
         _controller = ThreadpoolController()
     return _controller.select(user_api="blas")
-
-
-def _threadsafe_layer():
-    if numba.config.THREADING_LAYER == "workqueue":
-        return False
-    for module in ("numba.np.ufunc.tbbpool", "numba.np.ufunc.omppool"):
-        try:
-            importlib.import_module(module)
-            return True
-        except ImportError:
-            continue
-    return False
-
-
-_THREADSAFE = _threadsafe_layer()
 
 
 def blas_thread_limit():
@@ -80,12 +65,32 @@ def engine_shards(batch_size):
 
 def engine_workers(n_shards):
     """Threads for a parallel epoch over ``n_shards`` shards."""
-    if _forked or not _THREADSAFE:
-        return 1
-    return max(1, min(n_shards, blas_thread_limit(), numba.get_num_threads()))
+    return max(1, min(n_shards, blas_thread_limit(), os.cpu_count() or 1))
 
 
 def single_threaded_blas(active=True):
     """A context in which BLAS runs one thread (when ``active``): each
     worker of a parallel epoch calls it on its own core."""
     return _blas().limit(limits=1) if active else nullcontext()
+
+
+def run_workers(worker, n_workers, *args):
+    """``worker(*args)`` on ``n_workers`` threads at once: the calling thread
+    and ``n_workers - 1`` threads of the pool. Returns the calling thread's
+    result, once every call has returned.
+
+    The workers share their work by claiming it (``_kernels._sync``), so the
+    result does not depend on when, or whether in parallel, the pool's
+    threads start.
+    """
+    global _pool
+    if n_workers <= 1:
+        return worker(*args)
+    if _pool is None:
+        _pool = ThreadPoolExecutor(MAX_SHARDS - 1, thread_name_prefix="skdeep")
+    helpers = [_pool.submit(worker, *args) for _ in range(n_workers - 1)]
+    try:
+        return worker(*args)
+    finally:
+        for helper in helpers:
+            helper.result()

@@ -274,21 +274,20 @@ class StochasticLoop:
         self._techniques = (noisy, adversarial, tangent, hessian, batch_norm)
         self._sync = np.zeros(N_COUNTERS, dtype=np.int64)  # claimed/done, per phase
         self._acc = np.zeros(S)
-        self._steps = np.zeros(self.n_workers, dtype=np.int64)
         self._order = np.arange(self.train.n_samples, dtype=np.int64)
         T = self.tangents if self.tangents is not None else no_tangents(inp.n_samples, dtype)
-        self._data = (inp.dense, *inp.csr, inp.sparse, self.train.Y, self.train.sample_weight, T)
+        self._data = (inp.dense, inp.csr, inp.sparse, self.train.Y, self.train.sample_weight, T)
 
     def _epoch_call(self, data, order, shuffled, batch_size, lr, seed):
         opt = self.progress.optimizer
         self._acc[:] = 0
         self._sync[:] = 0
         loss, steps = train_epoch(
-            self.n_workers, self.theta, *self.network.spec(), *data, order, shuffled,
-            batch_size, *self._bufs, opt.code, opt.state, opt.hyper, lr,
-            self.network.n_weights, *self._extras, np.uint64(seed),
-            *self._strategy_buffers, *self._techniques, int(opt.counters[0]), self._sync,
-            self._acc, self._steps,
+            self.n_workers, self.theta, self.network.spec(), data, order, shuffled,
+            batch_size, self._bufs,
+            (opt.code, opt.state, opt.hyper, lr, self.network.n_weights),
+            (*self._extras, np.uint64(seed), *self._strategy_buffers),
+            *self._techniques, int(opt.counters[0]), self._sync, self._acc,
         )
         opt.counters[0] += steps
         return loss
@@ -315,7 +314,7 @@ class StochasticLoop:
                 X_batch = X_batch.toarray()
             X_batch = check_augmented(self.reg.augment(X_batch, self.rng), X_batch)
             nb = X_batch.shape[0]
-            data = (X_batch, *self._empty_csr, False, Y[rows], sw[rows], T[rows] if T.shape[1] else T[:nb])
+            data = (X_batch, self._empty_csr, False, Y[rows], sw[rows], T[rows] if T.shape[1] else T[:nb])
             total += nb * self._epoch_call(
                 data, np.arange(nb, dtype=np.int64), False, nb, lr, seed
             )

@@ -1,5 +1,8 @@
 """The compiled epoch: parallel workers, determinism, thread policy."""
 
+import multiprocessing
+import os
+import threading
 import warnings
 
 import numba
@@ -8,6 +11,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
+import skdeep._kernels.training as training
 import skdeep._threads as threads
 from skdeep import MLPClassifier
 from skdeep._kernels._sync import atomic_compare_exchange, atomic_fetch_add, claim
@@ -63,18 +67,51 @@ def test_results_do_not_depend_on_the_number_of_workers(problem, setting):
     assert one[1] == two[1] and one[2] == two[2] == 3 * 5  # 5 batches of 64
 
 
-def test_workers_cannot_deadlock_when_run_one_after_the_other(problem):
-    """With one numba thread the two workers of the parallel loop run in
-    sequence; the first claims all the work, the second finds none left."""
+def test_workers_cannot_deadlock_when_run_one_after_the_other(problem, monkeypatch):
+    """If the pool's threads start only after the calling thread's worker has
+    finished, that worker claims all the work and the others find none left."""
     X, Y = problem
     reference = _loop(X, Y, n_shards=2, n_workers=2)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        serial = _loop(X, Y, n_shards=2, n_workers=2)
-    finally:
-        numba.set_num_threads(previous)
+    ran = []
+
+    def one_after_the_other(worker, n_workers, *args):
+        ran.append(n_workers)
+        result = worker(*args)
+        for _ in range(n_workers - 1):
+            worker(*args)
+        return result
+
+    monkeypatch.setattr(training, "run_workers", one_after_the_other)
+    serial = _loop(X, Y, n_shards=2, n_workers=2)
+    assert ran == [2, 2, 2]
     np.testing.assert_array_equal(serial[0], reference[0])
+    np.testing.assert_array_equal(serial[1], reference[1])
+
+
+def test_pool_threads_run_the_workers_at_the_same_time():
+    started = threading.Barrier(2, timeout=10)
+
+    def worker(tag):
+        started.wait()  # returns only once both workers are running
+        return threading.current_thread().name, tag
+
+    assert threads.run_workers(worker, 2, "x") == (threading.current_thread().name, "x")
+
+
+def _two_worker_theta(X, Y):
+    return _loop(X, Y, n_shards=2, n_workers=2)[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_trains_on_a_pool_of_its_own(problem):
+    """The parent's pool threads do not exist in a forked child: it must not
+    wait for them, but start its own."""
+    X, Y = problem
+    parent = _two_worker_theta(X, Y)
+    assert threads._pool is not None
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(_two_worker_theta, (X, Y)).get(timeout=120)
+    np.testing.assert_array_equal(child, parent)
 
 
 def test_shards_change_summation_but_not_the_model(problem):
@@ -123,11 +160,6 @@ def test_workers_follow_the_blas_thread_limit():
     assert threads.engine_shards(10_000) <= threads.MAX_SHARDS
 
 
-def test_forked_child_uses_one_worker(monkeypatch):
-    monkeypatch.setattr(threads, "_forked", True)
-    assert threads.engine_workers(8) == 1
-
-
 def test_model_is_the_same_with_a_blas_limit(digits):
     """A fit inside threadpool_limits (as in a joblib worker) gives the same
     model as one with every thread."""
@@ -158,16 +190,14 @@ def test_the_epoch_kernel_is_specialised_on_the_techniques_in_use(monkeypatch, o
     specialisation (the one this call ran) has no code for it."""
     import inspect
 
-    import skdeep._training as training
-
     calls = []
-    kernel = training.train_epoch
+    kernel = training.worker_epoch
 
     def recording(*args):
         calls.append(args)
         return kernel(*args)
 
-    monkeypatch.setattr(training, "train_epoch", recording)
+    monkeypatch.setattr(training, "worker_epoch", recording)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 4))
     y = rng.integers(0, 2, 40)

@@ -8,7 +8,7 @@ Work is shared by claiming, not by assignment: each phase of a batch has
 ``n_items`` numbered items and two monotonic counters, one of items claimed and
 one of items done. A worker claims items until none is left, then waits until
 all are done. It therefore only ever waits for items that a running thread has
-already claimed, so the scheme cannot deadlock, whatever the threading layer
+already claimed, so the scheme cannot deadlock, whatever the thread pool
 does: if the workers happen to run one after the other on a single thread, the
 first does every item and the others find nothing left. Waiting workers spin
 briefly, then yield the CPU to a partner that may have been descheduled.

@@ -5,10 +5,12 @@ Python overhead per step, which dominates training with small batches.
 
 The epoch is data-parallel. Every mini-batch is cut into ``n_shards`` shards of
 rows; each shard gets its own forward/backward pass into its own gradient
-buffer, and the parameters are cut into as many ranges. A batch goes through
-phases; in each, ``n_workers`` threads (started once per epoch) claim items
-until none is left and wait until all are done (see ``_sync`` for why this
-cannot deadlock):
+buffer, and the parameters are cut into as many ranges. ``n_workers``
+threads run ``worker_epoch`` at once (the caller's thread and threads of a
+pool, ``skdeep._threads.run_workers``; the kernel releases the GIL). A batch
+goes through phases; in each, the workers claim items until none is left and
+wait until all are done (see ``_sync`` for why this cannot deadlock, even if
+a worker starts only after the others have finished):
 
 0. with weight noise: noisy copies of the weights, range by range; with
    AdaHessian: the random signs ``z`` of the Hessian probe;
@@ -27,16 +29,22 @@ many threads a fit may use; every sum over shards runs in shard order, and
 random numbers are keyed by step and shard (``random``): the same seed gives
 the same bits whether the epoch runs on one thread or several.
 
+The threads are Python's, not numba's ``prange``: a parallel region
+compiles the whole epoch a second time into a gufunc (a default fit's first
+compile took 32 s with it, 20 s without) and needs a thread-safe, fork-safe
+threading layer, which numba's OpenMP and workqueue layers are not in every
+setting.
+
 Nothing is allocated per batch: rows are gathered into preallocated per-shard
 buffers (or sliced when the order is not shuffled and the inputs are not
 perturbed) and every per-layer array is a view.
 """
 
-import numba
 import numpy as np
 
+from .._threads import run_workers
 from . import config
-from ._jit import FASTMATH_FLAGS, jit, optional
+from ._jit import jit, optional
 from ._sync import claim, mark_done, wait_until
 from .hessian import hvp_pass
 from .linalg import gather, gather_rows
@@ -383,38 +391,23 @@ def worker_epoch(
     return steps
 
 
-@numba.njit(
-    cache=True, nogil=True, parallel=True, fastmath=set(FASTMATH_FLAGS),
-    error_model="numpy",
-)
 def train_epoch(
-    n_workers, theta, sizes, w_off, b_off, act, loss, segments,
-    X, csr_data, csr_indices, csr_indptr, sparse, Y, sw, T, order, shuffled,
-    batch_size, Xb, Yb, swb, acts, deltas, a_off, grads,
-    code, state, hyper, lr, n_weights,
-    reg, drop, masks, prior, norms, seed, average, norm_parts, frozen,
-    noisy, adv, tangent, hessian, bn, t0, sync, acc, steps,
+    n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt, extras,
+    noisy, adv, tangent, hessian, bn, t0, sync, acc,
 ):
     """One epoch over ``order`` with ``n_workers`` threads; returns
     ``(scikit-learn's epoch loss, optimizer steps taken)``.
 
     Each batch minimises ``(sum_i sw_i loss_i + penalties) / sum_i sw_i`` over
     its rows, as scikit-learn does; the epoch loss is the mean of the batch
-    losses weighted by batch size. Arguments are flat arrays, scalars and flat
-    tuples (or None: see ``worker_epoch``) because numba's parallel region
-    cannot receive nested tuples; ``worker_epoch`` gets them grouped.
+    losses weighted by batch size. The arguments after ``n_workers`` are
+    ``worker_epoch``'s; ``sync`` and ``acc`` must be zero.
     """
-    for k in numba.prange(n_workers):
-        net = (sizes, w_off, b_off, act, loss, segments)
-        data = (X, (csr_data, csr_indices, csr_indptr), sparse, Y, sw, T)
-        bufs = (Xb, Yb, swb, acts, deltas, a_off, grads)
-        opt = (code, state, hyper, lr, n_weights)
-        extras = (reg, drop, masks, prior, norms, seed, average, norm_parts, frozen)
-        steps[k] = worker_epoch(
-            theta, net, data, order, shuffled, batch_size, bufs, opt, extras, noisy,
-            adv, tangent, hessian, bn, t0, sync, acc,
-        )
+    steps = run_workers(
+        worker_epoch, n_workers, theta, net, data, order, shuffled, batch_size, bufs,
+        opt, extras, noisy, adv, tangent, hessian, bn, t0, sync, acc,
+    )
     total = 0.0
-    for s in range(acc.shape[0]):  # in shard order, whatever the workers
-        total += acc[s]
-    return total / order.shape[0], steps[0]
+    for part in acc.tolist():  # in shard order, whatever the workers
+        total += part
+    return total / order.shape[0], steps
