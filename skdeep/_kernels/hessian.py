@@ -23,7 +23,7 @@ import numpy as np
 
 from ._jit import jit
 from .activations import activation_backward, activation_second
-from .linalg import column_sums, csr_rows_dot, csr_rows_t_dot
+from .linalg import column_sums, copy_matrix, copy_vector, csr_rows_dot, csr_rows_t_dot
 from .losses import BINARY_LOG_LOSS, LOG_LOSS, POISSON, loss_gradient
 from .network import bias_view, block_view, forward_raw, weights_view
 
@@ -101,7 +101,7 @@ def hvp_pass(
             RZ[i] += vb
         if layer < L - 1:
             RA = block_view(ra, sizes, a_off, layer, n)
-            RA[:, :] = RZ
+            copy_matrix(RZ, RA)
             activation_backward(act, block_view(acts, sizes, a_off, layer, n), RA)
 
     # R{D_L} from the loss's Hessian; ``out`` holds the prediction now
@@ -173,8 +173,8 @@ def full_hvp(
         )
         if not whole:
             if start == 0:
-                grad[:] = grad_chunk
-                hv[:] = hv_chunk
+                copy_vector(grad_chunk, grad)
+                copy_vector(hv_chunk, hv)
             else:
                 for i in range(hv.shape[0]):
                     grad[i] += grad_chunk[i]

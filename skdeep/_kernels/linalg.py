@@ -81,3 +81,25 @@ def sum_float64(v):
     for i in range(v.shape[0]):
         total += v[i]
     return total
+
+
+# Copies as loops: numba's array-to-array slice assignment brings an error path
+# that formats both shapes into a message, and compiling that string code took
+# about 3 s of a first fit's compile.
+
+
+@jit
+def copy_vector(src, dst):
+    """``dst[:] = src`` for 1-D arrays of the same length."""
+    for i in range(dst.shape[0]):
+        dst[i] = src[i]
+
+
+@jit
+def copy_matrix(src, dst):
+    """``dst[:, :] = src`` for 2-D arrays of the same shape."""
+    for i in range(dst.shape[0]):
+        s = src[i]
+        d = dst[i]
+        for j in range(d.shape[0]):
+            d[j] = s[j]

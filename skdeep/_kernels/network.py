@@ -46,7 +46,7 @@ from .activations import (
     identity_forward,
 )
 from .batchnorm import bn_backward, bn_forward
-from .linalg import column_sums, csr_rows_dot, csr_rows_t_dot
+from .linalg import column_sums, copy_matrix, copy_vector, csr_rows_dot, csr_rows_t_dot
 from .losses import loss_gradient
 from .random import HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
 from .regularizers import (
@@ -231,7 +231,7 @@ def tangent_forward(theta, net, acts, a_off, n, Tb, n_tangents, S, U, F):
         S_l = S[a_off[layer] * n_tangents : a_off[layer] * n_tangents + rows * m].reshape((rows, m))
         U_l = U[a_off[layer] * n_tangents : a_off[layer] * n_tangents + rows * m].reshape((rows, m))
         np.dot(prev, W, S_l)
-        U_l[:, :] = S_l
+        copy_matrix(S_l, U_l)
         if layer < n_layers - 1:
             F_l = F[: n * m].reshape((n, m))
             F_l[:, :] = 1
@@ -361,7 +361,7 @@ def predict_raw(theta, net, X, csr, sparse, rows, chunk, acts, a_off, out):
         Z = forward_raw(
             theta, net, Xb, csr, sparse, rows[start:stop], stop - start, acts, a_off
         )
-        out[start:stop] = Z
+        copy_matrix(Z, out[start:stop])
 
 
 @jit
@@ -378,7 +378,7 @@ def predict_dropout_raw(
         stop = min(start + chunk, n)
         block = start // chunk
         if not sparse and input_dropout > 0:  # perturb the private copy
-            x_buf[: stop - start] = X[start:stop]
+            copy_matrix(X[start:stop], x_buf[: stop - start])
             perturb_inputs(
                 x_buf[: stop - start], input_dropout, 0.0,
                 make_key(seed, sample, block, INPUT_DROPOUT), np.uint64(0),
@@ -394,7 +394,7 @@ def predict_dropout_raw(
             theta, net, Xb, csr, sparse, rows[start:stop], stop - start, sw, acts,
             a_off, drop, masks, key, 0.0, None,
         )
-        out[start:stop] = Z
+        copy_matrix(Z, out[start:stop])
 
 
 @optional
@@ -432,7 +432,7 @@ def full_loss_grad(
         )
         if stop - start < n:
             if start == 0:
-                grad[:] = grad_chunk
+                copy_vector(grad_chunk, grad)
             else:
                 for i in range(grad.shape[0]):
                     grad[i] += grad_chunk[i]

@@ -10,6 +10,7 @@ when ``steps == 1``, otherwise projected gradient ascent (PGD, Madry et al.,
 
 from . import config
 from ._jit import jit, optional
+from .linalg import copy_matrix
 from .network import train_pass
 from .random import uniform
 
@@ -76,7 +77,7 @@ def shard_step(
             theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
             a_off, drop, masks, keys[0], activity, d, tangent, True, bn,
         )
-        xa[:, :] = xb
+        copy_matrix(xb, xa)
         _signed_step(xa, xb, d, xb.dtype.type(eps), xb.dtype.type(eps))
     else:
         clean = train_pass(

@@ -47,7 +47,7 @@ from . import config
 from ._jit import jit, optional
 from ._sync import claim, mark_done, wait_until
 from .hessian import hvp_pass
-from .linalg import gather, gather_rows
+from .linalg import copy_vector, gather, gather_rows
 from .network import weights_view
 from .random import (
     ADVERSARIAL_START,
@@ -104,7 +104,7 @@ def _gather_tangents(T, rows, out):
 @jit
 def _noisy_weights(theta, noisy, lo, hi, n_weights, std, key):
     """``noisy[lo:hi] <- theta + N(0, std^2)`` on weights, a copy on biases."""
-    noisy[lo:hi] = theta[lo:hi]
+    copy_vector(theta[lo:hi], noisy[lo:hi])
     mid = min(max(n_weights, lo), hi)
     if mid > lo:
         add_normal(noisy[lo:mid], std, key)
