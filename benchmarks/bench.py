@@ -243,6 +243,8 @@ OPTIONS = {
     "none": {},
     "activation='tanh'": {"activation": "tanh"},
     "activation='logistic'": {"activation": "logistic"},
+    "activation='elu'": {"activation": "elu"},
+    "activation='softplus'": {"activation": "softplus"},
     "penalty='l1'": {"penalty": "l1"},
     "penalty='elasticnet'": {"penalty": "elasticnet"},
     "max_norm=3": {"max_norm": 3.0},

@@ -1,9 +1,16 @@
-"""The vectorisable exp, tanh and logistic against numpy, in ulps."""
+"""The vectorisable exp, expm1, tanh, logistic and softplus against numpy, in
+ulps."""
 
 import numpy as np
 import pytest
 
-from skdeep._kernels.elementary import exp_array, logistic_array, tanh_array
+from skdeep._kernels.elementary import (
+    exp_array,
+    expm1_array,
+    logistic_array,
+    softplus_array,
+    tanh_array,
+)
 
 
 def _logistic(x):
@@ -11,7 +18,17 @@ def _logistic(x):
     return np.where(x >= 0, 1, e) / (1 + e)
 
 
-KERNELS = {"exp": (exp_array, np.exp), "tanh": (tanh_array, np.tanh), "logistic": (logistic_array, _logistic)}
+def _softplus(x):
+    return np.logaddexp(np.zeros_like(x), x)
+
+
+KERNELS = {
+    "exp": (exp_array, np.exp),
+    "expm1": (expm1_array, np.expm1),
+    "tanh": (tanh_array, np.tanh),
+    "logistic": (logistic_array, _logistic),
+    "softplus": (softplus_array, _softplus),
+}
 
 
 def _arguments(dtype):
@@ -20,7 +37,10 @@ def _arguments(dtype):
     rng = np.random.default_rng(0)
     info = np.finfo(dtype)
     magnitudes = np.exp(rng.uniform(np.log(float(info.smallest_subnormal)), np.log(800.0), 20000))
-    edges = [0.1, 0.0999999, 0.1000001, 0.34657, 88.7, 89.0, 103.9, 104.5, 709.7, 709.9, 745.0, 746.5]
+    # tanh's series, exp's reduction and clamps, expm1's series, softplus's
+    # reduction (e^-|x| = sqrt(2) - 1)
+    edges = [0.1, 0.0999999, 0.1000001, 0.34657, 88.7, 89.0, 103.9, 104.5, 709.7, 709.9, 745.0,
+             746.5, 1.0, 0.9999999, 1.0000001, 0.8813736, 0.881374, 0.8813733]
     x = np.concatenate([magnitudes, -magnitudes, edges, np.negative(edges), rng.normal(scale=3, size=20000)])
     with np.errstate(over="ignore"):
         x = x.astype(dtype)

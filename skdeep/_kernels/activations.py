@@ -20,10 +20,8 @@ is the only list of names: parameter validation and the docs derive from it.
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ._jit import jit
-from .elementary import logistic, tanh
+from .elementary import expm1, logistic, softplus, tanh
 
 IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS = range(7)
 
@@ -105,7 +103,7 @@ def elu_forward(Z, b):
     for i in range(n):
         for j in range(m):
             x = Z[i, j] + b[j]
-            Z[i, j] = x if x > 0 else np.expm1(x)
+            Z[i, j] = x if x > 0 else expm1(x)
 
 
 @jit
@@ -113,12 +111,7 @@ def softplus_forward(Z, b):
     n, m = Z.shape
     for i in range(n):
         for j in range(m):
-            x = Z[i, j] + b[j]
-            # log(1 + e^x) = max(x, 0) + log1p(e^-|x|), exact for large |x|
-            if x > 0:
-                Z[i, j] = x + np.log1p(np.exp(-x))
-            else:
-                Z[i, j] = np.log1p(np.exp(x))
+            Z[i, j] = softplus(Z[i, j] + b[j])
 
 
 # --------------------------------------------------------------- backward
@@ -182,7 +175,7 @@ def softplus_backward(A, D):
     for i in range(n):
         for j in range(m):
             # f' = sigmoid(x) = 1 - e^-f; -expm1 keeps precision for small f
-            D[i, j] *= -np.expm1(-A[i, j])
+            D[i, j] *= -expm1(-A[i, j])
 
 
 # --------------------------------------------------------- second derivative
@@ -204,7 +197,7 @@ def activation_second(code, A, S):
             elif code == ELU:
                 S[i, j] = a + one if a <= 0 else 0
             elif code == SOFTPLUS:
-                s = -np.expm1(-a)
+                s = -expm1(-a)
                 S[i, j] = s * (one - s)
             else:
                 S[i, j] = 0

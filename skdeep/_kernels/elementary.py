@@ -1,4 +1,5 @@
-"""``exp``, ``tanh`` and the logistic function in a form LLVM can vectorise.
+"""``exp``, ``expm1``, ``tanh``, the logistic function and ``softplus`` in a
+form LLVM can vectorise.
 
 numba lowers ``np.exp`` and ``np.tanh`` to scalar libm calls, one per element
 (numba vectorises them only with Intel's SVML library installed), and the
@@ -16,6 +17,13 @@ so overflow gives ``inf`` and underflow gradual zeros, as libm does.
 ``tanh(x) = sign(x) (1 - e^{-2|x|}) / (1 + e^{-2|x|})``, and its Taylor series
 for ``|x| < 0.1``, where the first form loses digits to cancellation; the
 logistic function from ``e^{-|x|}``, which cannot overflow.
+
+``expm1(x)``: its Taylor series for ``|x| < 1`` (no cancellation), ``e^x - 1``
+beyond. ``softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^{-|x|})``, with
+``log1p(u) = 2 atanh(s)``, ``s = u / (2 + u)``, and ``log1p(u) = ln 2 +
+log1p((u - 1) / 2)`` when ``1 + u > sqrt(2)``, so that ``|s| <= 0.172`` and
+the atanh series converges fast. Polynomials are LLVM IR too (``_series``),
+unrolled whatever their degree.
 
 Accuracy (checked by the tests against numpy over the whole range): a few
 ulps. These kernels are compiled without ``reassoc``, which would let LLVM
@@ -150,6 +158,100 @@ def _logistic(x):
     return impl
 
 
+
+def _series(table):
+    """An intrinsic ``p(x) = c_0 + c_1 x + ... + c_n x^n`` for float32 and
+    float64 ``x``, with the coefficients ``table[numpy type]``, evaluated by
+    Horner's rule with fused multiply-adds (LLVM IR, so it is unrolled
+    whatever the degree, and the loops around it vectorise)."""
+
+    @intrinsic
+    def series(typingctx, x):
+        if x not in (types.float32, types.float64):
+            return None
+        f = np.float32 if x == types.float32 else np.float64
+
+        def codegen(context, builder, signature, args):
+            (v,) = args
+            fty = v.type
+            fma = builder.module.declare_intrinsic(
+                "llvm.fmuladd", [fty], ir.FunctionType(fty, [fty] * 3)
+            )
+            coefficients = [float(f(c)) for c in table[f]]
+            p = ir.Constant(fty, coefficients[-1])
+            for c in coefficients[-2::-1]:
+                p = builder.call(fma, [p, v, ir.Constant(fty, c)])
+            return p
+
+        return x(x), codegen
+
+    return series
+
+
+# expm1(x) = x (1 + x/2! + x^2/3! + ...), for |x| < 1: truncated below half
+# an ulp (degree 18 in float64, 11 in float32)
+_expm1_series = _series({
+    np.float64: np.r_[1.0, 1.0 / np.cumprod(np.arange(2, 20, dtype=np.float64))],
+    np.float32: np.r_[1.0, 1.0 / np.cumprod(np.arange(2, 13, dtype=np.float64))],
+})
+
+
+def expm1(x):
+    """Vectorisable ``e^x - 1``, accurate for small ``x`` (compiled code only)."""
+    raise NotImplementedError("compiled only: call it from a numba kernel")
+
+
+@overload(expm1, inline="always")
+def _expm1(x):
+    if x not in (types.float32, types.float64):
+        return None
+    f = np.float32 if x == types.float32 else np.float64
+    one = f(1)
+
+    def impl(x):
+        near = x * _expm1_series(x)  # |x| < 1: the series, no cancellation
+        far = exp(x) - one  # |x| >= 1: e^x - 1 loses at most an ulp or two
+        return near if np.abs(x) < one else far
+
+    return impl
+
+
+# log1p(u) = 2 atanh(s) = 2 s (1 + s^2/3 + s^4/5 + ...), s = u / (2 + u);
+# |s| <= 0.172 after the reduction below, truncated below half an ulp
+_atanh_series = _series({
+    np.float64: 1.0 / np.arange(1, 24, 2, dtype=np.float64),
+    np.float32: 1.0 / np.arange(1, 12, 2, dtype=np.float64),
+})
+_LN2 = 6.93147180559945286227e-01
+
+
+def softplus(x):
+    """Vectorisable ``log(1 + e^x)``, which never overflows (compiled code
+    only)."""
+    raise NotImplementedError("compiled only: call it from a numba kernel")
+
+
+@overload(softplus, inline="always")
+def _softplus(x):
+    if x not in (types.float32, types.float64):
+        return None
+    f = np.float32 if x == types.float32 else np.float64
+    zero, one, two, half, ln2 = f(0), f(1), f(2), f(0.5), f(_LN2)
+    split = f(np.sqrt(2.0) - 1.0)
+
+    def impl(x):
+        # log(1 + e^x) = max(x, 0) + log1p(u), u = e^-|x| in [0, 1]
+        u = exp(-np.abs(x))
+        # 1 + u > sqrt(2): log1p(u) = ln 2 + log1p((u - 1) / 2)
+        reduced = u > split
+        v = (u - one) * half if reduced else u
+        s = v / (two + v)
+        y = two * s * _atanh_series(s * s) + (ln2 if reduced else zero)
+        return (max(x, zero) + y) if x == x else x
+
+    return impl
+
+
 @_exact
 def exp_array(x, out):
     """``out <- exp(x)`` elementwise, for the tests and the benchmark."""
@@ -167,3 +269,15 @@ def tanh_array(x, out):
 def logistic_array(x, out):
     for i in range(x.shape[0]):
         out[i] = logistic(x[i])
+
+
+@_exact
+def expm1_array(x, out):
+    for i in range(x.shape[0]):
+        out[i] = expm1(x[i])
+
+
+@_exact
+def softplus_array(x, out):
+    for i in range(x.shape[0]):
+        out[i] = softplus(x[i])

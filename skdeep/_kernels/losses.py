@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._jit import jit
-from .elementary import exp, logistic
+from .elementary import exp, logistic, softplus
 
 SQUARED_ERROR, POISSON, BINARY_LOG_LOSS, LOG_LOSS = range(4)
 
@@ -43,14 +43,6 @@ LOSSES = {
     "binary_log_loss": Loss(BINARY_LOG_LOSS, "logistic"),
     "log_loss": Loss(LOG_LOSS, "softmax"),
 }
-
-
-@jit
-def _log1pexp(x):
-    """log(1 + e^x) without overflow."""
-    if x > 0:
-        return x + np.log1p(np.exp(-x))
-    return np.log1p(np.exp(x))
 
 
 @jit
@@ -138,7 +130,7 @@ def loss_gradient(code, Z, Y, sw, segments, scale, D):
             row = 0.0
             for c in range(k):
                 zc = z[c]
-                row += _log1pexp(zc) - y[c] * zc
+                row += softplus(zc) - y[c] * zc
                 p = logistic(zc)
                 z[c] = p
                 d[c] = w * (p - y[c])
@@ -187,7 +179,7 @@ def loss_value(code, Z, Y, sw, segments):
                 row += _logsumexp(z) * ysum - yz
         elif code == BINARY_LOG_LOSS:
             for c in range(k):
-                row += _log1pexp(Z[i, c]) - Y[i, c] * Z[i, c]
+                row += softplus(Z[i, c]) - Y[i, c] * Z[i, c]
         elif code == POISSON:
             for c in range(k):
                 y = Y[i, c]
