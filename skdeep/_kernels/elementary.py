@@ -101,16 +101,28 @@ def exp(typingctx, x):
     return x(x), codegen
 
 
-def tanh(x):
+def _scalar_function(build):
+    """A function of one float32 or float64 scalar, for compiled code only:
+    ``build(numpy type)`` returns its implementation, which numba inlines."""
+
+    def function(x):
+        raise NotImplementedError("compiled only: call it from a numba kernel")
+
+    function.__name__ = function.__qualname__ = build.__name__
+    function.__doc__ = build.__doc__
+
+    @overload(function, inline="always")
+    def _typed(x):
+        if x not in (types.float32, types.float64):
+            return None
+        return build(np.float32 if x == types.float32 else np.float64)
+
+    return function
+
+
+@_scalar_function
+def tanh(f):
     """Vectorisable ``tanh(x)`` (compiled code only)."""
-    raise NotImplementedError("compiled only: call it from a numba kernel")
-
-
-@overload(tanh, inline="always")
-def _tanh(x):
-    if x not in (types.float32, types.float64):
-        return None
-    f = np.float32 if x == types.float32 else np.float64
     one, two, small = f(1), f(2), f(0.1)
     s3, s5, s7, s9, s11, s13, s15 = (f(c) for c in _TANH_SERIES)
 
@@ -140,23 +152,16 @@ _TANH_SERIES = (
 )
 
 
-def logistic(x):
+@_scalar_function
+def logistic(f):
     """Vectorisable ``1 / (1 + e^-x)`` (compiled code only)."""
-    raise NotImplementedError("compiled only: call it from a numba kernel")
-
-
-@overload(logistic, inline="always")
-def _logistic(x):
-    if x not in (types.float32, types.float64):
-        return None
-    one = np.float32(1) if x == types.float32 else 1.0
+    one = f(1)
 
     def impl(x):
         e = exp(-np.abs(x))  # never overflows: e^x / (1 + e^x) for x < 0
         return (one if x >= 0 else e) / (one + e)
 
     return impl
-
 
 
 def _series(table):
@@ -196,16 +201,9 @@ _expm1_series = _series({
 })
 
 
-def expm1(x):
+@_scalar_function
+def expm1(f):
     """Vectorisable ``e^x - 1``, accurate for small ``x`` (compiled code only)."""
-    raise NotImplementedError("compiled only: call it from a numba kernel")
-
-
-@overload(expm1, inline="always")
-def _expm1(x):
-    if x not in (types.float32, types.float64):
-        return None
-    f = np.float32 if x == types.float32 else np.float64
     one = f(1)
 
     def impl(x):
@@ -225,17 +223,10 @@ _atanh_series = _series({
 _LN2 = 6.93147180559945286227e-01
 
 
-def softplus(x):
+@_scalar_function
+def softplus(f):
     """Vectorisable ``log(1 + e^x)``, which never overflows (compiled code
     only)."""
-    raise NotImplementedError("compiled only: call it from a numba kernel")
-
-
-@overload(softplus, inline="always")
-def _softplus(x):
-    if x not in (types.float32, types.float64):
-        return None
-    f = np.float32 if x == types.float32 else np.float64
     zero, one, two, half, ln2 = f(0), f(1), f(2), f(0.5), f(_LN2)
     split = f(np.sqrt(2.0) - 1.0)
 
