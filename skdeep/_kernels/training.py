@@ -31,7 +31,7 @@ the same bits whether the epoch runs on one thread or several.
 
 The threads are Python's, not numba's ``prange``: a parallel region
 compiles the whole epoch a second time into a gufunc (a default fit's first
-compile took 32 s with it, 20 s without) and needs a thread-safe, fork-safe
+compile took 32 s with it, 22 s without) and needs a thread-safe, fork-safe
 threading layer, which numba's OpenMP and workqueue layers are not in every
 setting.
 
