@@ -49,6 +49,11 @@ def child(args):
 
         name, params = args.child[1], json.loads(args.child[2])
         result = run_estimator("skdeep", name, np.float32, args.repeat, extra=params)
+    elif kind == "solver":
+        from runners import run_estimator
+
+        library, params = args.child[1], json.loads(args.child[2])
+        result = run_estimator(library, "W4s", np.float64, args.repeat, extra=params)
     elif kind == "peak":
         from gemm import gemm_peak
 
@@ -217,6 +222,8 @@ def main():
         results["scaling"] = scaling(args.repeat)
         print("regularisers, solvers and strategies ...", flush=True)
         results["options"] = options(args.repeat)
+        print("full-batch solvers ...", flush=True)
+        results["full_batch"] = full_batch(args.repeat)
 
     (OUTPUT / "results.json").write_text(json.dumps(results, indent=2))
     report = render(results)
@@ -276,6 +283,25 @@ def options(repeat):
     for label, params in OPTIONS.items():
         r = spawn("option", "W1", json.dumps(params), repeat=repeat)
         out.append({"option": label, "ms_per_epoch": r["ms_per_epoch"], "score": r["score"]})
+    return out
+
+
+#: the full-batch solvers on W4's data with a 64-16-10 network (float64):
+#: (library, solver, iterations); scikit-learn's L-BFGS for reference
+FULL_BATCH = [
+    ("sklearn", "lbfgs", 100), ("skdeep", "lbfgs", 100), ("skdeep", "cg", 100),
+    ("skdeep", "bfgs", 100), ("skdeep", "newton-cg", 30), ("skdeep", "newton", 5),
+]
+
+
+def full_batch(repeat):
+    """ms per iteration of each full-batch solver, the training loss it
+    reaches and its test score."""
+    out = []
+    for library, solver, iterations in FULL_BATCH:
+        r = spawn("solver", library, json.dumps({"solver": solver, "max_iter": iterations}), repeat=repeat)
+        out.append({"library": library, "solver": solver, "iterations": r["epochs"],
+                    "ms_per_iteration": r["ms_per_epoch"], "loss": r["loss"], "score": r["score"]})
     return out
 
 
@@ -339,6 +365,14 @@ def render(results):
         for r in results["options"]:
             lines.append(f"| {r['option']} | {r['ms_per_epoch']:.1f} | "
                          f"{100 * (r['ms_per_epoch'] / base - 1):+.0f}% | {r['score']:.4f} |")
+    if "full_batch" in results:
+        base = results["full_batch"][1]["ms_per_iteration"]  # skdeep's L-BFGS
+        lines += ["", "Full-batch solvers, W4's data with hidden (16,) (1210 parameters, float64):", "",
+                  "| library | solver | iterations | ms/iteration | vs skdeep L-BFGS | training loss | test score |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for r in results["full_batch"]:
+            lines.append(f"| {r['library']} | {r['solver']} | {r['iterations']} | {r['ms_per_iteration']:.1f} | "
+                         f"{r['ms_per_iteration'] / base:.1f}x | {r['loss']:.4g} | {r['score']:.4f} |")
     m = results["machine"]
     lines += ["", f"Machine: {m['cpu_count']} cores, Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
                   f"scikit-learn {m['scikit-learn']}, torch {m['torch']}; BLAS {m['blas']}."]

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from workloads import WORKLOADS, load
+from workloads import SMALL_FULL_BATCH, WORKLOADS, load
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 
@@ -41,7 +41,7 @@ def run_estimator(library, name, dtype, repeat, extra=None):
         import skdeep as module
     else:
         import sklearn.neural_network as module
-    workload = WORKLOADS.get(name) or _sweep(name)
+    workload = _workload(name)
     X_train, X_test, y_train, y_test = load(name, dtype)
 
     extra = dict(extra or {})
@@ -49,7 +49,7 @@ def run_estimator(library, name, dtype, repeat, extra=None):
         prior = _estimator(module, workload, max_iter=1).fit(X_train[:2000], y_train[:2000])
         extra["coef_prior"] = prior
     start = time.perf_counter()
-    _estimator(module, workload, max_iter=1, **extra).fit(X_train[:512], y_train[:512])
+    _estimator(module, workload, **{**extra, "max_iter": 1}).fit(X_train[:512], y_train[:512])
     first_call = time.perf_counter() - start
 
     best = np.inf
@@ -63,7 +63,7 @@ def run_estimator(library, name, dtype, repeat, extra=None):
         ms_per_epoch=1e3 * best, first_call_s=first_call,
         score=float(est.score(X_test, y_test)), epochs=int(est.n_iter_),
         n_train=len(X_train), n_features=X_train.shape[1],
-        n_outputs=int(est.n_outputs_),
+        n_outputs=int(est.n_outputs_), loss=float(est.loss_),
     )
     if workload.solver == "lbfgs" and library == "skdeep":
         result["evaluations"] = int(est.t_ // len(X_train))
@@ -81,7 +81,7 @@ def run_torch(name, dtype, repeat):
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    workload = WORKLOADS.get(name) or _sweep(name)
+    workload = _workload(name)
     X_train, X_test, y_train, y_test = load(name, dtype)
     X = torch.from_numpy(np.ascontiguousarray(X_train))
     classification = workload.task == "classification"
@@ -133,6 +133,14 @@ def run_torch(name, dtype, repeat):
 
         score = float(r2_score(y_test, out.ravel()))
     return dict(ms_per_epoch=1e3 * best, first_call_s=first_call, score=score, epochs=workload.epochs)
+
+
+def _workload(name):
+    if name in WORKLOADS:
+        return WORKLOADS[name]
+    if name == SMALL_FULL_BATCH.name:
+        return SMALL_FULL_BATCH
+    return _sweep(name)
 
 
 def _sweep(name):

@@ -40,6 +40,13 @@ WORKLOADS = {
     ),
 }
 
+#: W4's data with a network small enough for every full-batch solver (BFGS
+#: and Newton keep n_params x n_params matrices): 64-16-10, 1210 parameters
+SMALL_FULL_BATCH = Workload(
+    "W4s", "classification", (16,), "full", 30, solver="lbfgs",
+    description="load_digits, 25% test, hidden (16,)",
+)
+
 
 def load(name, dtype=np.float32):
     """``X_train, X_test, y_train, y_test`` of a workload, standardised."""
@@ -48,7 +55,7 @@ def load(name, dtype=np.float32):
             70000, 100, n_informative=60, n_classes=10, random_state=0
         )
         split = dict(test_size=0.15)
-    elif name in ("W2", "W4"):
+    elif name in ("W2", "W4", "W4s"):
         X, y = load_digits(return_X_y=True)
         split = dict(test_size=0.25)
     elif name == "W3":

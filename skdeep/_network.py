@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from ._kernels.activations import ACTIVATIONS
 from ._kernels.batchnorm import EPSILON as BATCH_NORM_EPSILON
-from ._kernels.hessian import full_hvp
+from ._kernels.hessian import full_hvp, hessian_rows
 from ._kernels.losses import LOSSES, loss_value, output_activation
 from ._kernels.network import (
     forward_raw,
@@ -32,6 +32,12 @@ from ._threads import engine_workers, single_threaded_blas
 #: rows per block when a whole data set goes through the network (prediction,
 #: full-batch solvers): bounds the activation buffers and keeps them in cache.
 CHUNK_ROWS = 4096
+
+#: the full Hessian stacks the first layer's ``R{D_0}`` of up to
+#: ``HESSIAN_GROUP`` directions for one product with the inputs, in at most
+#: ``HESSIAN_STACK`` values (16 MB in float64)
+HESSIAN_GROUP = 64
+HESSIAN_STACK = 2**21
 
 
 class Inputs:
@@ -406,27 +412,40 @@ class FullBatchObjective:
 
     def _hvp_arguments(self):
         """The arguments of ``full_hvp`` after ``theta`` and ``v``, with
-        buffers allocated on first use."""
+        buffers allocated on first use (the data are shared)."""
         if not hasattr(self, "_hvp_buffers"):
-            self._hvp_buffers = self._new_hvp_arguments(self.ws.acts, self.ws.deltas)
+            dtype, ws, P = self.grad.dtype, self.ws, self.network.n_params
+            self._hvp_buffers = (
+                np.empty(P, dtype=dtype), np.empty(P, dtype=dtype), self.spec, self.inputs.dense,
+                self.inputs.csr, self.inputs.sparse, self.rows, self.Y,
+                self.sample_weight, self.scale, self.chunk, ws.acts, ws.deltas, ws.a_off,
+                *(np.empty_like(ws.acts) for _ in range(3)), *self._scratch(),
+                np.empty(P, dtype=dtype), np.empty(P, dtype=dtype),
+            )
             self._hv = self._hvp_buffers[1]
         return self._hvp_buffers
 
-    def _new_hvp_arguments(self, acts, deltas):
-        """``full_hvp``'s arguments with fresh buffers (but the given
-        activation and delta blocks); the data are shared."""
-        dtype, ws = self.grad.dtype, self.ws
-        sizes = self.network.sizes
+    def _scratch(self):
+        """A block of the widest layer and a matrix of the largest weight
+        matrix, the R-passes' scratch."""
+        sizes, dtype = self.network.sizes, self.grad.dtype
         widest = int(max(a * b for a, b in zip(sizes[:-1], sizes[1:])))
-        P = self.network.n_params
+        return np.empty(self.chunk * self.ws.max_units, dtype=dtype), np.empty(widest, dtype=dtype)
+
+    def _hessian_arguments(self, acts, deltas):
+        """``hessian_rows``' arguments after ``theta``, ``first``, ``step``
+        and ``H``, with fresh buffers (but the given activation and delta
+        blocks); the data are shared."""
+        dtype, sizes = self.grad.dtype, self.network.sizes
+        width = int(sizes[1])
+        group = max(1, min(HESSIAN_GROUP, HESSIAN_STACK // (self.chunk * width)))
         return (
-            np.empty(P, dtype=dtype), np.empty(P, dtype=dtype), self.spec, self.inputs.dense,
-            self.inputs.csr, self.inputs.sparse, self.rows, self.Y,
-            self.sample_weight, self.scale, self.chunk, acts, deltas, ws.a_off,
-            np.empty_like(acts), np.empty_like(acts), np.empty_like(acts),
-            np.empty(self.chunk * ws.max_units, dtype=dtype),
-            np.empty(widest, dtype=dtype), np.empty(P, dtype=dtype),
-            np.empty(P, dtype=dtype),
+            self.spec, self.inputs.dense, self.inputs.csr, self.inputs.sparse, self.rows,
+            self.Y, self.sample_weight, self.scale, self.chunk, acts, deltas, self.ws.a_off,
+            *(np.empty_like(acts) for _ in range(4)), *self._scratch(),
+            np.empty(self.network.n_params, dtype=dtype), group,
+            np.empty(self.chunk * group * width, dtype=dtype),
+            np.empty(int(sizes[0]) * group * width, dtype=dtype),
         )
 
     def _penalty_curvature(self):
@@ -448,25 +467,20 @@ class FullBatchObjective:
 
     def hessian(self, theta):
         """The exact Hessian of the objective at ``theta``, float64 and
-        symmetrised (it is symmetric up to rounding): one Hessian-vector
-        product per row, the rows shared among the cores (each thread with
-        its own buffers and single-threaded BLAS)."""
+        symmetrised (it is symmetric up to rounding): row ``j`` is ``H e_j``
+        (``hessian_rows``: one forward and backward pass per chunk of rows
+        serves every direction), the rows shared among the cores (each thread
+        with its own buffers and single-threaded BLAS)."""
         P, nw = self.network.n_params, self.network.n_weights
         H = np.empty((P, P))
         n_workers = engine_workers(min(P, os.cpu_count() or 1))
-        arguments = [self._hvp_arguments()] + [
-            self._new_hvp_arguments(np.empty_like(self.ws.acts), np.empty_like(self.ws.deltas))
+        arguments = [self._hessian_arguments(self.ws.acts, self.ws.deltas)] + [
+            self._hessian_arguments(np.empty_like(self.ws.acts), np.empty_like(self.ws.deltas))
             for _ in range(n_workers - 1)
         ]
 
         def rows(worker):
-            unit = np.zeros(P, dtype=self.grad.dtype)
-            hv = arguments[worker][1]
-            for j in range(worker, P, n_workers):
-                unit[j] = 1
-                full_hvp(theta, unit, *arguments[worker])
-                H[j] = hv
-                unit[j] = 0
+            hessian_rows(theta, worker, n_workers, H, *arguments[worker])
 
         if n_workers == 1:
             rows(0)

@@ -95,6 +95,54 @@ def test_full_hessian_matches_finite_differences():
     np.testing.assert_allclose(H, 0.5 * (fd + fd.T), rtol=1e-5, atol=1e-7)
 
 
+def _hessian_from_hvps(obj, theta):
+    P = theta.shape[0]
+    H = np.column_stack([obj.hvp(theta, e).copy() for e in np.eye(P, dtype=theta.dtype)])
+    return 0.5 * (H + H.T)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("activation", SMOOTH + ["relu", "elu", "leaky_relu"])
+def test_full_hessian_rows_match_hessian_vector_products(activation, loss):
+    """``hessian_rows`` (one forward/backward pass for every unit direction,
+    the R-passes skipping the layers below the direction's) against the
+    general Hessian-vector product, on three weight layers."""
+    rng = np.random.default_rng(5)
+    n, d, k = 11, 4, 3
+    X = rng.normal(size=(n, d))
+    Y = _problem(loss, n, k, rng)
+    net, obj = _objective([d, 5, 4, k], activation, loss, X, Y, rng.random(n) + 0.5, 0.3, np.float64)
+    theta = rng.normal(scale=0.5, size=net.n_params)
+    np.testing.assert_allclose(obj.hessian(theta), _hessian_from_hvps(obj, theta), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_full_hessian_sparse_heads_prior_and_chunks(monkeypatch, dtype):
+    """Sparse input (the first layer's input column from CSR rows), two
+    softmax heads, a prior's curvature, several chunks of rows, one hidden
+    layer and none."""
+    import skdeep._network as network_module
+
+    monkeypatch.setattr(network_module, "CHUNK_ROWS", 7)
+    rng = np.random.default_rng(6)
+    segments = [0, 3, 5]
+    X = rng.normal(size=(20, 6))
+    X[X < 0.3] = 0
+    Y = _problem("log_loss", 20, 5, rng, segments)
+    for sizes in ([6, 4, 5], [6, 5]):
+        n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        net, obj = _objective(
+            sizes, "softplus", "log_loss", sp.csr_matrix(X), Y, rng.random(20) + 0.5, 0.2, dtype,
+            segments, prior=rng.normal(size=n_params), prior_alpha=0.7,
+        )
+        assert obj.chunk == 7
+        theta = rng.normal(scale=0.5, size=net.n_params).astype(dtype)
+        H = obj.hessian(theta)
+        assert H.dtype == np.float64
+        tolerance = dict(rtol=1e-9, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-4, atol=1e-5)
+        np.testing.assert_allclose(H, _hessian_from_hvps(obj, theta), **tolerance)
+
+
 def test_adahessian_probe_estimates_the_hessian_diagonal():
     """Hutchinson's estimate ``E[z * (H z)]`` with the random signs the
     AdaHessian step draws (kernel keys), averaged over many steps, matches

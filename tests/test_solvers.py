@@ -276,6 +276,30 @@ def test_newton_steps_away_from_a_saddle_point():
     assert result.fun < -0.99
 
 
+def test_newton_factorises_only_well_conditioned_positive_definite_hessians():
+    """The Newton step comes from a Cholesky factor when the Hessian is
+    positive definite and well conditioned; otherwise (indefinite, or a
+    reciprocal condition below 1e-10) from the eigendecomposition."""
+    import scipy.linalg
+
+    from skdeep.optim._full_batch import _well_conditioned_cholesky
+
+    rng = np.random.default_rng(0)
+    Q = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+
+    def with_eigenvalues(*w):
+        return (Q * np.array(w)) @ Q.T
+
+    H = with_eigenvalues(1, 2, 3, 4, 5, 6)
+    g = rng.normal(size=6)
+    factor = _well_conditioned_cholesky(H)
+    assert_allclose(scipy.linalg.cho_solve(factor, g), np.linalg.solve(H, g), rtol=1e-12)
+    assert _well_conditioned_cholesky(with_eigenvalues(1, 2, 3, 4, 5, -6)) is None
+    assert _well_conditioned_cholesky(with_eigenvalues(1e-13, 2, 3, 4, 5, 6)) is None
+    assert _well_conditioned_cholesky(with_eigenvalues(1e-6, 2, 3, 4, 5, 6)) is not None
+    assert _well_conditioned_cholesky(np.full((6, 6), np.nan)) is None
+
+
 def test_bfgs_restarts_after_a_failed_line_search(monkeypatch):
     """When a line search fails on an updated estimate, BFGS restarts from the
     identity (with a unit first step) instead of giving up."""

@@ -61,11 +61,11 @@ solver : str or Optimizer, default='adam'
     - ``'newton-cg'``: truncated Newton (scipy's): each step solves the Newton
       system by conjugate gradient with exact Hessian-vector products.
     - ``'newton'``: Newton with the full Hessian (networks of at most 2000
-      parameters; one Hessian-vector product per parameter and an
-      eigendecomposition per iteration). Where the Hessian is not positive
-      definite its eigenvalues are replaced by their absolute values, floored
-      by an adaptive damping, so that a step never heads for a saddle point;
-      a line search sets its length.
+      parameters; each iteration computes the exact Hessian, about as costly
+      as one Hessian-vector product per parameter, and factorises it).
+      Where the Hessian is not positive definite its eigenvalues are replaced
+      by their absolute values, floored by an adaptive damping, so that a
+      step never heads for a saddle point; a line search sets its length.
 
     An optimizer object from :mod:`skdeep.optim` (``SGD``, ``Adam``,
     ``AdamW``, ``AdaGrad``, ``RMSProp``, ``AdaHessian``) sets

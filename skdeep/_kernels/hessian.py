@@ -23,7 +23,14 @@ import numpy as np
 
 from ._jit import jit
 from .activations import activation_backward, activation_second
-from .linalg import column_sums, copy_matrix, copy_vector, csr_rows_dot, csr_rows_t_dot
+from .linalg import (
+    column_sums,
+    copy_matrix,
+    copy_vector,
+    csr_rows_dot,
+    csr_rows_t_dot,
+    dot_csr_rows,
+)
 from .losses import BINARY_LOG_LOSS, LOG_LOSS, POISSON, loss_gradient
 from .network import bias_view, block_view, forward_raw, weights_view
 
@@ -31,30 +38,41 @@ from .network import bias_view, block_view, forward_raw, weights_view
 @jit
 def loss_hessian_vector(code, P, Y, sw, segments, scale, R, out):
     """``out_i = scale * sw_i * H_i R_i`` with ``H_i`` the Hessian of sample
-    i's loss with respect to the raw output and ``P`` the prediction."""
+    i's loss with respect to the raw output and ``P`` the prediction.
+
+    One loop per loss (a branch on ``code`` inside the row loop kept it
+    scalar, 7-8 times slower), over row slices of each softmax head."""
     n, k = P.shape
-    for i in range(n):
-        w = P.dtype.type(scale * sw[i])
-        p, r, o, y = P[i], R[i], out[i], Y[i]
-        if code == LOG_LOSS:
-            for s in range(segments.shape[0] - 1):
-                lo, hi = segments[s], segments[s + 1]
+    one = P.dtype.type(1)
+    if code == LOG_LOSS:
+        for s in range(segments.shape[0] - 1):
+            lo, hi = segments[s], segments[s + 1]
+            for i in range(n):
+                w = P.dtype.type(scale * sw[i])
+                p, r, y, o = P[i, lo:hi], R[i, lo:hi], Y[i, lo:hi], out[i, lo:hi]
                 ysum = P.dtype.type(0)
                 pr = P.dtype.type(0)
-                for c in range(lo, hi):
+                for c in range(p.shape[0]):
                     ysum += y[c]
                     pr += p[c] * r[c]
-                for c in range(lo, hi):
-                    o[c] = w * ysum * p[c] * (r[c] - pr)
-        elif code == BINARY_LOG_LOSS:
+                f = w * ysum
+                for c in range(p.shape[0]):
+                    o[c] = f * p[c] * (r[c] - pr)
+    elif code == BINARY_LOG_LOSS:
+        for i in range(n):
+            w = P.dtype.type(scale * sw[i])
             for c in range(k):
-                o[c] = w * p[c] * (1 - p[c]) * r[c]
-        elif code == POISSON:
+                out[i, c] = w * P[i, c] * (one - P[i, c]) * R[i, c]
+    elif code == POISSON:
+        for i in range(n):
+            w = P.dtype.type(scale * sw[i])
             for c in range(k):
-                o[c] = w * p[c] * r[c]
-        else:
+                out[i, c] = w * P[i, c] * R[i, c]
+    else:
+        for i in range(n):
+            w = P.dtype.type(scale * sw[i])
             for c in range(k):
-                o[c] = w * r[c]
+                out[i, c] = w * R[i, c]
 
 
 @jit
@@ -181,3 +199,192 @@ def full_hvp(
                     hv[i] += hv_chunk[i]
     return total
 
+
+
+@jit
+def _parameter_position(sizes, w_off, b_off, j):
+    """``(layer, row, column)`` of parameter ``j``: its weight matrix entry,
+    or ``row = -1`` for a bias."""
+    for layer in range(sizes.shape[0] - 1):
+        n_out = sizes[layer + 1]
+        q = j - w_off[layer]
+        if 0 <= q < sizes[layer] * n_out:
+            return layer, q // n_out, q % n_out
+        q = j - b_off[layer]
+        if 0 <= q < n_out:
+            return layer, -1, q
+    return -1, -1, -1
+
+
+@jit
+def _input_column(Xb, csr, sparse, rows, n, a, out, b):
+    """``out[:, b] <- X[rows, a]`` (the first layer's input ``a``)."""
+    if sparse:
+        data, indices, indptr = csr
+        zero = out.dtype.type(0)
+        for i in range(n):
+            r = rows[i]
+            out[i, b] = zero
+            for p in range(indptr[r], indptr[r + 1]):
+                if indices[p] == a:
+                    out[i, b] = data[p]
+    else:
+        for i in range(n):
+            out[i, b] = Xb[i, a]
+
+
+@jit
+def hessian_rows(
+    theta, first, step, H, net, X, csr, sparse, rows, Y, sw, scale, chunk, acts,
+    deltas, a_off, rz, ra, rd, curv, scratch, gtmp, hv, group, stack, products,
+):
+    """``H[j] <- scale * H_data e_j`` for ``j = first, first + step, ...``:
+    rows of the data term's Hessian (``H`` float64, ``n_params`` square),
+    ``chunk`` rows of data at a time.
+
+    The same R-operator as ``hvp_pass``, arranged for unit directions: the
+    forward pass, the deltas ``D`` and the curvature terms ``f''(Z) E`` (in
+    ``curv``) are computed once per chunk and serve every direction; for
+    ``e_j`` with ``j`` in layer ``l``, ``R{Z}`` and ``R{A}`` vanish below
+    ``l``, ``A_{l-1} V_l`` is one column of ``A_{l-1}`` and ``D_l V_l^T`` one
+    column of ``D_l``, so the R-passes need no products with the direction.
+    The first layer's weight rows ``X^T R{D_0}``, the largest product, are
+    computed ``group`` directions at a time, as ``[R{D_0}^T ...] X``
+    (``stack`` holds ``group x sizes[1] x chunk`` values, ``products`` ``group
+    x sizes[1] x sizes[0]``): one tall product instead of ``group`` narrow
+    ones, for each of which BLAS would pack ``X`` again.
+    """
+    sizes, w_off, b_off, act, loss, segments = net
+    L = sizes.shape[0] - 1
+    n_all = Y.shape[0]
+    n_params = theta.shape[0]
+    for start in range(0, n_all, chunk):
+        stop = min(start + chunk, n_all)
+        n = stop - start
+        Xb = X[start:stop] if not sparse else X
+        rows_b = rows[start:stop]
+        Yb = Y[start:stop]
+        swb = sw[start:stop]
+        out = forward_raw(theta, net, Xb, csr, sparse, rows_b, n, acts, a_off)
+        loss_gradient(loss, out, Yb, swb, segments, scale, block_view(deltas, sizes, a_off, L - 1, n))
+        for layer in range(L - 1, 0, -1):  # D_{l-1} = f' E and f'' E, E = D_l W_l^T
+            E = block_view(curv, sizes, a_off, layer - 1, n)
+            np.dot(block_view(deltas, sizes, a_off, layer, n), weights_view(theta, sizes, w_off, layer).T, E)
+            A = block_view(acts, sizes, a_off, layer - 1, n)
+            D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
+            copy_matrix(E, D_prev)
+            activation_backward(act, A, D_prev)
+            S = scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
+            activation_second(act, A, S)
+            for i in range(n):
+                e, s = E[i], S[i]
+                for k in range(e.shape[0]):
+                    e[k] *= s[k]
+
+        # the first layer's weight rows, X^T R{D_0}, are one product per
+        # group of directions: the R{D_0}^T stacked in ``stack``
+        width = sizes[1]
+        n_first = sizes[0] * width  # the first layer's weights lead theta
+        n_directions = (n_params - first + step - 1) // step
+        for g0 in range(0, n_directions, group):
+            g1 = min(g0 + group, n_directions)
+            stacked = stack[: (g1 - g0) * width * n].reshape(((g1 - g0) * width, n))
+            for m in range(g0, g1):
+                j = first + m * step
+                _direction_rows(
+                    j, theta, net, Xb, csr, sparse, rows_b, n, Yb, swb, scale, out, acts,
+                    deltas, a_off, rz, ra, rd, curv, gtmp, hv,
+                )
+                RD0 = block_view(rd, sizes, a_off, 0, n)
+                dst = stacked[(m - g0) * width : (m - g0 + 1) * width]
+                for i in range(n):  # transposed: one stream per column
+                    src = RD0[i]
+                    for c in range(width):
+                        dst[c, i] = src[c]
+                row = H[j]
+                if start == 0:
+                    for k in range(n_first, n_params):
+                        row[k] = hv[k]
+                else:
+                    for k in range(n_first, n_params):
+                        row[k] += hv[k]
+            # G = stacked X: row g * width + c holds (X^T R{D_0})[:, c] of
+            # direction g
+            G = products[: (g1 - g0) * width * sizes[0]].reshape(((g1 - g0) * width, sizes[0]))
+            if sparse:
+                dot_csr_rows(stacked, csr[0], csr[1], csr[2], rows_b, G)
+            else:
+                np.dot(stacked, Xb, G)
+            for m in range(g0, g1):
+                row = H[first + m * step]
+                block = G[(m - g0) * width : (m - g0 + 1) * width]
+                for c in range(width):
+                    src = block[c]
+                    if start == 0:
+                        for a in range(sizes[0]):
+                            row[a * width + c] = src[a]
+                    else:
+                        for a in range(sizes[0]):
+                            row[a * width + c] += src[a]
+
+
+@jit
+def _direction_rows(
+    j, theta, net, Xb, csr, sparse, rows, n, Y, sw, scale, out, acts, deltas, a_off,
+    rz, ra, rd, curv, gtmp, hv,
+):
+    """``hessian_rows``' R-passes for the unit direction ``e_j`` over one
+    chunk: ``hv`` gets every part of ``H e_j`` but the first layer's weights,
+    whose ``R{D_0}`` is left in ``rd``."""
+    sizes, w_off, b_off, act, loss, segments = net
+    L = sizes.shape[0] - 1
+    lj, a, b = _parameter_position(sizes, w_off, b_off, j)
+    # R-forward from layer lj: R{Z_lj} = A_{lj-1} V + Vb, one column
+    for layer in range(lj, L):
+        RZ = block_view(rz, sizes, a_off, layer, n)
+        if layer == lj:
+            RZ[:, :] = 0
+            if a < 0:
+                RZ[:, b] = 1
+            elif layer == 0:
+                _input_column(Xb, csr, sparse, rows, n, a, RZ, b)
+            else:
+                A_prev = block_view(acts, sizes, a_off, layer - 1, n)
+                for i in range(n):
+                    RZ[i, b] = A_prev[i, a]
+        else:
+            np.dot(block_view(ra, sizes, a_off, layer - 1, n), weights_view(theta, sizes, w_off, layer), RZ)
+        if layer < L - 1:
+            RA = block_view(ra, sizes, a_off, layer, n)
+            copy_matrix(RZ, RA)
+            activation_backward(act, block_view(acts, sizes, a_off, layer, n), RA)
+    loss_hessian_vector(
+        loss, out, Y, sw, segments, scale, block_view(rz, sizes, a_off, L - 1, n),
+        block_view(rd, sizes, a_off, L - 1, n),
+    )
+    # R-backward: R{grad W} = R{A}^T D + A^T R{D}; R{E} = R{D} W^T + D V^T
+    for layer in range(L - 1, -1, -1):
+        RD = block_view(rd, sizes, a_off, layer, n)
+        if layer > 0:
+            HW = weights_view(hv, sizes, w_off, layer)
+            A = block_view(acts, sizes, a_off, layer - 1, n)
+            D = block_view(deltas, sizes, a_off, layer, n)
+            np.dot(A.T, RD, HW)
+            if layer > lj:
+                T = gtmp[: sizes[layer] * sizes[layer + 1]].reshape((sizes[layer], sizes[layer + 1]))
+                np.dot(block_view(ra, sizes, a_off, layer - 1, n).T, D, T)
+                _add_into(HW, T)
+            RE = block_view(rd, sizes, a_off, layer - 1, n)
+            np.dot(RD, weights_view(theta, sizes, w_off, layer).T, RE)
+            if layer == lj and a >= 0:
+                for i in range(n):
+                    RE[i, a] += D[i, b]
+            activation_backward(act, A, RE)
+            if layer > lj:  # + f''(Z) E R{Z}
+                C = block_view(curv, sizes, a_off, layer - 1, n)
+                RZ_prev = block_view(rz, sizes, a_off, layer - 1, n)
+                for i in range(n):
+                    o, c, r = RE[i], C[i], RZ_prev[i]
+                    for k in range(o.shape[0]):
+                        o[k] += c[k] * r[k]
+        column_sums(RD, bias_view(hv, sizes, b_off, layer))

@@ -65,6 +65,20 @@ def csr_rows_t_dot(data, indices, indptr, rows, D, out):
 
 
 @jit
+def dot_csr_rows(S, data, indices, indptr, rows, out):
+    """``out = S @ X[rows]`` for ``X`` in CSR form (``S`` has one column per
+    row of ``rows``)."""
+    out[:, :] = 0
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            x = data[p]
+            c = indices[p]
+            for k in range(S.shape[0]):
+                out[k, c] += S[k, i] * x
+
+
+@jit
 def column_sums(D, out):
     """``out[j] = sum_i D[i, j]``."""
     n, m = D.shape
