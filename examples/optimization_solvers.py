@@ -28,7 +28,7 @@ What the figure shows (the printed table has the figures):
 - Test accuracy is 0.91-0.97 for all: on this problem the optimizer changes
   how fast the training loss falls far more than where the model ends up.
 
-Run: ``python examples/optimization_solvers.py`` (about 50 s, most of it
+Run: ``python examples/optimization_solvers.py`` (about 20 s, most of it
 Newton's); the figure is saved to ``docs/images/optimization_solvers.png``.
 """
 
