@@ -18,9 +18,9 @@ jit = numba.njit(
     cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy"
 )
 
-#: for small functions called in loops that should vectorise: numba inlines
-#: them into their callers' IR (LLVM may leave a call to a separately
-#: compiled function in place, and a loop with a call stays scalar)
+#: for functions called in loops that should vectorise but that LLVM's
+#: inliner finds too large (``random.normal_pair``): numba inlines them into
+#: their callers' IR, since a loop with a call in it stays scalar
 inline_jit = numba.njit(
     cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy", inline="always"
 )

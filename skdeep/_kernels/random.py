@@ -27,7 +27,7 @@ _TO_UNIT = 1.0 / 9007199254740992.0  # 2 ** -53
 INPUT_DROPOUT, INPUT_NOISE, HIDDEN_DROPOUT, WEIGHT_NOISE, ADVERSARIAL_START, HESSIAN_PROBE = range(6)
 
 
-@inline_jit
+@jit
 def mix(z):
     """SplitMix64's finaliser: a bijective scramble of 64 bits."""
     z = np.uint64(z)
@@ -44,7 +44,7 @@ def make_key(seed, step, shard, purpose):
     return mix(k + _GOLDEN * np.uint64(purpose + 1))
 
 
-@inline_jit
+@jit
 def uniform(key, counter):
     """Uniform draw in [0, 1) for element ``counter`` of stream ``key``."""
     bits = mix(key + _GOLDEN * np.uint64(counter + 1))
