@@ -315,12 +315,13 @@ class Network:
         units = [int(u) for u in self.sizes[1:-1]]
         out = [np.empty((n, u), dtype=theta.dtype) for u in units]
         spec = self.spec()
+        no_drop = np.zeros(len(self.sizes))
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             Xb = inputs.dense if inputs.sparse else inputs.dense[start:stop]
             forward_raw(
                 theta, spec, Xb, inputs.csr, inputs.sparse, rows[start:stop],
-                stop - start, ws.acts, ws.a_off,
+                stop - start, ws.acts, ws.a_off, no_drop,
             )
             for layer, u in enumerate(units):
                 offset = int(ws.a_off[layer])

@@ -270,6 +270,7 @@ class StochasticLoop:
                 np.empty((S, ws.size), dtype=dtype),
                 np.empty((S, network.n_hidden_units), dtype=dtype),
                 BATCH_NORM_MOMENTUM,
+                np.empty((S, 4 * ws.max_units)),  # per-unit sums (batchnorm)
             )
         self._techniques = (noisy, adversarial, tangent, hessian, batch_norm)
         self._sync = np.zeros(N_COUNTERS, dtype=np.int64)  # claimed/done, per phase

@@ -40,7 +40,7 @@ def _training_pass(net, X, Y, sw, momentum=0.0):
             theta, grad, net.spec(), X, csr, False, np.arange(n), n, Y, sw, scale,
             ws.acts, ws.deltas, ws.a_off, np.zeros(net.n_layers), ws.acts, np.uint64(0),
             0.0, np.empty((0, X.shape[1])), None, True,
-            (net.bn_off, xhat, inv, target, momentum),
+            (net.bn_off, xhat, inv, target, momentum, np.empty(4 * ws.max_units)),
         )
         return total * scale, grad
 

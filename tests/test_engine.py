@@ -211,3 +211,55 @@ def test_the_epoch_kernel_is_specialised_on_the_techniques_in_use(monkeypatch, o
     assert types in kernel.signatures  # the specialisation that ran
     for name in TECHNIQUES:
         assert (types[names.index(name)] == numba.types.none) == (name != on), name
+
+
+_ALLOCATIONS = """
+import json, sys, warnings
+import numpy as np
+from numba.core.runtime import rtsys
+from skdeep import MLPClassifier
+
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(0)
+X = rng.normal(size=(2048, 6))
+y = (X[:, 0] > 0).astype(int)
+counts = {}
+for name, params in json.loads(sys.argv[1]).items():
+    MLPClassifier(hidden_layer_sizes=(8, 4), batch_size=32, max_iter=1, random_state=0, **params).fit(X[:64], y[:64])
+    counts[name] = []
+    for rows in (128, 2048):  # 4 and 64 batches per epoch
+        before = rtsys.get_allocation_stats().alloc
+        MLPClassifier(
+            hidden_layer_sizes=(8, 4), batch_size=32, max_iter=2, tol=0.0,
+            n_iter_no_change=99, random_state=0, **params,
+        ).fit(X[:rows], y[:rows])
+        counts[name].append(rtsys.get_allocation_stats().alloc - before)
+print(json.dumps(counts))
+"""
+
+
+def test_nothing_is_allocated_per_batch():
+    """numba's own allocation count (``NUMBA_NRT_STATS``) of a fit is the
+    same with 4 and with 64 batches per epoch, for the plain engine and for
+    every technique with buffers of its own. (``RZ[i] += vb`` in the
+    Hessian-vector product and the batch-normalisation sums each allocated
+    once per batch.)"""
+    import json
+    import subprocess
+    import sys
+
+    settings = {
+        "plain": {}, "batch_norm": {"batch_norm": True},
+        "random": {"dropout": 0.3, "input_dropout": 0.1, "input_noise": 0.1, "weight_noise": 0.01},
+        "adahessian": {"solver": "adahessian"}, "adversarial": {"adversarial_eps": 0.1},
+        "constraints": {"max_norm": 1.0, "clip_grad_norm": 1.0, "average": True},
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _ALLOCATIONS, json.dumps(settings)], capture_output=True, text=True,
+        env={**os.environ, "NUMBA_NRT_STATS": "1"}, check=True, timeout=600,
+    )
+    counts = json.loads(done.stdout.splitlines()[-1])
+    assert set(counts) == set(settings)
+    for name, (few, many) in counts.items():
+        assert few > 0, name  # the counter works (arguments are unboxed)
+        assert many == few, (name, few, many)

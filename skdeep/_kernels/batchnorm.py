@@ -21,6 +21,9 @@ Layout: the normalisation parameters follow the biases in ``theta``: for the
 ``H`` hidden units in all, ``gamma`` (H), ``beta`` (H), running means (H) and
 running variances (H); ``bn_off[l]`` is where layer ``l``'s gammas start
 (``bn_off[-1] = bn_off[0] + H``). An empty ``bn_off`` switches it off.
+
+The per-unit sums go to ``stats``, a float64 scratch of four times the widest
+layer allocated with the fit, so that nothing is allocated per batch.
 """
 
 import numpy as np
@@ -40,7 +43,7 @@ def _weight_sum(sw, n):
 
 
 @jit
-def bn_forward(Z, sw, theta, bn_off, layer, xhat, inv, target, momentum):
+def bn_forward(Z, sw, theta, bn_off, layer, xhat, inv, target, momentum, stats):
     """``Z <- gamma * xhat`` (the caller adds ``beta`` with the activation);
     ``xhat`` and ``inv = 1/s`` (per unit, at the layer's offset) are kept for
     the backward pass. With ``momentum > 0`` the running statistics in
@@ -50,8 +53,10 @@ def bn_forward(Z, sw, theta, bn_off, layer, xhat, inv, target, momentum):
     g0 = bn_off[layer]
     u0 = g0 - bn_off[0]  # the layer's first unit among all hidden units
     total = _weight_sum(sw, n)
-    mean = np.zeros(m)
-    var = np.zeros(m)
+    mean = stats[:m]
+    var = stats[m : 2 * m]
+    mean[:] = 0
+    var[:] = 0
     for i in range(n):  # row by row: Z is C-ordered
         w, z = sw[i], Z[i]
         for j in range(m):
@@ -81,7 +86,7 @@ def bn_forward(Z, sw, theta, bn_off, layer, xhat, inv, target, momentum):
 
 
 @jit
-def bn_backward(D, sw, theta, grad, bn_off, layer, xhat, inv, param_grad):
+def bn_backward(D, sw, theta, grad, bn_off, layer, xhat, inv, param_grad, stats):
     """``D`` holds the deltas of the normalised output ``y``; replaces them
     by those of ``Z`` and writes ``dgamma``, ``dbeta`` into ``grad`` when
     ``param_grad``."""
@@ -90,8 +95,10 @@ def bn_backward(D, sw, theta, grad, bn_off, layer, xhat, inv, param_grad):
     g0 = bn_off[layer]
     u0 = g0 - bn_off[0]
     total = _weight_sum(sw, n)
-    dgamma = np.zeros(m)
-    dbeta = np.zeros(m)
+    dgamma = stats[:m]
+    dbeta = stats[m : 2 * m]
+    dgamma[:] = 0
+    dbeta[:] = 0
     for i in range(n):
         d, x = D[i], xhat[i]
         for j in range(m):
@@ -104,8 +111,8 @@ def bn_backward(D, sw, theta, grad, bn_off, layer, xhat, inv, param_grad):
     gamma = theta[g0 : g0 + m]
     r = inv[u0 : u0 + m]
     # sum_i dxhat_i = gamma * dbeta and sum_i dxhat_i xhat_i = gamma * dgamma
-    a = np.empty(m)
-    b = np.empty(m)
+    a = stats[2 * m : 3 * m]
+    b = stats[3 * m : 4 * m]
     for j in range(m):
         a[j] = gamma[j] * dbeta[j] / total
         b[j] = gamma[j] * dgamma[j] / total

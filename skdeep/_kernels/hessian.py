@@ -87,7 +87,7 @@ def _add_into(target, source):
 @jit
 def hvp_pass(
     theta, v, grad, hv, net, Xb, csr, sparse, rows, n, Y, sw, scale, acts, deltas,
-    a_off, rz, ra, rd, scratch, gtmp,
+    a_off, rz, ra, rd, scratch, gtmp, no_drop,
 ):
     """Gradient and Hessian-vector product of the data term over one block of
     rows: ``grad <- scale * d/dtheta``, ``hv <- scale * H v``; returns the
@@ -95,7 +95,7 @@ def hvp_pass(
     ``scratch`` holds one block; ``gtmp`` is a weight-matrix-sized scratch."""
     sizes, w_off, b_off, act, loss, segments = net
     L = sizes.shape[0] - 1
-    out = forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off)
+    out = forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off, no_drop)
     D_out = block_view(deltas, sizes, a_off, L - 1, n)
     total = loss_gradient(loss, out, Y, sw, segments, scale, D_out)
 
@@ -115,8 +115,10 @@ def hvp_pass(
             np.dot(block_view(ra, sizes, a_off, layer - 1, n), weights_view(theta, sizes, w_off, layer), S)
             _add_into(RZ, S)
         vb = bias_view(v, sizes, b_off, layer)
-        for i in range(n):
-            RZ[i] += vb
+        for i in range(n):  # a loop: ``RZ[i] += vb`` allocated a temporary
+            r = RZ[i]
+            for k in range(r.shape[0]):
+                r[k] += vb[k]
         if layer < L - 1:
             RA = block_view(ra, sizes, a_off, layer, n)
             copy_matrix(RZ, RA)
@@ -180,6 +182,7 @@ def full_hvp(
     data set, ``chunk`` rows at a time; returns the weighted loss sum."""
     n = Y.shape[0]
     total = 0.0
+    no_drop = np.zeros(net[0].shape[0])
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         Xb = X[start:stop] if not sparse else X
@@ -187,7 +190,7 @@ def full_hvp(
         total += hvp_pass(
             theta, v, grad if whole else grad_chunk, hv if whole else hv_chunk, net,
             Xb, csr, sparse, rows[start:stop], stop - start, Y[start:stop],
-            sw[start:stop], scale, acts, deltas, a_off, rz, ra, rd, scratch, gtmp,
+            sw[start:stop], scale, acts, deltas, a_off, rz, ra, rd, scratch, gtmp, no_drop,
         )
         if not whole:
             if start == 0:
@@ -258,6 +261,7 @@ def hessian_rows(
     L = sizes.shape[0] - 1
     n_all = Y.shape[0]
     n_params = theta.shape[0]
+    no_drop = np.zeros(L + 1)
     for start in range(0, n_all, chunk):
         stop = min(start + chunk, n_all)
         n = stop - start
@@ -265,7 +269,7 @@ def hessian_rows(
         rows_b = rows[start:stop]
         Yb = Y[start:stop]
         swb = sw[start:stop]
-        out = forward_raw(theta, net, Xb, csr, sparse, rows_b, n, acts, a_off)
+        out = forward_raw(theta, net, Xb, csr, sparse, rows_b, n, acts, a_off, no_drop)
         loss_gradient(loss, out, Yb, swb, segments, scale, block_view(deltas, sizes, a_off, L - 1, n))
         for layer in range(L - 1, 0, -1):  # D_{l-1} = f' E and f'' E, E = D_l W_l^T
             E = block_view(curv, sizes, a_off, layer - 1, n)

@@ -28,7 +28,7 @@ Cheap training extras are passed as arrays and switched off by zeros: per-layer
 dropout rates ``drop``, the activity-L1 coefficient and an input-gradient
 buffer ``dx`` (empty when not wanted). The costly ones, the tangent-propagation
 tuple (see ``tangent_reverse``) and the batch-normalisation tuple ``bn =
-(bn_off, xhat, inv, target, momentum)`` (see ``batchnorm``), are ``None`` when
+(bn_off, xhat, inv, target, momentum, stats)`` (see ``batchnorm``), are ``None`` when
 off: numba prunes a branch ``if arg is not None`` when ``arg`` is a None
 argument, and compiles (and caches) a separate specialisation for each type,
 so a configuration without them does not compile their code. Prediction never
@@ -90,10 +90,10 @@ def _first_layer_product(Xb, csr, sparse, rows, W, Z):
 
 
 @jit
-def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off):
-    """Forward pass for prediction (no dropout); returns the output block
-    before the output activation."""
-    no_drop = np.zeros(net[0].shape[0], dtype=np.float64)
+def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off, no_drop):
+    """Forward pass for prediction (no dropout: ``no_drop`` holds a zero per
+    layer, allocated by the caller once, not per block); returns the output
+    block before the output activation."""
     out, _ = forward_train(
         theta, net, Xb, csr, sparse, rows, n, acts[:0], acts, a_off, no_drop, acts,
         np.uint64(0), 0.0, None,
@@ -121,10 +121,10 @@ def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, m
             np.dot(prev, W, Z)
         if layer < n_layers - 1:
             if bn is not None:  # the shift beta replaces the bias
-                bn_off, xhat, inv, target, momentum = bn
+                bn_off, xhat, inv, target, momentum, stats = bn
                 bn_forward(
                     Z, sw, theta, bn_off, layer, block_view(xhat, sizes, a_off, layer, n),
-                    inv, target, momentum,
+                    inv, target, momentum, stats,
                 )
                 H = bn_off[bn_off.shape[0] - 1] - bn_off[0]
                 b = theta[bn_off[layer] + H : bn_off[layer] + H + sizes[layer + 1]]
@@ -176,10 +176,10 @@ def backward_train(
                 activity_backward(A, D_prev, sw, activity * scale)
             activation_backward(act, A, D_prev)
             if bn is not None:
-                bn_off, xhat, inv, _, _ = bn
+                bn_off, xhat, inv, _, _, stats = bn
                 bn_backward(
                     D_prev, sw, theta, grad, bn_off, layer - 1,
-                    block_view(xhat, sizes, a_off, layer - 1, n), inv, param_grad,
+                    block_view(xhat, sizes, a_off, layer - 1, n), inv, param_grad, stats,
                 )
             if extra is not None:
                 E = block_view(extra, sizes, a_off, layer - 1, n)
@@ -355,11 +355,12 @@ def train_pass(
 def predict_raw(theta, net, X, csr, sparse, rows, chunk, acts, a_off, out):
     """Raw network output for every row, ``chunk`` rows at a time."""
     n = out.shape[0]
+    no_drop = np.zeros(net[0].shape[0])
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         Xb = X[start:stop] if not sparse else X
         Z = forward_raw(
-            theta, net, Xb, csr, sparse, rows[start:stop], stop - start, acts, a_off
+            theta, net, Xb, csr, sparse, rows[start:stop], stop - start, acts, a_off, no_drop
         )
         copy_matrix(Z, out[start:stop])
 

@@ -44,7 +44,7 @@ def _random_start(xa, x, eps, key):
 def _frozen_statistics(bn):
     """The batch-normalisation tuple with momentum 0: the pass uses the batch
     statistics but leaves the running ones as they are."""
-    return bn[:4] + (0.0,)
+    return bn[:4] + (0.0,) + bn[5:]
 
 
 @jit

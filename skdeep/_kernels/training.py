@@ -172,8 +172,8 @@ def _shard_adversarial(adv, s):
 def _shard_batch_norm(bn, theta, s):
     """Shard ``s``'s batch-normalisation tuple (the running statistics are
     updated in ``theta``); None without batch normalisation."""
-    bn_off, xhat, inv, momentum = bn
-    return (bn_off, xhat[s], inv[s], theta, momentum)
+    bn_off, xhat, inv, momentum, stats = bn
+    return (bn_off, xhat[s], inv[s], theta, momentum, stats[s])
 
 
 @jit
@@ -195,7 +195,7 @@ def worker_epoch(
     when the technique is off: ``noisy`` (weight noise), ``adv = (x_adv, dx,
     grad_adv)``, ``tangent = (strength, Tb, n_tangents, S, U, dU, dU_next, F,
     F2, extra, gt)``, ``hessian = (z, hz, rz, ra, rd, scratch, gtmp)``
-    (AdaHessian) and ``bn = (bn_off, xhat, inv, momentum)`` (batch
+    (AdaHessian) and ``bn = (bn_off, xhat, inv, momentum, stats)`` (batch
     normalisation; one shard). numba prunes ``if arg is not None`` on a None
     argument and caches each specialisation apart, so a configuration
     compiles only the techniques it uses.
@@ -311,10 +311,10 @@ def worker_epoch(
                     yb = Y[lo:hi]
                     wb = sw[lo:hi]
                 if hessian is not None:
-                    part = hvp_pass(
+                    part = hvp_pass(  # drop: zeros (AdaHessian excludes dropout)
                         used, z, grads[s], hz[s], net, xb, csr, use_sparse, rows, nr,
                         yb, wb, scale, acts[s], deltas[s], a_off, rz[s], ra[s], rd[s],
-                        hscratch[s], gtmp[s],
+                        hscratch[s], gtmp[s], drop,
                     )
                 else:
                     keys = (
