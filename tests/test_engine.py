@@ -224,15 +224,18 @@ rng = np.random.default_rng(0)
 X = rng.normal(size=(2048, 6))
 y = (X[:, 0] > 0).astype(int)
 counts = {}
+T = rng.normal(size=(2048, 2, 6))
 for name, params in json.loads(sys.argv[1]).items():
-    MLPClassifier(hidden_layer_sizes=(8, 4), batch_size=32, max_iter=1, random_state=0, **params).fit(X[:64], y[:64])
+    fit = {"tangents": T} if "tangent_prop" in params else {}
+    first = {key: value[:64] for key, value in fit.items()}
+    MLPClassifier(hidden_layer_sizes=(8, 4), batch_size=32, max_iter=1, random_state=0, **params).fit(X[:64], y[:64], **first)
     counts[name] = []
     for rows in (128, 2048):  # 4 and 64 batches per epoch
         before = rtsys.get_allocation_stats().alloc
         MLPClassifier(
             hidden_layer_sizes=(8, 4), batch_size=32, max_iter=2, tol=0.0,
             n_iter_no_change=99, random_state=0, **params,
-        ).fit(X[:rows], y[:rows])
+        ).fit(X[:rows], y[:rows], **{key: value[:rows] for key, value in fit.items()})
         counts[name].append(rtsys.get_allocation_stats().alloc - before)
 print(json.dumps(counts))
 """
@@ -241,7 +244,8 @@ print(json.dumps(counts))
 def test_nothing_is_allocated_per_batch():
     """numba's own allocation count (``NUMBA_NRT_STATS``) of a fit is the
     same with 4 and with 64 batches per epoch, for the plain engine and for
-    every technique with buffers of its own. (``RZ[i] += vb`` in the
+    every technique with buffers of its own, tangent propagation included.
+    (``RZ[i] += vb`` in the
     Hessian-vector product and the batch-normalisation sums each allocated
     once per batch.)"""
     import json
@@ -253,6 +257,7 @@ def test_nothing_is_allocated_per_batch():
         "random": {"dropout": 0.3, "input_dropout": 0.1, "input_noise": 0.1, "weight_noise": 0.01},
         "adahessian": {"solver": "adahessian"}, "adversarial": {"adversarial_eps": 0.1},
         "constraints": {"max_norm": 1.0, "clip_grad_norm": 1.0, "average": True},
+        "tangent_prop": {"tangent_prop": 0.1},
     }
     done = subprocess.run(
         [sys.executable, "-c", _ALLOCATIONS, json.dumps(settings)], capture_output=True, text=True,
