@@ -245,9 +245,8 @@ def test_nothing_is_allocated_per_batch():
     """numba's own allocation count (``NUMBA_NRT_STATS``) of a fit is the
     same with 4 and with 64 batches per epoch, for the plain engine and for
     every technique with buffers of its own, tangent propagation included.
-    (``RZ[i] += vb`` in the
-    Hessian-vector product and the batch-normalisation sums each allocated
-    once per batch.)"""
+    (``RZ[i] += vb`` in the Hessian-vector product and the
+    batch-normalisation sums each allocated once per batch.)"""
     import json
     import subprocess
     import sys
