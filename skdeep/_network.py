@@ -304,16 +304,18 @@ class Network:
         """Network output after the output activation."""
         return self.activate(self.predict_raw(theta, inputs))
 
-    def hidden_activations(self, theta, inputs):
-        """The activations of every hidden layer for every input row."""
+    def hidden_zero_fractions(self, theta, inputs):
+        """For every hidden layer, the fraction of its activations over the
+        input rows that are exactly zero (counted block by block: the
+        activations themselves are not kept)."""
         if self.batch_norm:
-            return self.plain().hidden_activations(self.fold(theta), inputs)
+            return self.plain().hidden_zero_fractions(self.fold(theta), inputs)
         n = inputs.n_samples
         chunk = min(n, CHUNK_ROWS)
         ws = self.workspace(chunk, theta.dtype)
         rows = np.arange(n, dtype=np.int64)
         units = [int(u) for u in self.sizes[1:-1]]
-        out = [np.empty((n, u), dtype=theta.dtype) for u in units]
+        zeros = np.zeros(len(units))
         spec = self.spec()
         no_drop = np.zeros(len(self.sizes))
         for start in range(0, n, chunk):
@@ -326,8 +328,8 @@ class Network:
             for layer, u in enumerate(units):
                 offset = int(ws.a_off[layer])
                 block = ws.acts[offset : offset + (stop - start) * u]
-                out[layer][start:stop] = block.reshape(stop - start, u)
-        return out
+                zeros[layer] += block.size - np.count_nonzero(block)
+        return zeros / (n * np.array(units, dtype=float))
 
     def predict_sampled(self, theta, inputs, dropout, input_dropout, seed, sample):
         """Output with freshly drawn dropout masks (Monte-Carlo dropout)."""

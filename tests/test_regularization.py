@@ -243,6 +243,22 @@ def test_activity_l1_makes_activations_sparse(digits):
     assert not hasattr(plain, "activation_sparsity_")
 
 
+def test_activation_sparsity_counts_zeros_of_every_layer(digits, monkeypatch):
+    """Against the activations computed in NumPy from ``coefs_``, with the
+    rows in several blocks."""
+    import skdeep._network as network_module
+
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(12, 7), activity_l1=0.01, max_iter=20, random_state=0).fit(X, y)
+    monkeypatch.setattr(network_module, "CHUNK_ROWS", 100)
+    A, expected = X, []
+    for W, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1]):
+        A = np.maximum(A @ W + b, 0)
+        expected.append(np.mean(A == 0))
+    np.testing.assert_allclose(clf.activation_sparsity(X), expected, atol=1e-3)
+    assert clf.activation_sparsity_.shape == (2,)
+
+
 # ------------------------------------------------------- adversarial
 
 

@@ -444,8 +444,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _activation_sparsity(self, inputs, theta):
         """Fraction of exactly-zero activations of each hidden layer."""
-        hidden = self._network.hidden_activations(theta, inputs)
-        return np.array([np.mean(a == 0) for a in hidden])
+        return self._network.hidden_zero_fractions(theta, inputs)
 
     def activation_sparsity(self, X):
         """Fraction of hidden units that output exactly zero on ``X``.

@@ -90,15 +90,14 @@ def activity_backward(A, D, sw, coef):
     """``D += coef * sw_i * sign(A)``: the gradient of the activity L1 term
     with respect to the (undropped) activations."""
     n, m = A.shape
+    zero = A.dtype.type(0)
     for i in range(n):
         c = A.dtype.type(coef * sw[i])
         a = A[i]
         d = D[i]
-        for j in range(m):
-            if a[j] > 0:
-                d[j] += c
-            elif a[j] < 0:
-                d[j] -= c
+        for j in range(m):  # selects, not branches: the loop vectorises
+            x = a[j]
+            d[j] += (c if x > zero else zero) - (c if x < zero else zero)
 
 
 @jit
