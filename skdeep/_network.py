@@ -304,18 +304,37 @@ class Network:
         """Network output after the output activation."""
         return self.activate(self.predict_raw(theta, inputs))
 
+    def hidden_activations(self, theta, inputs):
+        """The activations of every hidden layer for every input row."""
+        n = inputs.n_samples
+        out = [np.empty((n, int(u)), dtype=theta.dtype) for u in self.sizes[1:-1]]
+        for start, stop, blocks in self._hidden_blocks(theta, inputs):
+            for layer, block in enumerate(blocks):
+                out[layer][start:stop] = block
+        return out
+
     def hidden_zero_fractions(self, theta, inputs):
         """For every hidden layer, the fraction of its activations over the
         input rows that are exactly zero (counted block by block: the
         activations themselves are not kept)."""
+        zeros = np.zeros(len(self.sizes) - 2)
+        for _, _, blocks in self._hidden_blocks(theta, inputs):
+            for layer, block in enumerate(blocks):
+                zeros[layer] += block.size - np.count_nonzero(block)
+        return zeros / (inputs.n_samples * self.sizes[1:-1])
+
+    def _hidden_blocks(self, theta, inputs):
+        """``(start, stop, [hidden activations of rows start:stop per
+        layer])`` for consecutive blocks of rows; the arrays are views of a
+        buffer the next block overwrites."""
         if self.batch_norm:
-            return self.plain().hidden_zero_fractions(self.fold(theta), inputs)
+            yield from self.plain()._hidden_blocks(self.fold(theta), inputs)
+            return
         n = inputs.n_samples
         chunk = min(n, CHUNK_ROWS)
         ws = self.workspace(chunk, theta.dtype)
         rows = np.arange(n, dtype=np.int64)
         units = [int(u) for u in self.sizes[1:-1]]
-        zeros = np.zeros(len(units))
         spec = self.spec()
         no_drop = np.zeros(len(self.sizes))
         for start in range(0, n, chunk):
@@ -325,11 +344,11 @@ class Network:
                 theta, spec, Xb, inputs.csr, inputs.sparse, rows[start:stop],
                 stop - start, ws.acts, ws.a_off, no_drop,
             )
+            blocks = []
             for layer, u in enumerate(units):
                 offset = int(ws.a_off[layer])
-                block = ws.acts[offset : offset + (stop - start) * u]
-                zeros[layer] += block.size - np.count_nonzero(block)
-        return zeros / (n * np.array(units, dtype=float))
+                blocks.append(ws.acts[offset : offset + (stop - start) * u].reshape(stop - start, u))
+            yield start, stop, blocks
 
     def predict_sampled(self, theta, inputs, dropout, input_dropout, seed, sample):
         """Output with freshly drawn dropout masks (Monte-Carlo dropout)."""
