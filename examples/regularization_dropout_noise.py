@@ -12,7 +12,7 @@ uses Monte-Carlo dropout (``predict_mc_dropout``): the spread of the predicted
 class's probability over sampled masks is about four times larger for the
 digits the model gets wrong, a usable measure of uncertainty.
 
-Run: ``python examples/regularization_dropout_noise.py`` (about 40 s); the
+Run: ``python examples/regularization_dropout_noise.py`` (about 15 s); the
 figure is saved to ``docs/images/regularization_dropout_noise.png``.
 """
 
