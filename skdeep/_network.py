@@ -150,6 +150,7 @@ class Network:
         self.segments = np.asarray(segments, dtype=np.int64)
         fan = self.sizes[:-1] * self.sizes[1:]
         self.n_weights = int(fan.sum())
+        self.largest_weight_matrix = int(fan.max())  # scratch size of the R-passes
         self.w_off = np.concatenate([[0], np.cumsum(fan)[:-1]]).astype(np.int64)
         b_off = self.n_weights + np.concatenate([[0], np.cumsum(self.sizes[1:])[:-1]])
         self.b_off = b_off.astype(np.int64)
@@ -450,9 +451,11 @@ class FullBatchObjective:
     def _scratch(self):
         """A block of the widest layer and a matrix of the largest weight
         matrix, the R-passes' scratch."""
-        sizes, dtype = self.network.sizes, self.grad.dtype
-        widest = int(max(a * b for a, b in zip(sizes[:-1], sizes[1:])))
-        return np.empty(self.chunk * self.ws.max_units, dtype=dtype), np.empty(widest, dtype=dtype)
+        dtype = self.grad.dtype
+        return (
+            np.empty(self.chunk * self.ws.max_units, dtype=dtype),
+            np.empty(self.network.largest_weight_matrix, dtype=dtype),
+        )
 
     def _hessian_arguments(self, acts, deltas):
         """``hessian_rows``' arguments after ``theta``, ``first``, ``step``
@@ -494,7 +497,7 @@ class FullBatchObjective:
         serves every direction), the rows shared among the cores (each thread
         with its own buffers and single-threaded BLAS)."""
         P, nw = self.network.n_params, self.network.n_weights
-        H = np.empty((P, P))
+        H = np.zeros((P, P))  # hessian_rows adds each block of rows into it
         n_workers = engine_workers(min(P, os.cpu_count() or 1))
         arguments = [self._hessian_arguments(self.ws.acts, self.ws.deltas)] + [
             self._hessian_arguments(np.empty_like(self.ws.acts), np.empty_like(self.ws.deltas))

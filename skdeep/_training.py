@@ -255,13 +255,12 @@ class StochasticLoop:
             tangent = (reg.tangent_prop, gathered, n_t, *buffers)
         hessian = None
         if self.progress.optimizer.code == updates.ADAHESSIAN:
-            widest = int(max(a * b for a, b in zip(network.sizes[:-1], network.sizes[1:])))
             hessian = (
                 np.empty(P, dtype=dtype),
                 np.empty((S, P), dtype=dtype),
                 *(np.empty((S, ws.size), dtype=dtype) for _ in range(3)),
                 np.empty((S, rows * ws.max_units), dtype=dtype),
-                np.empty((S, widest), dtype=dtype),
+                np.empty((S, network.largest_weight_matrix), dtype=dtype),
             )
         batch_norm = None
         if network.batch_norm:

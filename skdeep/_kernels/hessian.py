@@ -241,9 +241,9 @@ def hessian_rows(
     theta, first, step, H, net, X, csr, sparse, rows, Y, sw, scale, chunk, acts,
     deltas, a_off, rz, ra, rd, curv, scratch, gtmp, hv, group, stack, products,
 ):
-    """``H[j] <- scale * H_data e_j`` for ``j = first, first + step, ...``:
-    rows of the data term's Hessian (``H`` float64, ``n_params`` square),
-    ``chunk`` rows of data at a time.
+    """``H[j] += scale * H_data e_j`` for ``j = first, first + step, ...``:
+    rows of the data term's Hessian (``H`` float64, ``n_params`` square,
+    zeros on entry), ``chunk`` rows of data at a time.
 
     The same R-operator as ``hvp_pass``, arranged for unit directions: the
     forward pass, the deltas ``D`` and the curvature terms ``f''(Z) E`` (in
@@ -306,12 +306,8 @@ def hessian_rows(
                     for c in range(width):
                         dst[c, i] = src[c]
                 row = H[j]
-                if start == 0:
-                    for k in range(n_first, n_params):
-                        row[k] = hv[k]
-                else:
-                    for k in range(n_first, n_params):
-                        row[k] += hv[k]
+                for k in range(n_first, n_params):
+                    row[k] += hv[k]
             # G = stacked X: row g * width + c holds (X^T R{D_0})[:, c] of
             # direction g
             G = products[: (g1 - g0) * width * sizes[0]].reshape(((g1 - g0) * width, sizes[0]))
@@ -324,12 +320,8 @@ def hessian_rows(
                 block = G[(m - g0) * width : (m - g0 + 1) * width]
                 for c in range(width):
                     src = block[c]
-                    if start == 0:
-                        for a in range(sizes[0]):
-                            row[a * width + c] = src[a]
-                    else:
-                        for a in range(sizes[0]):
-                            row[a * width + c] += src[a]
+                    for a in range(sizes[0]):
+                        row[a * width + c] += src[a]
 
 
 @jit
