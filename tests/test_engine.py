@@ -267,3 +267,61 @@ def test_nothing_is_allocated_per_batch():
     for name, (few, many) in counts.items():
         assert few > 0, name  # the counter works (arguments are unboxed)
         assert many == few, (name, few, many)
+
+
+_LOADING = """
+import json, sys, warnings
+import numpy as np
+import scipy.sparse as sp
+from numba.core import base, caching
+
+if sys.argv[1] == "stock":  # numba's own loading, with its context refresh
+    import skdeep._kernels._jit as jit
+    jit._FastLoadingCache.load_overload = caching.Cache.load_overload
+refreshes = []
+refresh = base.BaseContext.refresh
+base.BaseContext.refresh = lambda self: (refreshes.append(1), refresh(self))[1]
+
+from skdeep import MLPClassifier, MLPRegressor
+
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(0)
+X = rng.normal(size=(96, 5)).astype(np.float32)
+y = (X[:, 0] + X[:, 1] > 0).astype(int)
+fits = {
+    "adam": (MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0), X),
+    "sgd_random_bn": (MLPClassifier(
+        hidden_layer_sizes=(8, 4), solver="sgd", dropout=0.2, weight_noise=0.01, batch_norm=True,
+        batch_size=32, max_iter=3, random_state=0), X),
+    "lbfgs": (MLPRegressor(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=5, random_state=0), X),
+    "newton": (MLPClassifier(hidden_layer_sizes=(3,), solver="newton", max_iter=2, random_state=0), X),
+    "sparse": (MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0), sp.csr_array(X)),
+}
+out = {}
+for name, (est, data) in fits.items():
+    est.fit(data, y)
+    out[name] = [float(est.loss_), np.asarray(est.predict(data), dtype=float).tolist()]
+print(json.dumps({"refreshes": len(refreshes), "results": out}))
+"""
+
+
+def test_a_warm_cache_loads_the_kernels_without_numba_refreshing(tmp_path):
+    """A fresh process whose kernels are all cached loads them without
+    numba's context refresh (``_jit._FastLoadingCache``: most of a first
+    fit's start-up), and its models are those of numba's own loading: fits
+    with the adam, sgd (with dropout, weight noise and batch norm), L-BFGS
+    and Newton kernels, and on sparse input."""
+    import json
+    import subprocess
+    import sys
+
+    def child(mode):
+        done = subprocess.run(
+            [sys.executable, "-c", _LOADING, mode], capture_output=True, text=True, check=True, timeout=600,
+        )
+        return json.loads(done.stdout.splitlines()[-1])
+
+    stock = child("stock")  # compiles what is not cached yet
+    fast = child("fast")
+    assert fast["refreshes"] == 0
+    assert fast["results"] == stock["results"]

@@ -6,24 +6,68 @@ elsewhere. ``error_model="numpy"`` removes Python's division-by-zero checks from
 inner loops. ``cache=True`` writes the compiled code next to the sources, so a
 fresh process loads it instead of compiling; ``nogil=True`` lets joblib's
 threading backend run several fits at once.
+
+Loading from the cache skips numba's context refresh (``_FastLoadingCache``):
+it is most of the cost of a fresh process's first fit.
 """
 
 import numba
 from numba.core import types
 from numba.extending import overload
 
+try:  # numba internals: without them, numba's own cache loading
+    from numba.core.caching import FunctionCache
+    from numba.core.runtime import rtsys
+except ImportError:  # pragma: no cover
+    FunctionCache = None
+
 FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 
-jit = numba.njit(
-    cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy"
-)
+
+if FunctionCache is not None:
+
+    class _FastLoadingCache(FunctionCache):
+        """numba's cache of a function's machine code, loaded without
+        refreshing the target context.
+
+        numba's ``load_overload`` first calls ``target_context.refresh()``,
+        which imports and installs every lowering registry numba has (about
+        0.13 s in a fresh process) although loading machine code lowers
+        nothing. What loading needs of it is the runtime (NRT), whose
+        functions the code links against, and the symbols that
+        ``numba.cpython.hashing`` adds when imported (the only module of the
+        refresh that adds any; skdeep's kernels do not use them today). A
+        compilation still refreshes: numba's compiler does it itself.
+        """
+
+        def load_overload(self, sig, target_context):
+            import numba.cpython.hashing  # noqa: F401  (its symbols)
+
+            rtsys.initialize(target_context)
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
+
+
+def kernel_decorator(**options):
+    """``numba.njit`` with the cache and ``nogil`` on, numpy's error model,
+    ``options`` and the fast cache loading."""
+    njit = numba.njit(cache=True, nogil=True, error_model="numpy", **options)
+
+    def decorate(function):
+        dispatcher = njit(function)
+        if FunctionCache is not None:
+            dispatcher._cache = _FastLoadingCache(function)
+        return dispatcher
+
+    return decorate
+
+
+jit = kernel_decorator(fastmath=set(FASTMATH_FLAGS))
 
 #: for functions called in loops that should vectorise but that LLVM's
 #: inliner finds too large (``random.normal_pair``): numba inlines them into
 #: their callers' IR, since a loop with a call in it stays scalar
-inline_jit = numba.njit(
-    cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy", inline="always"
-)
+inline_jit = kernel_decorator(fastmath=set(FASTMATH_FLAGS), inline="always")
 
 
 def optional(impl):

@@ -37,14 +37,15 @@ ulps. These kernels are compiled without ``reassoc``, which would let LLVM
 merge the two parts of ``ln 2`` and lose the reduction's precision.
 """
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload
 
+from ._jit import kernel_decorator
+
 # contract (fused multiply-add) only, for the test kernels below
-_exact = numba.njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+_exact = kernel_decorator(fastmath={"contract"})
 
 #: per width: ln 2 split so that ``k * hi`` is exact for the ``k`` that
 #: occur (fdlibm's ``exp`` and ``expf``), the clamp that keeps ``k`` in range
