@@ -325,3 +325,69 @@ def test_a_warm_cache_loads_the_kernels_without_numba_refreshing(tmp_path):
     fast = child("fast")
     assert fast["refreshes"] == 0
     assert fast["results"] == stock["results"]
+
+
+def _wrapper_address(dispatcher, sig):
+    dispatcher.compile(sig)
+    result = dispatcher.overloads[sig]
+    return result.library.get_pointer_to_function(result.fndesc.llvm_cpython_wrapper_name)
+
+
+def test_inner_kernels_have_no_python_wrapper_and_python_calls_reach_a_twin():
+    """A kernel that only kernels call is compiled without numba's CPython
+    wrapper; a call from Python runs a twin compiled with it, cached in a
+    file of its own (numba's cache does not key on the options: a shared
+    file could hand the twin the wrapper-less code, which would crash)."""
+    from skdeep._kernels import _jit
+    from skdeep._kernels.linalg import copy_vector as inner
+
+    vector = numba.float64[::1]
+    assert isinstance(inner, _jit._InnerKernel)
+    assert _wrapper_address(inner, (vector, vector)) == 0
+    assert _wrapper_address(numba.njit(inner.py_func), (vector, vector)) != 0  # the measure's control
+    source, target = np.arange(3.0), np.zeros(3)
+    inner(source, target)
+    np.testing.assert_array_equal(target, source)
+    twin = inner._twin
+    assert not isinstance(twin, _jit._InnerKernel)
+    assert _wrapper_address(twin, (vector, vector)) != 0
+    assert twin._cache._cache_file._index_name != inner._cache._cache_file._index_name
+    assert not isinstance(training.worker_epoch, _jit._InnerKernel)
+
+
+def test_the_library_calls_no_inner_kernel_from_python(monkeypatch):
+    """skdeep's own Python code calls only the kernels declared as entry
+    points (``_jit.entry_jit``): a call of an inner kernel would compile a
+    twin of it, a second compile of the same code. Fits with every solver
+    family and the techniques with kernels of their own, then prediction."""
+    import scipy.sparse as sp
+
+    from skdeep import MLPRegressor
+    from skdeep._kernels import _jit
+
+    callers = []
+    call = _jit._InnerKernel.__call__
+
+    def recording(self, *args, **kwargs):
+        callers.append(self.py_func.__qualname__)
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(_jit._InnerKernel, "__call__", recording)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    settings = [
+        {}, {"solver": "sgd", "dropout": 0.2, "weight_noise": 0.01, "batch_norm": True, "activity_l1": 1e-3},
+        {"solver": "adahessian"}, {"adversarial_eps": 0.1}, {"solver": "lbfgs"}, {"solver": "newton"},
+        {"solver": "newton-cg"}, {"solver": "cg"},
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for params in settings:
+            est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0, **params).fit(X, y)
+            est.predict_proba(X)
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(sp.csr_array(X), y).predict(sp.csr_array(X))
+        est = MLPClassifier(hidden_layer_sizes=(4,), dropout=0.2).partial_fit(X, y, classes=[0, 1])
+        est.predict_mc_dropout(X, n_samples=2, random_state=0)
+        MLPRegressor(hidden_layer_sizes=(4,), max_iter=2).fit(X, X[:, 0]).predict(X)
+    assert callers == []

@@ -1,4 +1,4 @@
-"""The one decorator every numba kernel uses.
+"""The decorators of the numba kernels, all made by ``kernel_decorator``.
 
 ``fastmath`` is restricted to flags that keep NaN/inf semantics (no ``nnan`` /
 ``ninf``): full fastmath assumes finite values and has produced NaN models
@@ -7,16 +7,28 @@ inner loops. ``cache=True`` writes the compiled code next to the sources, so a
 fresh process loads it instead of compiling; ``nogil=True`` lets joblib's
 threading backend run several fits at once.
 
-Loading from the cache skips numba's context refresh (``_FastLoadingCache``):
-it is most of the cost of a fresh process's first fit.
+Two things cut what a fresh process pays (numba internals, with numba's own
+behaviour as the fallback when they are missing):
+
+- loading from the cache skips numba's context refresh
+  (``_FastLoadingCache``): 0.1 s of a fresh process's first fit;
+- a kernel that only other kernels call (``jit``) is compiled without the
+  CPython wrapper that unboxes Python arguments (``_InnerKernel``): the
+  default configuration's first compile took 24.4 s with every wrapper and
+  takes about 21 s without these. Kernels that Python code calls are
+  ``entry_jit``: the library's own entry points (a test checks that the
+  library calls nothing else) and small kernels the tests call directly.
 """
+
+import types as pytypes
 
 import numba
 from numba.core import types
 from numba.extending import overload
 
-try:  # numba internals: without them, numba's own cache loading
+try:  # numba internals; without them, numba's own cache and wrappers
     from numba.core.caching import FunctionCache
+    from numba.core.registry import CPUDispatcher
     from numba.core.runtime import rtsys
 except ImportError:  # pragma: no cover
     FunctionCache = None
@@ -32,7 +44,7 @@ if FunctionCache is not None:
 
         numba's ``load_overload`` first calls ``target_context.refresh()``,
         which imports and installs every lowering registry numba has (about
-        0.13 s in a fresh process) although loading machine code lowers
+        0.1 s in a fresh process) although loading machine code lowers
         nothing. What loading needs of it is the runtime (NRT), whose
         functions the code links against, and the symbols that
         ``numba.cpython.hashing`` adds when imported (the only module of the
@@ -47,22 +59,65 @@ if FunctionCache is not None:
             with self._guard_against_spurious_io_errors():
                 return self._load_overload(sig, target_context)
 
+    class _InnerKernel(CPUDispatcher):
+        """A kernel that only other kernels call, compiled without numba's
+        CPython wrapper (the code that unboxes Python arguments: for the
+        kernels that take tuples of arrays, a large part of what LLVM
+        optimises).
 
-def kernel_decorator(**options):
+        Machine code without the wrapper crashes the process if Python calls
+        it, so a call from Python (a test's) goes to a twin compiled with
+        the wrapper on first use, cached under its own name: numba's cache
+        does not key on the compile options, so the two must not share a
+        file.
+        """
+
+        def __call__(self, *args, **kwargs):
+            twin = self.__dict__.get("_twin")
+            if twin is None:
+                function = self.py_func
+                copy = pytypes.FunctionType(
+                    function.__code__, function.__globals__, function.__name__,
+                    function.__defaults__, function.__closure__,
+                )
+                copy.__qualname__ = function.__qualname__ + "_from_python"
+                copy.__module__ = function.__module__
+                copy.__doc__ = function.__doc__
+                twin = self._twin = _dispatcher(copy, self._python_options, CPUDispatcher)
+            return twin(*args, **kwargs)
+
+
+def _dispatcher(function, options, kind):
+    """What ``numba.njit(**options)(function)`` makes, as a ``kind``, with
+    the fast cache loading."""
+    dispatcher = kind(py_func=function, locals={}, targetoptions={"nopython": True, "boundscheck": None, **options})
+    dispatcher._cache = _FastLoadingCache(function)
+    return dispatcher
+
+
+def kernel_decorator(python=False, **options):
     """``numba.njit`` with the cache and ``nogil`` on, numpy's error model,
-    ``options`` and the fast cache loading."""
-    njit = numba.njit(cache=True, nogil=True, error_model="numpy", **options)
+    ``options`` and the fast cache loading. ``python``: whether Python code
+    calls the kernel; other kernels are compiled without the CPython
+    wrapper (``_InnerKernel``)."""
+    options = {"nogil": True, "error_model": "numpy", **options}
+    if FunctionCache is None:  # pragma: no cover
+        return numba.njit(cache=True, **options)
 
     def decorate(function):
-        dispatcher = njit(function)
-        if FunctionCache is not None:
-            dispatcher._cache = _FastLoadingCache(function)
-        return dispatcher
+        if python:
+            return _dispatcher(function, options, CPUDispatcher)
+        inner = _dispatcher(function, {**options, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}, _InnerKernel)
+        inner._python_options = options
+        return inner
 
     return decorate
 
 
+#: a kernel that only other kernels call (a test's call from Python reaches a twin)
 jit = kernel_decorator(fastmath=set(FASTMATH_FLAGS))
+#: a kernel that Python code calls
+entry_jit = kernel_decorator(python=True, fastmath=set(FASTMATH_FLAGS))
 
 #: for functions called in loops that should vectorise but that LLVM's
 #: inliner finds too large (``random.normal_pair``): numba inlines them into

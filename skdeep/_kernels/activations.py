@@ -20,7 +20,7 @@ is the only list of names: parameter validation and the docs derive from it.
 
 from dataclasses import dataclass
 
-from ._jit import jit
+from ._jit import entry_jit, jit
 from .elementary import expm1, logistic, softplus, tanh
 
 IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS = range(7)
@@ -181,7 +181,7 @@ def softplus_backward(A, D):
 # --------------------------------------------------------- second derivative
 
 
-@jit
+@entry_jit
 def activation_second(code, A, S):
     """``S <- f''(x)`` computed from ``A = f(x)``; zero for piecewise-linear f."""
     one = A.dtype.type(1)
@@ -206,7 +206,7 @@ def activation_second(code, A, S):
 # --------------------------------------------------------------- dispatch
 
 
-@jit
+@entry_jit
 def activation_forward(code, Z, b):
     """Apply hidden activation ``code`` in place: ``Z <- f(Z + b)``."""
     if code == RELU:
@@ -225,7 +225,7 @@ def activation_forward(code, Z, b):
         softplus_forward(Z, b)
 
 
-@jit
+@entry_jit
 def activation_backward(code, A, D):
     """Multiply ``D`` in place by ``f'(x)``, computed from ``A = f(x)``."""
     if code == RELU:

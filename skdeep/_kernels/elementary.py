@@ -45,7 +45,7 @@ from numba.extending import intrinsic, overload
 from ._jit import kernel_decorator
 
 # contract (fused multiply-add) only, for the test kernels below
-_exact = kernel_decorator(fastmath={"contract"})
+_exact = kernel_decorator(python=True, fastmath={"contract"})
 
 #: per width: ln 2 split so that ``k * hi`` is exact for the ``k`` that
 #: occur (fdlibm's ``exp`` and ``expf``), the clamp that keeps ``k`` in range

@@ -21,7 +21,7 @@ derivatives of the activations are computed from their outputs, as elsewhere.
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import entry_jit, jit
 from .activations import activation_backward, activation_second
 from .linalg import (
     column_sums,
@@ -173,7 +173,7 @@ def hvp_pass(
     return total
 
 
-@jit
+@entry_jit
 def full_hvp(
     theta, v, grad, hv, net, X, csr, sparse, rows, Y, sw, scale, chunk, acts,
     deltas, a_off, rz, ra, rd, scratch, gtmp, grad_chunk, hv_chunk,
@@ -236,7 +236,7 @@ def _input_column(Xb, csr, sparse, rows, n, a, out, b):
             out[i, b] = Xb[i, a]
 
 
-@jit
+@entry_jit
 def hessian_rows(
     theta, first, step, H, net, X, csr, sparse, rows, Y, sw, scale, chunk, acts,
     deltas, a_off, rz, ra, rd, curv, scratch, gtmp, hv, group, stack, products,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import entry_jit, jit
 from .elementary import exp, logistic, softplus
 
 SQUARED_ERROR, POISSON, BINARY_LOG_LOSS, LOG_LOSS = range(4)
@@ -110,7 +110,7 @@ def _softmax_segment_gradient(z, y, d, w):
     return (zmax + np.log(total)) * ysum - yz
 
 
-@jit
+@entry_jit
 def loss_gradient(code, Z, Y, sw, segments, scale, D):
     n, k = Z.shape
     total = 0.0
@@ -161,7 +161,7 @@ def loss_gradient(code, Z, Y, sw, segments, scale, D):
     return total
 
 
-@jit
+@entry_jit
 def loss_value(code, Z, Y, sw, segments):
     n, k = Z.shape
     total = 0.0
@@ -192,7 +192,7 @@ def loss_value(code, Z, Y, sw, segments):
     return total
 
 
-@jit
+@entry_jit
 def output_activation(code, Z, segments):
     n, k = Z.shape
     if code == LOG_LOSS:

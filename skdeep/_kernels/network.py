@@ -38,7 +38,7 @@ first.
 
 import numpy as np
 
-from ._jit import jit, optional
+from ._jit import entry_jit, jit, optional
 from .activations import (
     activation_backward,
     activation_forward,
@@ -73,7 +73,7 @@ def bias_view(theta, sizes, b_off, layer):
     return theta[start : start + sizes[layer + 1]]
 
 
-@jit
+@entry_jit
 def block_view(buf, sizes, a_off, layer, n):
     """Rows ``0..n`` of the buffer block holding layer ``layer + 1``."""
     m = sizes[layer + 1]
@@ -89,7 +89,7 @@ def _first_layer_product(Xb, csr, sparse, rows, W, Z):
         np.dot(Xb, W, Z)
 
 
-@jit
+@entry_jit
 def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off, no_drop):
     """Forward pass for prediction (no dropout: ``no_drop`` holds a zero per
     layer, allocated by the caller once, not per block); returns the output
@@ -351,7 +351,7 @@ def train_pass(
     return total
 
 
-@jit
+@entry_jit
 def predict_raw(theta, net, X, csr, sparse, rows, chunk, acts, a_off, out):
     """Raw network output for every row, ``chunk`` rows at a time."""
     n = out.shape[0]
@@ -365,7 +365,7 @@ def predict_raw(theta, net, X, csr, sparse, rows, chunk, acts, a_off, out):
         copy_matrix(Z, out[start:stop])
 
 
-@jit
+@entry_jit
 def predict_dropout_raw(
     theta, net, X, csr, sparse, rows, chunk, acts, a_off, drop, input_dropout,
     x_buf, masks, sw, seed, sample, out,
@@ -408,7 +408,7 @@ def _chunk_tangent(tangent, start, stop):
     return (strength, Tb, n_t, S, U, dU, dU_next, F, F2, extra, gt)
 
 
-@jit
+@entry_jit
 def full_loss_grad(
     theta, grad, net, X, csr, sparse, rows, Y, sw, scale, chunk, acts, deltas,
     a_off, grad_chunk, activity, tangent,

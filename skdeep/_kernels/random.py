@@ -15,7 +15,7 @@ its bit generators; it passes BigCrush when applied to a counter.
 
 import numpy as np
 
-from ._jit import inline_jit, jit
+from ._jit import entry_jit, inline_jit, jit
 from .elementary import cos_sin_turns, log
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -36,7 +36,7 @@ def mix(z):
     return z ^ (z >> np.uint64(31))
 
 
-@jit
+@entry_jit
 def make_key(seed, step, shard, purpose):
     """The key of the numbers drawn for ``purpose`` by ``shard`` at ``step``."""
     k = mix(np.uint64(seed) + _GOLDEN * np.uint64(step + 1))
@@ -71,7 +71,7 @@ def normal(key, counter):
     return z0 if counter & 1 == 0 else z1
 
 
-@jit
+@entry_jit
 def fill_uniform(key, out):
     """``out`` (1-D) filled with uniform draws (for tests)."""
     for i in range(out.shape[0]):
@@ -91,7 +91,7 @@ def add_normal(out, std, key):
         out[n - 1] += dt(std * normal(key, n - 1))
 
 
-@jit
+@entry_jit
 def fill_normal(key, out):
     out[:] = 0
     add_normal(out, 1.0, key)

@@ -9,7 +9,7 @@ activation's derivative is computed from the undropped output.
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import entry_jit, jit
 from .random import add_normal, mix, uniform
 
 #: counter stride between layers of a stream of draws (rows * units < 2**40)
@@ -129,7 +129,7 @@ def max_norm_project(W, bound, norms):
             w[j] *= norms[j]
 
 
-@jit
+@entry_jit
 def weight_penalty(theta, grad, n_weights, l2, prior_coef, prior):
     """Smooth weight penalties for the full-batch solvers: adds
     ``l2 * w + prior_coef * (w - prior)`` to ``grad`` over the weights and

@@ -44,7 +44,7 @@ import numpy as np
 
 from .._threads import run_workers
 from . import config
-from ._jit import jit, optional
+from ._jit import entry_jit, jit, optional
 from ._sync import claim, mark_done, wait_until
 from .hessian import hvp_pass
 from .linalg import copy_vector, gather, gather_rows
@@ -69,7 +69,7 @@ _NOISE, _SHARDS, _UPDATE, _PROJECT, _PROBE, _SUM = 0, 2, 4, 6, 8, 10
 N_COUNTERS = 12
 
 
-@jit
+@entry_jit
 def _add_into(target, source):
     for i in range(target.shape[0]):
         target[i] += source[i]
@@ -110,7 +110,7 @@ def _noisy_weights(theta, noisy, lo, hi, n_weights, std, key):
         add_normal(noisy[lo:mid], std, key)
 
 
-@jit
+@entry_jit
 def _rademacher(z, lo, hi, key):
     """``z[lo:hi]`` <- random signs, element ``i`` from counter ``i``."""
     one = z.dtype.type(1)
@@ -176,7 +176,7 @@ def _shard_batch_norm(bn, theta, s):
     return (bn_off, xhat[s], inv[s], theta, momentum, stats[s])
 
 
-@jit
+@entry_jit
 def worker_epoch(
     theta, net, data, order, shuffled, batch_size, bufs, opt, extras, noisy, adv,
     tangent, hessian, bn, t0, sync, acc,

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import entry_jit, jit
 
 SGD, ADAM, ADAGRAD, RMSPROP, ADAMW, ADAHESSIAN = range(6)
 
@@ -226,7 +226,7 @@ def _update_slice(code, theta, grad, state, hyper, lo, hi, t, lr, gs, l2, decay,
     return sgd_update(th, g, state[0, lo:hi], lr, hyper[0], hyper[1] != 0.0, gs, l2)
 
 
-@jit
+@entry_jit
 def optimizer_step(code, theta, grad, state, hyper, lo, hi, n_weights, t, lr, gs, l2, l1, prior_coef, prior, hz, z):
     """Step ``t`` (1-based) of optimizer ``code`` on ``theta[lo:hi]``.
 
@@ -258,7 +258,7 @@ def optimizer_step(code, theta, grad, state, hyper, lo, hi, n_weights, t, lr, gs
     return squares, absolutes, distances
 
 
-@jit
+@entry_jit
 def average_update(average, theta, weight):
     """``average += weight * (theta - average)``: Polyak averaging with
     ``weight = 1 / k`` at the k-th averaged step, exponential with
