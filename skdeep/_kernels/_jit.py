@@ -34,6 +34,8 @@ except ImportError:  # pragma: no cover
     FunctionCache = None
 
 FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+#: the options of a kernel that only kernels call
+_INNER_OPTIONS = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 
 if FunctionCache is not None:
@@ -83,7 +85,8 @@ if FunctionCache is not None:
                 copy.__qualname__ = function.__qualname__ + "_from_python"
                 copy.__module__ = function.__module__
                 copy.__doc__ = function.__doc__
-                twin = self._twin = _dispatcher(copy, self._python_options, CPUDispatcher)
+                options = {k: v for k, v in self.targetoptions.items() if k not in _INNER_OPTIONS}
+                twin = self._twin = _dispatcher(copy, options, CPUDispatcher)
             return twin(*args, **kwargs)
 
 
@@ -107,9 +110,7 @@ def kernel_decorator(python=False, **options):
     def decorate(function):
         if python:
             return _dispatcher(function, options, CPUDispatcher)
-        inner = _dispatcher(function, {**options, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}, _InnerKernel)
-        inner._python_options = options
-        return inner
+        return _dispatcher(function, {**options, **_INNER_OPTIONS}, _InnerKernel)
 
     return decorate
 
