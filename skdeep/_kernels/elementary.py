@@ -64,6 +64,11 @@ def _call(builder, name, *args):
     return builder.call(builder.module.declare_intrinsic(name, [fty], signature), list(args))
 
 
+def _numpy_type(fty):
+    """The numpy scalar type of the LLVM float type ``fty``."""
+    return np.float32 if isinstance(fty, ir.FloatType) else np.float64
+
+
 def _exp_ir(builder, x):
     """LLVM IR for ``e^x`` (see the module docstring); ``x`` a float or
     double value. No fast-math flags, so no later pass can reassociate the
@@ -203,18 +208,11 @@ def _series(table):
     Horner's rule with fused multiply-adds (LLVM IR, so it is unrolled
     whatever the degree, and the loops around it vectorise)."""
 
-    @intrinsic
-    def series(typingctx, x):
-        if x not in (types.float32, types.float64):
-            return None
-        f = np.float32 if x == types.float32 else np.float64
+    def emit(builder, x):
+        f = _numpy_type(x.type)
+        return _horner_ir(builder, x, [float(f(c)) for c in table[f]])
 
-        def codegen(context, builder, signature, args):
-            return _horner_ir(builder, args[0], [float(f(c)) for c in table[f]])
-
-        return x(x), codegen
-
-    return series
+    return _ir_function(emit, "series", _series.__doc__)
 
 
 # expm1(x) = x (1 + x/2! + x^2/3! + ...), for |x| < 1: truncated below half
@@ -272,7 +270,7 @@ def _log_ir(builder, x):
     """LLVM IR for ``log(x)`` (see the module docstring); ``x`` a float or
     double value."""
     fty = x.type
-    f = np.float32 if isinstance(fty, ir.FloatType) else np.float64
+    f = _numpy_type(fty)
     w = _FLOAT32 if f is np.float32 else _FLOAT64
     ity = ir.IntType(np.dtype(f).itemsize * 8)
 

@@ -203,7 +203,6 @@ def full_hvp(
     return total
 
 
-
 @jit
 def _parameter_position(sizes, w_off, b_off, j):
     """``(layer, row, column)`` of parameter ``j``: its weight matrix entry,
