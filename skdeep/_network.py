@@ -7,7 +7,7 @@ entry points into the compiled engine that do not depend on an optimizer:
 prediction and the full-batch loss and gradient.
 
 The engine never sees scikit-learn objects: data reach it as ``Inputs``
-(validated arrays) and the network as the plain tuple from ``Network.spec``.
+(validated arrays) and the network as the tuple from ``Network.spec``.
 """
 
 import os
@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
+from ._kernels._jit import kernel_code, kernel_tuple
 from ._kernels.activations import ACTIVATIONS
 from ._kernels.batchnorm import EPSILON as BATCH_NORM_EPSILON
 from ._kernels.hessian import full_hvp, hessian_rows
@@ -174,15 +175,17 @@ class Network:
         return LOSSES[self.loss].out_activation
 
     def spec(self):
-        """The tuple that describes the network to the kernels."""
-        return (
+        """The tuple that describes the network to the kernels (its
+        activation and loss codes are compile-time constants with
+        ``_jit.SPECIALISE``)."""
+        return kernel_tuple((
             self.sizes,
             self.w_off,
             self.b_off,
             ACTIVATIONS[self.activation].code,
             LOSSES[self.loss].code,
             self.segments,
-        )
+        ))
 
     # -------------------------------------------------------------- views
 
@@ -298,7 +301,7 @@ class Network:
 
     def activate(self, raw):
         """Apply the output activation to raw outputs, in place; returns them."""
-        output_activation(LOSSES[self.loss].code, raw, self.segments)
+        output_activation(kernel_code(LOSSES[self.loss].code), raw, self.segments)
         return raw
 
     def predict(self, theta, inputs):
@@ -374,7 +377,7 @@ class Network:
 
     def loss_value(self, raw, Y, sample_weight):
         """Weighted mean loss of raw outputs ``raw`` (data term only)."""
-        total = loss_value(LOSSES[self.loss].code, raw, Y, sample_weight, self.segments)
+        total = loss_value(kernel_code(LOSSES[self.loss].code), raw, Y, sample_weight, self.segments)
         return total / float(np.sum(sample_weight, dtype=np.float64))
 
 

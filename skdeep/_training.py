@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from ._kernels import config, updates
+from ._kernels._jit import Constant, kernel_tuple
 from ._kernels.training import N_COUNTERS, train_epoch
 from ._network import no_tangents, tangent_buffers
 from ._threads import engine_shards, engine_workers, single_threaded_blas
@@ -285,7 +286,7 @@ class StochasticLoop:
         loss, steps = train_epoch(
             self.n_workers, self.theta, self.network.spec(), data, order, shuffled,
             batch_size, self._bufs,
-            (opt.code, opt.state, opt.hyper, lr, self.network.n_weights),
+            kernel_tuple((Constant(opt.code), opt.state, opt.hyper, lr, self.network.n_weights)),
             (*self._extras, np.uint64(seed), *self._strategy_buffers),
             *self._techniques, int(opt.counters[0]), self._sync, self._acc,
         )

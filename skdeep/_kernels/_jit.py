@@ -20,11 +20,14 @@ behaviour as the fallback when they are missing):
   library calls nothing else) and small kernels the tests call directly.
 """
 
+import inspect
+import os
 import types as pytypes
 
 import numba
-from numba.core import types
-from numba.extending import overload
+from numba._dispatcher import compute_fingerprint
+from numba.core import errors, types
+from numba.extending import overload, typeof_impl
 
 try:  # numba internals; without them, numba's own cache and wrappers
     from numba.core.caching import FunctionCache
@@ -149,6 +152,123 @@ def optional(impl):
         if isinstance(x, types.NoneType):
             return lambda x, *args: None
         return lambda x, *args: compiled(x, *args)
+
+    return kernel
+
+
+#: whether a fit's kernels are compiled for the codes of its activation, loss
+#: and optimizer only (``SKDEEP_SPECIALISE``, on unless set to ``0``). Off,
+#: one longer compile serves every code: for a grid over those parameters,
+#: and for the test suite, which uses most combinations.
+SPECIALISE = os.environ.get("SKDEEP_SPECIALISE", "1") != "0"
+
+
+class Constant(int):
+    """An integer that the kernels see as a compile-time constant (numba's
+    ``IntegerLiteral``): each value compiles a specialisation of its own, in
+    which ``switch`` keeps only the kernel the value selects.
+
+    The codes of the activations, losses and optimizers are Constants.
+    numba's dispatcher cannot fingerprint an int subclass in C and types
+    such an argument in Python at each call: pass Constants alone or in a
+    ``Specialised`` tuple.
+    """
+
+    __slots__ = ()  # and no __repr__ of its own: llvmlite writes constants with str()
+
+
+@typeof_impl.register(Constant)
+def _typeof_constant(value, context):
+    return types.IntegerLiteral(int(value))
+
+
+class Specialised(tuple):
+    """A tuple of kernel arguments that holds Constants, typed from a cache.
+
+    numba types a tuple that holds a Constant in Python at every call (about
+    0.1 ms for a network's description); this one costs a few microseconds:
+    its type is looked up by numba's own fingerprint of the tuple with plain
+    ints in place of the Constants, and by the Constants' values and
+    places. Only the tuple's own items may be Constants, not those of tuples
+    nested in it.
+    """
+
+    __slots__ = ()
+
+
+_SPECIALISED_TYPES = {}
+
+
+@typeof_impl.register(Specialised)
+def _typeof_specialised(value, context):
+    plain = tuple([int(x) if type(x) is Constant else x for x in value])
+    constants = tuple([(i, int(x)) for i, x in enumerate(value) if type(x) is Constant])
+    key = (compute_fingerprint(plain), constants)
+    found = _SPECIALISED_TYPES.get(key)
+    if found is None:
+        found = types.BaseTuple.from_types([typeof_impl(x, context) for x in value])
+        _SPECIALISED_TYPES[key] = found
+    return found
+
+
+def kernel_code(code):
+    """``code`` as the kernels should get it: a Constant when
+    ``SPECIALISE``, else a plain int."""
+    return Constant(code) if SPECIALISE else int(code)
+
+
+def kernel_tuple(items):
+    """The tuple of ``items`` for the kernels, its codes (Constants) made
+    by ``kernel_code``."""
+    items = [kernel_code(x) if isinstance(x, Constant) else x for x in items]
+    return Specialised(items) if SPECIALISE else tuple(items)
+
+
+def switch(name, kernels):
+    """The kernel ``f(code, *args)``: ``kernels[code](*args)``.
+
+    With a compile-time constant ``code`` (a ``Constant`` passed from
+    Python, or a global constant) the choice is made when numba types the
+    call, so the caller compiles only the kernel ``code`` selects; with an
+    integer variable, at run time among all of them (``SPECIALISE`` off).
+    From Python, ``f`` makes the choice at run time.
+    """
+    codes = list(kernels)
+    arity = {len(inspect.signature(k.py_func).parameters) for k in kernels.values()}
+    if len(arity) != 1:
+        raise TypeError(f"{name}: the kernels take different numbers of arguments")
+    # written out with explicit arguments, which numba's IR inliner needs (it
+    # takes no *args, and the kernels may be ``inline_jit``): a chain of ifs
+    # over the codes for the run-time choice (a loop over a tuple of
+    # kernels would need first-class functions, which numba cannot cache)
+    args = ", ".join(f"a{i}" for i in range(arity.pop()))
+    chain = [f"    if code == {int(c)}:\n        return k{i}({args})" for i, c in enumerate(codes)]
+    scope = {"kernels": kernels, **{f"k{i}": kernels[c] for i, c in enumerate(codes)}}
+    exec(  # noqa: S102 (source made here)
+        "\n".join([
+            f"def {name}(code, {args}):\n    return kernels[code]({args})",
+            f"def at_run_time(code, {args}):", *chain, f"    raise ValueError('{name}: unknown code')",
+            *(f"def chosen_{i}(code, {args}):\n    return k{i}({args})" for i in range(len(codes))),
+        ]),
+        scope,
+    )
+    kernel = scope[name]
+    kernel.kernels = kernels
+    kernel.compiled = set()  # the codes compiled in this process; None: all
+
+    def _chosen(code, *args):
+        if isinstance(code, types.IntegerLiteral):
+            if code.literal_value not in kernels:
+                raise errors.NumbaValueError(f"{name}: unknown code {code.literal_value}")
+            kernel.compiled.add(code.literal_value)
+            return scope[f"chosen_{codes.index(code.literal_value)}"]
+        if isinstance(code, types.Integer):
+            kernel.compiled.add(None)
+            return scope["at_run_time"]
+        raise errors.NumbaTypeError(f"{name}: the code must be an integer, got {code}")
+
+    _chosen.__signature__ = inspect.signature(kernel)  # numba matches it
+    overload(kernel, prefer_literal=True)(_chosen)
 
     return kernel
 

@@ -14,16 +14,19 @@ Every activation has two in-place kernels:
 
 numba cannot cache a function that receives another jitted function as an
 argument (the dispatcher type is process specific), so the engine selects the
-kernel with an integer code. ``ACTIVATIONS`` maps each public name to its code and
-is the only list of names: parameter validation and the docs derive from it.
+kernel with an integer code, a compile-time ``Constant``: ``activation_forward``
+and ``activation_backward`` are ``switch``es, so a kernel compiles only the
+activation its network uses. ``ACTIVATIONS`` maps each public name to its code
+and is the only list of names: parameter validation and the docs derive from
+it.
 """
 
 from dataclasses import dataclass
 
-from ._jit import entry_jit, jit
+from ._jit import Constant, entry_jit, jit, switch
 from .elementary import expm1, logistic, softplus, tanh
 
-IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS = range(7)
+IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS = map(Constant, range(7))
 
 #: slope of leaky_relu for x < 0 (the value PyTorch and Keras use by default)
 LEAKY_SLOPE = 0.01
@@ -206,38 +209,35 @@ def activation_second(code, A, S):
 # --------------------------------------------------------------- dispatch
 
 
-@entry_jit
-def activation_forward(code, Z, b):
-    """Apply hidden activation ``code`` in place: ``Z <- f(Z + b)``."""
-    if code == RELU:
-        relu_forward(Z, b)
-    elif code == TANH:
-        tanh_forward(Z, b)
-    elif code == LOGISTIC:
-        logistic_forward(Z, b)
-    elif code == IDENTITY:
-        identity_forward(Z, b)
-    elif code == LEAKY_RELU:
-        leaky_relu_forward(Z, b)
-    elif code == ELU:
-        elu_forward(Z, b)
-    elif code == SOFTPLUS:
-        softplus_forward(Z, b)
+@jit
+def identity_backward(A, D):
+    """f' = 1: nothing to do."""
 
 
-@entry_jit
-def activation_backward(code, A, D):
-    """Multiply ``D`` in place by ``f'(x)``, computed from ``A = f(x)``."""
-    if code == RELU:
-        relu_backward(A, D)
-    elif code == TANH:
-        tanh_backward(A, D)
-    elif code == LOGISTIC:
-        logistic_backward(A, D)
-    elif code == LEAKY_RELU:
-        leaky_relu_backward(A, D)
-    elif code == ELU:
-        elu_backward(A, D)
-    elif code == SOFTPLUS:
-        softplus_backward(A, D)
-    # identity: f' = 1, nothing to do
+#: ``activation_forward(code, Z, b)``: ``Z <- f(Z + b)`` in place
+activation_forward = switch(
+    "activation_forward",
+    {
+        IDENTITY: identity_forward,
+        LOGISTIC: logistic_forward,
+        TANH: tanh_forward,
+        RELU: relu_forward,
+        LEAKY_RELU: leaky_relu_forward,
+        ELU: elu_forward,
+        SOFTPLUS: softplus_forward,
+    },
+)
+
+#: ``activation_backward(code, A, D)``: ``D *= f'(x)`` in place, from ``A = f(x)``
+activation_backward = switch(
+    "activation_backward",
+    {
+        IDENTITY: identity_backward,
+        LOGISTIC: logistic_backward,
+        TANH: tanh_backward,
+        RELU: relu_backward,
+        LEAKY_RELU: leaky_relu_backward,
+        ELU: elu_backward,
+        SOFTPLUS: softplus_backward,
+    },
+)

@@ -3,7 +3,8 @@
 Every optimizer keeps its state in ``state``, a ``(n_slots, n_params)`` array
 allocated once per fit, and its hyper-parameters in a float64 array ``hyper``.
 ``optimizer_step`` updates the parameter range ``[lo, hi)`` (each worker of a
-parallel epoch owns one range) and selects the update by code; see
+parallel epoch owns one range) and selects the update by code, a compile-time
+``Constant`` (a kernel compiles only its optimizer's update); see
 ``skdeep.optim`` for the registry of names.
 
 The common case is one branch-free pass per optimizer: the data gradient times
@@ -29,9 +30,9 @@ import math
 
 import numpy as np
 
-from ._jit import entry_jit, jit
+from ._jit import Constant, entry_jit, inline_jit, jit, switch
 
-SGD, ADAM, ADAGRAD, RMSPROP, ADAMW, ADAHESSIAN = range(6)
+SGD, ADAM, ADAGRAD, RMSPROP, ADAMW, ADAHESSIAN = map(Constant, range(6))
 
 
 @jit
@@ -204,26 +205,54 @@ def _l1_proximal(code, theta, state, hyper, lo, hi, lr, t, l1):
             theta[i] = soft_threshold(theta[i], a_ / ((s_ * second[i]) ** half + e))
 
 
-@jit
-def _update_slice(code, theta, grad, state, hyper, lo, hi, t, lr, gs, l2, decay, curvature, hz, z):
-    """The update of ``[lo, hi)`` with an L2 term (AdamW's ``decay``,
-    AdaHessian's penalty ``curvature``); returns ``sum w^2``."""
-    th, g = theta[lo:hi], grad[lo:hi]
-    if code == ADAHESSIAN:
-        return adahessian_update(
-            th, g, hz[lo:hi], z[lo:hi], state[0, lo:hi], state[1, lo:hi], lr, hyper[0],
-            hyper[1], hyper[2], hyper[3], t, gs, l2, curvature,
-        )
-    if code == ADAM or code == ADAMW:
-        return adam_update(
-            th, g, state[0, lo:hi], state[1, lo:hi], lr, hyper[0], hyper[1], hyper[2],
-            t, gs, l2, decay,
-        )
-    if code == ADAGRAD:
-        return scaled_update(th, g, state[0, lo:hi], lr, 1.0, 1.0, hyper[0], gs, l2)
-    if code == RMSPROP:
-        return scaled_update(th, g, state[0, lo:hi], lr, hyper[0], 1.0 - hyper[0], hyper[1], gs, l2)
-    return sgd_update(th, g, state[0, lo:hi], lr, hyper[0], hyper[1] != 0.0, gs, l2)
+# The update of ``[lo, hi)`` by each optimizer, with an L2 term (AdamW's
+# ``decay``, AdaHessian's penalty ``curvature``); each returns ``sum w^2``.
+
+
+@inline_jit
+def _adahessian_slice(theta, grad, state, hyper, lo, hi, t, lr, gs, l2, decay, curvature, hz, z):
+    return adahessian_update(
+        theta[lo:hi], grad[lo:hi], hz[lo:hi], z[lo:hi], state[0, lo:hi], state[1, lo:hi],
+        lr, hyper[0], hyper[1], hyper[2], hyper[3], t, gs, l2, curvature,
+    )
+
+
+@inline_jit
+def _adam_slice(theta, grad, state, hyper, lo, hi, t, lr, gs, l2, decay, curvature, hz, z):
+    return adam_update(
+        theta[lo:hi], grad[lo:hi], state[0, lo:hi], state[1, lo:hi], lr, hyper[0],
+        hyper[1], hyper[2], t, gs, l2, decay,
+    )
+
+
+@inline_jit
+def _adagrad_slice(theta, grad, state, hyper, lo, hi, t, lr, gs, l2, decay, curvature, hz, z):
+    return scaled_update(theta[lo:hi], grad[lo:hi], state[0, lo:hi], lr, 1.0, 1.0, hyper[0], gs, l2)
+
+
+@inline_jit
+def _rmsprop_slice(theta, grad, state, hyper, lo, hi, t, lr, gs, l2, decay, curvature, hz, z):
+    return scaled_update(
+        theta[lo:hi], grad[lo:hi], state[0, lo:hi], lr, hyper[0], 1.0 - hyper[0], hyper[1], gs, l2
+    )
+
+
+@inline_jit
+def _sgd_slice(theta, grad, state, hyper, lo, hi, t, lr, gs, l2, decay, curvature, hz, z):
+    return sgd_update(theta[lo:hi], grad[lo:hi], state[0, lo:hi], lr, hyper[0], hyper[1] != 0.0, gs, l2)
+
+
+_update_slice = switch(
+    "update_slice",
+    {
+        SGD: _sgd_slice,
+        ADAM: _adam_slice,
+        ADAGRAD: _adagrad_slice,
+        RMSPROP: _rmsprop_slice,
+        ADAMW: _adam_slice,
+        ADAHESSIAN: _adahessian_slice,
+    },
+)
 
 
 @entry_jit

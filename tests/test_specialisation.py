@@ -1,0 +1,197 @@
+"""Compiling for the codes in use: ``Constant``, ``Specialised`` and ``switch``
+(``skdeep._kernels._jit``), and a fit that compiles only its own activation,
+loss and optimizer."""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from numba.core import types
+from numba.core.errors import TypingError
+from sklearn.exceptions import ConvergenceWarning
+
+from skdeep import MLPClassifier
+from skdeep._kernels import _jit, activations, losses, updates
+from skdeep._kernels._jit import Constant, Specialised, switch
+
+ONE = Constant(1)
+
+
+def _fresh_switch():
+    first = numba.njit(lambda x: x + 1.0)
+    second = numba.njit(lambda x: x * 2.0)
+    return first, second, switch("pick", {Constant(0): first, ONE: second})
+
+
+def test_a_constant_code_compiles_only_the_kernel_it_selects():
+    first, second, pick = _fresh_switch()
+
+    @numba.njit
+    def with_constant(x):
+        return pick(ONE, x)
+
+    assert with_constant(3.0) == 6.0
+    assert second.signatures and not first.signatures
+    assert pick.compiled == {1}
+
+
+def test_an_integer_code_chooses_at_run_time():
+    first, second, pick = _fresh_switch()
+
+    @numba.njit
+    def with_variable(code, x):
+        return pick(code, x)
+
+    assert with_variable(0, 3.0) == 4.0
+    assert with_variable(1, 3.0) == 6.0
+    assert first.signatures and second.signatures
+    assert pick.compiled == {None}
+    assert pick(0, 3.0) == 4.0  # from Python
+    assert pick(ONE, 3.0) == 6.0
+
+
+def test_an_unknown_code_raises_instead_of_running_a_kernel():
+    _, _, pick = _fresh_switch()
+
+    @numba.njit
+    def with_variable(code, x):
+        return pick(code, x)
+
+    @numba.njit
+    def with_literal(x):
+        return pick(7, x)
+
+    for call in (lambda: with_variable(5, 3.0), lambda: with_literal(3.0)):
+        with pytest.raises(ValueError, match="pick: unknown code"):
+            call()
+    with pytest.raises(KeyError):
+        pick(5, 3.0)
+
+
+def test_a_switch_rejects_a_code_that_is_not_an_integer():
+    _, _, pick = _fresh_switch()
+
+    @numba.njit
+    def with_float(x):
+        return pick(1.5, x)
+
+    with pytest.raises(TypingError, match="pick: the code must be an integer"):
+        with_float(3.0)
+
+
+def test_a_switch_needs_kernels_of_one_arity():
+    with pytest.raises(TypeError, match="different numbers of arguments"):
+        switch("bad", {0: numba.njit(lambda x: x), 1: numba.njit(lambda x, y: x)})
+
+
+def test_a_specialised_tuple_types_its_constants_as_literals():
+    a = np.zeros(3)
+    t = Specialised((a, Constant(3), 1.0))
+    assert numba.typeof(t) == types.Tuple((numba.typeof(a), types.IntegerLiteral(3), types.float64))
+    assert numba.typeof(t) is numba.typeof(Specialised((np.ones(3), Constant(3), 2.0)))  # from the cache
+    assert numba.typeof(Specialised((a, Constant(4), 1.0))).types[1] == types.IntegerLiteral(4)
+    assert numba.typeof(Specialised((a.astype(np.float32), Constant(3), 1.0))).types[0].dtype == types.float32
+    # a Constant's place is part of the key: same fingerprint, other types
+    assert numba.typeof(Specialised((Constant(1), 2))) != numba.typeof(Specialised((1, Constant(2))))
+
+    @numba.njit
+    def second(t):
+        return t[1] + t[2]
+
+    assert second(t) == 4.0
+    assert second.signatures[0][0].types[1] == types.IntegerLiteral(3)
+
+
+def test_kernel_arguments_follow_the_specialise_setting(monkeypatch):
+    items = (np.zeros(2), activations.RELU, 0.5)
+    monkeypatch.setattr(_jit, "SPECIALISE", True)
+    on = _jit.kernel_tuple(items)
+    assert isinstance(on, Specialised) and type(on[1]) is Constant
+    assert type(_jit.kernel_code(3)) is Constant
+    monkeypatch.setattr(_jit, "SPECIALISE", False)
+    off = _jit.kernel_tuple(items)
+    assert type(off) is tuple and type(off[1]) is int and off[1] == activations.RELU
+    assert type(_jit.kernel_code(activations.RELU)) is int
+
+
+_CHILD = """
+import json, warnings
+from numba.core import event
+
+compiled = set()
+
+
+class Recorder(event.Listener):
+    def on_start(self, ev):
+        compiled.add(ev.data["dispatcher"].py_func.__qualname__)
+
+    def on_end(self, ev):
+        pass
+
+
+event.register("numba:compile", Recorder())
+from sklearn.datasets import load_iris
+from skdeep import MLPClassifier
+from skdeep._kernels import activations, losses, updates
+
+warnings.simplefilter("ignore")
+X, y = load_iris(return_X_y=True)
+est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0).fit(X, y)
+proba = est.predict_proba(X).tolist()
+switches = {
+    "activation_forward": activations.activation_forward,
+    "activation_backward": activations.activation_backward,
+    "loss_gradient": losses.loss_gradient,
+    "output_activation": losses._output_activation,
+    "update_slice": updates._update_slice,
+}
+print(json.dumps({
+    "compiled": sorted(compiled),
+    "codes": {name: sorted(map(str, s.compiled)) for name, s in switches.items()},
+    "loss": est.loss_,
+    "proba": proba,
+}))
+"""
+
+
+def test_a_fit_compiles_only_its_activation_loss_and_optimizer(iris, tmp_path):
+    """A fresh process with an empty cache and the specialisation on (the
+    default outside the test suite) fits relu/log-loss/Adam: the switches
+    compiled only those codes, no other activation's or optimizer's kernel
+    was compiled, and the model is the one of the run-time choice."""
+    env = {**os.environ, "SKDEEP_SPECIALISE": "1", "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_OPT": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD], capture_output=True, text=True, env=env, check=True, timeout=600,
+    )
+    child = json.loads(done.stdout.splitlines()[-1])
+    assert child["codes"] == {
+        "activation_forward": [str(activations.RELU)],
+        "activation_backward": [str(activations.RELU)],
+        "loss_gradient": [str(losses.LOG_LOSS)],
+        "output_activation": [str(losses.LOG_LOSS)],
+        "update_slice": [str(updates.ADAM)],
+    }
+    compiled = set(child["compiled"])
+    assert {"relu_forward", "relu_backward", "adam_update"} <= compiled
+    others = {
+        kernel.py_func.__qualname__
+        for table in (activations.activation_forward.kernels, activations.activation_backward.kernels)
+        for code, kernel in table.items() if code != activations.RELU
+    } - {"identity_forward"}  # the output layer's bias, in every network
+    others |= {"sgd_update", "scaled_update", "adahessian_update"}
+    assert not others & compiled
+
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    assert not _jit.SPECIALISE  # this process chooses at run time
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0).fit(X, y)
+    np.testing.assert_allclose(child["loss"], est.loss_, rtol=1e-10)
+    np.testing.assert_allclose(child["proba"], est.predict_proba(X), rtol=1e-8, atol=1e-12)
