@@ -185,11 +185,11 @@ def _typeof_constant(value, context):
 class Specialised(tuple):
     """A tuple of kernel arguments that holds Constants, typed from a cache.
 
-    numba types a tuple that holds a Constant in Python at every call (about
-    0.1 ms for a network's description); this one costs a few microseconds:
-    its type is looked up by numba's own fingerprint of the tuple with plain
-    ints in place of the Constants, and by the Constants' values and
-    places. Only the tuple's own items may be Constants, not those of tuples
+    numba types a tuple that holds a Constant in Python at every call (90 us
+    for a network's description); this one costs about 8 us (numba then
+    hashes the type, recursively): its type is looked up by numba's own
+    fingerprint of the tuple with plain ints in place of the Constants, and
+    by the Constants' values and places. Only the tuple's own items may be Constants, not those of tuples
     nested in it.
     """
 
