@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels._jit import kernel_code, kernel_tuple
+from ._kernels._jit import kernel_tuple
 from ._kernels.activations import ACTIVATIONS
 from ._kernels.batchnorm import EPSILON as BATCH_NORM_EPSILON
 from ._kernels.hessian import full_hvp, hessian_rows
@@ -176,14 +176,14 @@ class Network:
 
     def spec(self):
         """The tuple that describes the network to the kernels (its
-        activation and loss codes are compile-time constants with
-        ``_jit.SPECIALISE``)."""
+        activation code is a compile-time constant with ``_jit.SPECIALISE``;
+        the loss is chosen at run time)."""
         return kernel_tuple((
             self.sizes,
             self.w_off,
             self.b_off,
             ACTIVATIONS[self.activation].code,
-            LOSSES[self.loss].code,
+            int(LOSSES[self.loss].code),  # chosen at run time, see engine.md
             self.segments,
         ))
 
@@ -301,7 +301,7 @@ class Network:
 
     def activate(self, raw):
         """Apply the output activation to raw outputs, in place; returns them."""
-        output_activation(kernel_code(LOSSES[self.loss].code), raw, self.segments)
+        output_activation(int(LOSSES[self.loss].code), raw, self.segments)
         return raw
 
     def predict(self, theta, inputs):
@@ -377,7 +377,7 @@ class Network:
 
     def loss_value(self, raw, Y, sample_weight):
         """Weighted mean loss of raw outputs ``raw`` (data term only)."""
-        total = loss_value(kernel_code(LOSSES[self.loss].code), raw, Y, sample_weight, self.segments)
+        total = loss_value(int(LOSSES[self.loss].code), raw, Y, sample_weight, self.segments)
         return total / float(np.sum(sample_weight, dtype=np.float64))
 
 

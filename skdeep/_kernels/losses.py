@@ -18,8 +18,11 @@ multiclass output, ``[0, K1, K1 + K2, ...]`` for several categorical outputs tha
 share the hidden layers. Log-losses are computed from the logits (log-sum-exp),
 not from clipped probabilities, so they stay exact for confident predictions.
 
-``code`` is a compile-time ``Constant``: each function is a ``switch`` over
-one kernel per loss, so a kernel compiles only the loss its network uses.
+Each function is a ``switch`` over one kernel per loss. The library passes
+the loss code as a plain integer, chosen at run time: the loss follows from
+the target (multiclass, binary, multilabel, regression), not from a parameter
+a user picks, and a compile-time code would recompile the engine for each
+kind of target (see ``docs/engine.md``).
 """
 
 from dataclasses import dataclass
