@@ -7,8 +7,11 @@ inner loops. ``cache=True`` writes the compiled code next to the sources, so a
 fresh process loads it instead of compiling; ``nogil=True`` lets joblib's
 threading backend run several fits at once.
 
-Two things cut what a fresh process pays (numba internals, with numba's own
-behaviour as the fallback when they are missing):
+A fit compiles only the activation and optimizer it uses: their codes are
+compile-time ``Constant``s and each selection is a ``switch`` (numba
+overloads, see ``SPECIALISE``). Two more things cut what a fresh process pays
+(numba internals, with numba's own behaviour as the fallback when they are
+missing):
 
 - loading from the cache skips numba's context refresh
   (``_FastLoadingCache``): 0.1 s of a fresh process's first fit;
@@ -25,7 +28,6 @@ import os
 import types as pytypes
 
 import numba
-from numba._dispatcher import compute_fingerprint
 from numba.core import errors, types
 from numba.extending import overload, typeof_impl
 
@@ -35,6 +37,10 @@ try:  # numba internals; without them, numba's own cache and wrappers
     from numba.core.runtime import rtsys
 except ImportError:  # pragma: no cover
     FunctionCache = None
+try:  # numba's C fingerprint of a value's type; without it, typed each call
+    from numba._dispatcher import compute_fingerprint
+except ImportError:  # pragma: no cover
+    compute_fingerprint = None
 
 FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 #: the options of a kernel that only kernels call
@@ -156,10 +162,11 @@ def optional(impl):
     return kernel
 
 
-#: whether a fit's kernels are compiled for the codes of its activation, loss
-#: and optimizer only (``SKDEEP_SPECIALISE``, on unless set to ``0``). Off,
-#: one longer compile serves every code: for a grid over those parameters,
-#: and for the test suite, which uses most combinations.
+#: whether a fit's kernels are compiled for the codes of its activation and
+#: optimizer only (``SKDEEP_SPECIALISE``, on unless set to ``0``; the loss
+#: is always chosen at run time, see ``Network.spec``). Off, one longer
+#: compile serves every code: for a grid over those parameters, and for the
+#: test suite, which uses most combinations.
 SPECIALISE = os.environ.get("SKDEEP_SPECIALISE", "1") != "0"
 
 
@@ -201,6 +208,8 @@ _SPECIALISED_TYPES = {}
 
 @typeof_impl.register(Specialised)
 def _typeof_specialised(value, context):
+    if compute_fingerprint is None:  # pragma: no cover
+        return types.BaseTuple.from_types([typeof_impl(x, context) for x in value])
     plain = tuple([int(x) if type(x) is Constant else x for x in value])
     constants = tuple([(i, int(x)) for i, x in enumerate(value) if type(x) is Constant])
     key = (compute_fingerprint(plain), constants)
