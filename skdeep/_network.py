@@ -183,7 +183,7 @@ class Network:
             self.w_off,
             self.b_off,
             ACTIVATIONS[self.activation].code,
-            int(LOSSES[self.loss].code),  # chosen at run time, see engine.md
+            LOSSES[self.loss].code,  # chosen at run time, see engine.md
             self.segments,
         ))
 
@@ -301,7 +301,7 @@ class Network:
 
     def activate(self, raw):
         """Apply the output activation to raw outputs, in place; returns them."""
-        output_activation(int(LOSSES[self.loss].code), raw, self.segments)
+        output_activation(LOSSES[self.loss].code, raw, self.segments)
         return raw
 
     def predict(self, theta, inputs):
@@ -377,7 +377,7 @@ class Network:
 
     def loss_value(self, raw, Y, sample_weight):
         """Weighted mean loss of raw outputs ``raw`` (data term only)."""
-        total = loss_value(int(LOSSES[self.loss].code), raw, Y, sample_weight, self.segments)
+        total = loss_value(LOSSES[self.loss].code, raw, Y, sample_weight, self.segments)
         return total / float(np.sum(sample_weight, dtype=np.float64))
 
 
