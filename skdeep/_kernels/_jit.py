@@ -175,7 +175,7 @@ class Constant(int):
     ``IntegerLiteral``): each value compiles a specialisation of its own, in
     which ``switch`` keeps only the kernel the value selects.
 
-    The codes of the activations, losses and optimizers are Constants.
+    The codes of the activations and optimizers are Constants.
     numba's dispatcher cannot fingerprint an int subclass in C and types
     such an argument in Python at each call: pass Constants alone or in a
     ``Specialised`` tuple.
@@ -196,8 +196,8 @@ class Specialised(tuple):
     for a network's description); this one costs about 8 us (numba then
     hashes the type, recursively): its type is looked up by numba's own
     fingerprint of the tuple with plain ints in place of the Constants, and
-    by the Constants' values and places. Only the tuple's own items may be Constants, not those of tuples
-    nested in it.
+    by the Constants' values and places. Only the tuple's own items may be
+    Constants, not those of tuples nested in it.
     """
 
     __slots__ = ()

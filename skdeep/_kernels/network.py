@@ -12,7 +12,7 @@ sizes : int64 array ``[n_in, h_1, ..., n_out]``
 w_off, b_off : int64 arrays, start of each layer's weights / bias in ``theta``
 act : hidden activation code (see ``activations``), a compile-time constant
     unless ``_jit.SPECIALISE`` is off
-loss : loss code (see ``losses``), likewise
+loss : loss code (see ``losses``), chosen at run time
 segments : int64 array, softmax head boundaries of the output
 
 Per-layer buffers live in one flat array per kind (``acts``, ``deltas``, dropout
