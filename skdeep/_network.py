@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels._jit import kernel_tuple
+from ._kernels._jit import kernel_tuple, option
 from ._kernels.activations import ACTIVATIONS
 from ._kernels.batchnorm import EPSILON as BATCH_NORM_EPSILON
 from ._kernels.hessian import full_hvp, hessian_rows
@@ -45,9 +45,10 @@ class Inputs:
     """Validated input rows in the form the kernels take.
 
     Dense input is a C-contiguous 2-D array; sparse input is CSR, given to the
-    kernels as ``(data, indices, indptr)`` with a placeholder dense array (and
-    dense input gets placeholder CSR arrays), so one compiled function serves
-    both.
+    kernels as ``(data, indices, indptr)`` with a placeholder dense array.
+    Dense input gets None for the CSR arrays, so that its kernels are
+    compiled without the sparse code, or placeholder arrays when
+    ``_jit.SPECIALISE`` is off, so that one compiled function serves both.
     """
 
     def __init__(self, X, dtype):
@@ -66,10 +67,9 @@ class Inputs:
             )
         else:
             self.dense = np.ascontiguousarray(X, dtype=self.dtype)
-            self.csr = (
-                np.zeros(0, dtype=self.dtype),
-                np.zeros(0, dtype=np.int32),
-                np.zeros(1, dtype=np.int32),
+            self.csr = option(
+                (np.zeros(0, dtype=self.dtype), np.zeros(0, dtype=np.int32), np.zeros(1, dtype=np.int32)),
+                False,
             )
         self.matrix = X
 
@@ -340,13 +340,12 @@ class Network:
         rows = np.arange(n, dtype=np.int64)
         units = [int(u) for u in self.sizes[1:-1]]
         spec = self.spec()
-        no_drop = np.zeros(len(self.sizes))
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             Xb = inputs.dense if inputs.sparse else inputs.dense[start:stop]
             forward_raw(
                 theta, spec, Xb, inputs.csr, inputs.sparse, rows[start:stop],
-                stop - start, ws.acts, ws.a_off, no_drop,
+                stop - start, ws.acts, ws.a_off,
             )
             blocks = []
             for layer, u in enumerate(units):
@@ -412,6 +411,7 @@ class FullBatchObjective:
         if tangents is not None and reg.tangent_prop > 0:
             buffers = tangent_buffers(network, self.chunk, tangents.shape[1], dtype)
             self.tangent = (reg.tangent_prop, tangents, *buffers)
+        self.activity = option(float(reg.activity_l1), reg.activity_l1 > 0)
         self.prior = reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype)
         self.prior_coef = reg.prior_alpha if reg.prior is not None else 0.0
         self.n_evaluations = 0
@@ -425,7 +425,7 @@ class FullBatchObjective:
         total = full_loss_grad(
             theta, self.grad, self.spec, inp.dense, inp.csr, inp.sparse, self.rows,
             self.Y, self.sample_weight, self.scale, self.chunk, ws.acts,
-            ws.deltas, ws.a_off, self.grad_chunk, self.reg.activity_l1, self.tangent,
+            ws.deltas, ws.a_off, self.grad_chunk, self.activity, self.tangent,
         )
         loss = total * self.scale
         if self.reg.l2 > 0 or self.prior_coef > 0:

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from ._kernels import config, updates
-from ._kernels._jit import Constant, kernel_tuple
+from ._kernels._jit import Constant, kernel_tuple, option
 from ._kernels.training import N_COUNTERS, train_epoch
 from ._network import no_tangents, tangent_buffers
 from ._threads import engine_shards, engine_workers, single_threaded_blas
@@ -195,7 +195,8 @@ class StochasticLoop:
 
     def _buffers(self):
         """Per-shard buffers, allocated once per call to ``run``; a technique
-        that is off gets empty ones, or None for the costly ones."""
+        that is off gets None (its code is not compiled), or empty buffers
+        and zeros for the cheap ones when ``_jit.SPECIALISE`` is off."""
         dtype = self.theta.dtype
         network, reg = self.network, self.reg
         S = self.n_shards
@@ -226,18 +227,20 @@ class StochasticLoop:
         settings[config.FROZEN_LAYERS] = strategy.frozen_layers
         if averaging and self.progress.average is None:
             self.progress.average = self.theta.copy()
-        self._extras = (
-            settings,
-            reg.dropout,
-            np.empty((S, ws.size if reg.has_dropout else 0), dtype=dtype),
-            reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype),
-            np.zeros((network.n_layers, ws.max_units if reg.max_norm > 0 else 0)),
-        )
+        self._extras = (settings, np.empty((S, ws.size if reg.has_dropout else 0), dtype=dtype))
         # after the epoch's seed in the kernel's arguments
-        self._strategy_buffers = (
-            self.progress.average if averaging else np.zeros(0, dtype=dtype),
-            np.zeros(S),
-            network.frozen_ranges(strategy.frozen_layers),
+        self._strategy_buffers = (np.zeros(S), network.frozen_ranges(strategy.frozen_layers))
+        # the cheap options, None when off (see ``_jit.option``)
+        prior_on = settings[config.PRIOR] > 0
+        self._options = (
+            option(reg.dropout, reg.has_dropout),
+            option(float(reg.activity_l1), reg.activity_l1 > 0),
+            option(float(reg.input_dropout), reg.input_dropout > 0),
+            option(float(reg.input_noise), reg.input_noise > 0),
+            option(float(reg.l1), reg.l1 > 0),
+            option(reg.prior if prior_on else np.zeros(0, dtype=dtype), prior_on),
+            option(np.zeros((network.n_layers, ws.max_units if reg.max_norm > 0 else 0)), reg.max_norm > 0),
+            option(self.progress.average if averaging else np.zeros(0, dtype=dtype), averaging),
         )
         # the costly techniques' buffers, None when off: the kernel's
         # specialisation without them does not compile their code
@@ -287,7 +290,7 @@ class StochasticLoop:
             self.n_workers, self.theta, self.network.spec(), data, order, shuffled,
             batch_size, self._bufs,
             kernel_tuple((Constant(opt.code), opt.state, opt.hyper, lr, self.network.n_weights)),
-            (*self._extras, np.uint64(seed), *self._strategy_buffers),
+            (*self._extras, np.uint64(seed), *self._strategy_buffers), self._options,
             *self._techniques, int(opt.counters[0]), self._sync, self._acc,
         )
         opt.counters[0] += steps
@@ -346,7 +349,7 @@ class StochasticLoop:
         self.n_shards = 1 if self.network.batch_norm else n_shards or engine_shards(self.batch_size)
         self.n_workers = n_workers or engine_workers(self.n_shards)
         dtype = self.theta.dtype
-        self._empty_csr = (np.zeros(0, dtype), np.zeros(0, np.int32), np.zeros(1, np.int32))
+        self._empty_csr = option((np.zeros(0, dtype), np.zeros(0, np.int32), np.zeros(1, np.int32)), False)
         self._buffers()
         # one seed for the call: the kernels key every random number by it and
         # the optimizer's step, which no two steps share. Drawn before any

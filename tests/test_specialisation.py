@@ -117,6 +117,10 @@ def test_kernel_arguments_follow_the_specialise_setting(monkeypatch):
     off = _jit.kernel_tuple(items)
     assert type(off) is tuple and type(off[1]) is int and off[1] == activations.RELU
     assert type(_jit.kernel_code(activations.RELU)) is int
+    # a cheap option that is off: its zeros at run time, else None
+    assert _jit.option(0.0, False) == 0.0 and _jit.option(0.5, True) == 0.5
+    monkeypatch.setattr(_jit, "SPECIALISE", True)
+    assert _jit.option(0.0, False) is None and _jit.option(0.5, True) == 0.5
 
 
 _CHILD = """
@@ -143,13 +147,17 @@ warnings.simplefilter("ignore")
 X, y = load_iris(return_X_y=True)
 est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0).fit(X, y)
 proba = est.predict_proba(X).tolist()
+plain = sorted(compiled)
+with_options = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0, **OPTIONS).fit(X, y)
 switches = {
     "activation_forward": activations.activation_forward,
     "activation_backward": activations.activation_backward,
     "update_slice": updates._update_slice,
 }
 print(json.dumps({
-    "compiled": sorted(compiled),
+    "compiled": plain,
+    "with_options": sorted(compiled),
+    "options_proba": with_options.predict_proba(X).tolist(),
     "codes": {name: sorted(map(str, s.compiled)) for name, s in switches.items()},
     "loss": est.loss_,
     "proba": proba,
@@ -157,15 +165,31 @@ print(json.dumps({
 """
 
 
-def test_a_fit_compiles_only_its_activation_and_optimizer(iris, tmp_path):
+#: cheap options that the second fit of ``_CHILD`` switches on
+_OPTIONS = {"dropout": 0.2, "penalty": "l1", "max_norm": 3.0, "input_noise": 0.1, "average": True}
+#: the kernels of the cheap options and of sparse input
+_OPTION_KERNELS = {
+    "dropout_forward", "dropout_backward", "add_normal", "_l1_proximal", "_absolute_sum",
+    "max_norm_project", "average_update",
+}
+_UNUSED_KERNELS = {
+    "activity_penalty", "activity_backward", "_pull_towards_prior", "csr_rows_dot",
+    "csr_rows_t_dot", "_densify_rows",
+}
+
+
+def test_a_fit_compiles_only_what_its_configuration_uses(iris, tmp_path):
     """A fresh process with an empty cache and the specialisation on (the
-    default outside the test suite) fits relu/Adam: the switches compiled
-    only those codes, no other activation's or optimizer's kernel was
-    compiled, and the model is the one of the run-time choice. (The loss is
-    chosen at run time in both modes.)"""
+    default outside the test suite) fits relu/Adam on dense input: the
+    switches compiled only those codes, no other activation's or optimizer's
+    kernel was compiled, nor those of the cheap options it leaves off or of
+    sparse input; a second fit with some options on compiles theirs (and
+    still not the others'). Both models are those of the run-time choice.
+    (The loss is chosen at run time in both modes.)"""
     env = {**os.environ, "SKDEEP_SPECIALISE": "1", "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_OPT": "0"}
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD], capture_output=True, text=True, env=env, check=True, timeout=600,
+        [sys.executable, "-c", f"OPTIONS = {_OPTIONS!r}\n{_CHILD}"], capture_output=True, text=True,
+        env=env, check=True, timeout=600,
     )
     child = json.loads(done.stdout.splitlines()[-1])
     assert child["codes"] == {
@@ -182,6 +206,10 @@ def test_a_fit_compiles_only_its_activation_and_optimizer(iris, tmp_path):
     } - {"identity_forward"}  # the output layer's bias, in every network
     others |= {"sgd_update", "scaled_update", "adahessian_update"}
     assert not others & compiled
+    assert not (_OPTION_KERNELS | _UNUSED_KERNELS) & compiled
+    with_options = set(child["with_options"])
+    assert _OPTION_KERNELS <= with_options
+    assert not _UNUSED_KERNELS & with_options
 
     from sklearn.datasets import load_iris
 
@@ -192,3 +220,54 @@ def test_a_fit_compiles_only_its_activation_and_optimizer(iris, tmp_path):
         est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0).fit(X, y)
     np.testing.assert_allclose(child["loss"], est.loss_, rtol=1e-10)
     np.testing.assert_allclose(child["proba"], est.predict_proba(X), rtol=1e-8, atol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0, **_OPTIONS).fit(X, y)
+    np.testing.assert_allclose(child["options_proba"], est.predict_proba(X), rtol=1e-8, atol=1e-12)
+
+
+#: per cheap option of the epoch kernel's ``options`` tuple, the estimator
+#: parameters that switch it on
+_CHEAP = {
+    "drop": {"dropout": 0.2},
+    "activity": {"activity_l1": 1e-4},
+    "input_dropout": {"input_dropout": 0.1},
+    "input_noise": {"input_noise": 0.1},
+    "l1": {"penalty": "l1"},
+    "prior": {"prior_alpha": 1.0},
+    "norms": {"max_norm": 3.0},
+    "average": {"average": True},
+}
+
+
+@pytest.mark.parametrize("specialise", [True, False])
+@pytest.mark.parametrize("on", [None, *_CHEAP])
+def test_a_cheap_option_that_is_off_reaches_the_kernel_as_none(monkeypatch, iris, on, specialise):
+    """With the specialisation on, each cheap option that is off, and the
+    sparse-input arrays of dense input, reach the epoch kernel as None (the
+    kernel's code for them is pruned, see the fresh-process test above); an
+    option that is on gets its value. With it off, every one gets a value
+    (zeros switch it off in the one compile for every configuration)."""
+    from skdeep import _training
+
+    monkeypatch.setattr(_jit, "SPECIALISE", specialise)
+    calls = []
+
+    def recording(*args):  # stands in for the kernel: nothing is compiled
+        calls.append(args)
+        return 1.0, 1
+
+    monkeypatch.setattr(_training, "train_epoch", recording)
+    X, y = iris
+    params = dict(_CHEAP.get(on, {}))
+    if on == "prior":
+        params["coef_prior"] = MLPClassifier((3,), max_iter=1).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier((3,), max_iter=1, **params).fit(X, y)
+    options = calls[-1][10]
+    data = calls[-1][3]
+    assert len(options) == len(_CHEAP)
+    for name, value in zip(_CHEAP, options):
+        assert (value is None) == (specialise and name != on), name
+    assert (data[1] is None) == specialise  # dense input: no CSR arrays

@@ -162,12 +162,23 @@ def optional(impl):
     return kernel
 
 
-#: whether a fit's kernels are compiled for the codes of its activation and
-#: optimizer only (``SKDEEP_SPECIALISE``, on unless set to ``0``; the loss
-#: is always chosen at run time, see ``Network.spec``). Off, one longer
-#: compile serves every code: for a grid over those parameters, and for the
-#: test suite, which uses most combinations.
+#: whether a fit's kernels are compiled for what its configuration uses
+#: only (``SKDEEP_SPECIALISE``, on unless set to ``0``): for the codes of its
+#: activation and optimizer (the loss is always chosen at run time, see
+#: ``Network.spec``), without the code of the cheap options it leaves off
+#: (``option``) and, for dense input, without the sparse-input code. Off, one
+#: longer compile serves every code and option: for a grid over those
+#: parameters, and for the test suite, which uses most combinations.
 SPECIALISE = os.environ.get("SKDEEP_SPECIALISE", "1") != "0"
+
+
+def option(value, on):
+    """A cheap option's argument for the kernels: ``value`` when the option
+    is ``on``, None when it is off and ``SPECIALISE`` (numba then prunes the
+    option's code, as for the costly techniques), else ``value``, whose zeros
+    switch the option off at run time in the one compile that serves every
+    configuration."""
+    return value if on or not SPECIALISE else None
 
 
 class Constant(int):

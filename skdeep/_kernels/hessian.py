@@ -87,7 +87,7 @@ def _add_into(target, source):
 @jit
 def hvp_pass(
     theta, v, grad, hv, net, Xb, csr, sparse, rows, n, Y, sw, scale, acts, deltas,
-    a_off, rz, ra, rd, scratch, gtmp, no_drop,
+    a_off, rz, ra, rd, scratch, gtmp,
 ):
     """Gradient and Hessian-vector product of the data term over one block of
     rows: ``grad <- scale * d/dtheta``, ``hv <- scale * H v``; returns the
@@ -95,7 +95,7 @@ def hvp_pass(
     ``scratch`` holds one block; ``gtmp`` is a weight-matrix-sized scratch."""
     sizes, w_off, b_off, act, loss, segments = net
     L = sizes.shape[0] - 1
-    out = forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off, no_drop)
+    out = forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off)
     D_out = block_view(deltas, sizes, a_off, L - 1, n)
     total = loss_gradient(loss, out, Y, sw, segments, scale, D_out)
 
@@ -104,7 +104,7 @@ def hvp_pass(
         RZ = block_view(rz, sizes, a_off, layer, n)
         V = weights_view(v, sizes, w_off, layer)
         if layer == 0:
-            if sparse:
+            if csr is not None and sparse:
                 csr_rows_dot(csr[0], csr[1], csr[2], rows, V, RZ)
             else:
                 np.dot(Xb, V, RZ)
@@ -136,7 +136,7 @@ def hvp_pass(
         HW = weights_view(hv, sizes, w_off, layer)
         W = weights_view(theta, sizes, w_off, layer)
         if layer == 0:
-            if sparse:
+            if csr is not None and sparse:
                 csr_rows_t_dot(csr[0], csr[1], csr[2], rows, D, GW)
                 csr_rows_t_dot(csr[0], csr[1], csr[2], rows, RD, HW)
             else:
@@ -182,7 +182,6 @@ def full_hvp(
     data set, ``chunk`` rows at a time; returns the weighted loss sum."""
     n = Y.shape[0]
     total = 0.0
-    no_drop = np.zeros(net[0].shape[0])
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         Xb = X[start:stop] if not sparse else X
@@ -190,7 +189,7 @@ def full_hvp(
         total += hvp_pass(
             theta, v, grad if whole else grad_chunk, hv if whole else hv_chunk, net,
             Xb, csr, sparse, rows[start:stop], stop - start, Y[start:stop],
-            sw[start:stop], scale, acts, deltas, a_off, rz, ra, rd, scratch, gtmp, no_drop,
+            sw[start:stop], scale, acts, deltas, a_off, rz, ra, rd, scratch, gtmp,
         )
         if not whole:
             if start == 0:
@@ -221,7 +220,7 @@ def _parameter_position(sizes, w_off, b_off, j):
 @jit
 def _input_column(Xb, csr, sparse, rows, n, a, out, b):
     """``out[:, b] <- X[rows, a]`` (the first layer's input ``a``)."""
-    if sparse:
+    if csr is not None and sparse:
         data, indices, indptr = csr
         zero = out.dtype.type(0)
         for i in range(n):
@@ -260,7 +259,6 @@ def hessian_rows(
     L = sizes.shape[0] - 1
     n_all = Y.shape[0]
     n_params = theta.shape[0]
-    no_drop = np.zeros(L + 1)
     for start in range(0, n_all, chunk):
         stop = min(start + chunk, n_all)
         n = stop - start
@@ -268,7 +266,7 @@ def hessian_rows(
         rows_b = rows[start:stop]
         Yb = Y[start:stop]
         swb = sw[start:stop]
-        out = forward_raw(theta, net, Xb, csr, sparse, rows_b, n, acts, a_off, no_drop)
+        out = forward_raw(theta, net, Xb, csr, sparse, rows_b, n, acts, a_off)
         loss_gradient(loss, out, Yb, swb, segments, scale, block_view(deltas, sizes, a_off, L - 1, n))
         for layer in range(L - 1, 0, -1):  # D_{l-1} = f' E and f'' E, E = D_l W_l^T
             E = block_view(curv, sizes, a_off, layer - 1, n)
@@ -310,7 +308,7 @@ def hessian_rows(
             # G = stacked X: row g * width + c holds (X^T R{D_0})[:, c] of
             # direction g
             G = products[: (g1 - g0) * width * sizes[0]].reshape(((g1 - g0) * width, sizes[0]))
-            if sparse:
+            if csr is not None and sparse:
                 dot_csr_rows(stacked, csr[0], csr[1], csr[2], rows_b, G)
             else:
                 np.dot(stacked, Xb, G)

@@ -23,18 +23,21 @@ slice, so nothing is allocated per batch; matrix products go to BLAS through
 
 The input of the first layer is either a dense C-contiguous batch ``Xb`` or,
 when ``sparse`` is true, the rows ``rows`` of a CSR matrix ``csr = (data,
-indices, indptr)``.
+indices, indptr)``; ``csr`` is None for dense input (unless
+``_jit.SPECIALISE`` is off: then placeholder arrays), which prunes the sparse
+code.
 
-Cheap training extras are passed as arrays and switched off by zeros: per-layer
-dropout rates ``drop``, the activity-L1 coefficient and an input-gradient
-buffer ``dx`` (empty when not wanted). The costly ones, the tangent-propagation
-tuple (see ``tangent_reverse``) and the batch-normalisation tuple ``bn =
-(bn_off, xhat, inv, target, momentum, stats)`` (see ``batchnorm``), are ``None`` when
-off: numba prunes a branch ``if arg is not None`` when ``arg`` is a None
-argument, and compiles (and caches) a separate specialisation for each type,
-so a configuration without them does not compile their code. Prediction never
-normalises: ``Network.fold`` merges a trained normalisation into the weights
-first.
+numba prunes a branch ``if arg is not None`` when ``arg`` is a None argument,
+and compiles (and caches) a separate specialisation for each type, so a
+configuration does not compile the code of what it passes as None. The
+costly extras, the tangent-propagation tuple (see ``tangent_reverse``) and
+the batch-normalisation tuple ``bn = (bn_off, xhat, inv, target, momentum,
+stats)`` (see ``batchnorm``), are None when off. So are the cheap ones, the
+per-layer dropout rates ``drop`` and the activity-L1 coefficient, unless
+``_jit.SPECIALISE`` is off: then zeros switch them off at run time. The
+input-gradient buffer ``dx`` is empty when not wanted. Prediction never drops
+units and never normalises: ``Network.fold`` merges a trained normalisation
+into the weights first.
 """
 
 import numpy as np
@@ -84,20 +87,19 @@ def block_view(buf, sizes, a_off, layer, n):
 
 @jit
 def _first_layer_product(Xb, csr, sparse, rows, W, Z):
-    if sparse:
+    if csr is not None and sparse:
         csr_rows_dot(csr[0], csr[1], csr[2], rows, W, Z)
     else:
         np.dot(Xb, W, Z)
 
 
 @entry_jit
-def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off, no_drop):
-    """Forward pass for prediction (no dropout: ``no_drop`` holds a zero per
-    layer, allocated by the caller once, not per block); returns the output
-    block before the output activation."""
+def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off):
+    """Forward pass for prediction (no dropout); returns the output block
+    before the output activation."""
     out, _ = forward_train(
-        theta, net, Xb, csr, sparse, rows, n, acts[:0], acts, a_off, no_drop, acts,
-        np.uint64(0), 0.0, None,
+        theta, net, Xb, csr, sparse, rows, n, acts[:0], acts, a_off, None, acts,
+        np.uint64(0), None, None,
     )
     return out
 
@@ -107,7 +109,7 @@ def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, m
     """Training forward pass: batch normalisation before and dropout after
     the hidden activations (rate ``drop[l]`` for hidden layer ``l``); returns
     ``(raw output block, activity penalty sum_i sw_i * activity * sum |A|)``;
-    ``bn`` is None without batch normalisation."""
+    ``drop``, ``activity`` and ``bn`` are None when off."""
     sizes, w_off, b_off, act, _, _ = net
     n_layers = sizes.shape[0] - 1
     prev = block_view(acts, sizes, a_off, 0, n)
@@ -130,14 +132,16 @@ def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, m
                 H = bn_off[bn_off.shape[0] - 1] - bn_off[0]
                 b = theta[bn_off[layer] + H : bn_off[layer] + H + sizes[layer + 1]]
             activation_forward(act, Z, b)
-            if activity > 0:
-                penalty += activity_penalty(Z, sw)
-            if drop[layer] > 0:
-                dropout_forward(Z, block_view(masks, sizes, a_off, layer, n), drop[layer], key, layer)
+            if activity is not None:
+                if activity > 0:
+                    penalty += activity * activity_penalty(Z, sw)
+            if drop is not None:
+                if drop[layer] > 0:
+                    dropout_forward(Z, block_view(masks, sizes, a_off, layer, n), drop[layer], key, layer)
         else:
             identity_forward(Z, b)
         prev = Z
-    return prev, activity * penalty
+    return prev, penalty
 
 
 @jit
@@ -150,7 +154,8 @@ def backward_train(
     Writes the parameter gradient into ``grad`` when ``param_grad``, the input
     gradient into ``dx`` when it is not empty, and adds ``extra`` (per hidden
     layer, in the layout of ``deltas``) to the pre-activation deltas when it is
-    not None (tangent propagation's second-order terms)."""
+    not None (tangent propagation's second-order terms); ``drop``,
+    ``activity`` and ``bn`` as in ``forward_train``."""
     sizes, w_off, b_off, act, _, _ = net
     n_layers = sizes.shape[0] - 1
     for layer in range(n_layers - 1, -1, -1):
@@ -159,7 +164,7 @@ def backward_train(
         if layer == 0:
             if param_grad:
                 GW = weights_view(grad, sizes, w_off, layer)
-                if sparse:
+                if csr is not None and sparse:
                     csr_rows_t_dot(csr[0], csr[1], csr[2], rows, D, GW)
                 else:
                     np.dot(Xb.T, D, GW)
@@ -171,10 +176,12 @@ def backward_train(
                 np.dot(A.T, D, weights_view(grad, sizes, w_off, layer))
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
             np.dot(D, W.T, D_prev)
-            if drop[layer - 1] > 0:
-                dropout_backward(A, block_view(masks, sizes, a_off, layer - 1, n), D_prev)
-            if activity > 0:
-                activity_backward(A, D_prev, sw, activity * scale)
+            if drop is not None:
+                if drop[layer - 1] > 0:
+                    dropout_backward(A, block_view(masks, sizes, a_off, layer - 1, n), D_prev)
+            if activity is not None:
+                if activity > 0:
+                    activity_backward(A, D_prev, sw, activity * scale)
             activation_backward(act, A, D_prev)
             if bn is not None:
                 bn_off, xhat, inv, _, _, stats = bn
@@ -356,13 +363,10 @@ def train_pass(
 def predict_raw(theta, net, X, csr, sparse, rows, chunk, acts, a_off, out):
     """Raw network output for every row, ``chunk`` rows at a time."""
     n = out.shape[0]
-    no_drop = np.zeros(net[0].shape[0])
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         Xb = X[start:stop] if not sparse else X
-        Z = forward_raw(
-            theta, net, Xb, csr, sparse, rows[start:stop], stop - start, acts, a_off, no_drop
-        )
+        Z = forward_raw(theta, net, Xb, csr, sparse, rows[start:stop], stop - start, acts, a_off)
         copy_matrix(Z, out[start:stop])
 
 
@@ -382,7 +386,7 @@ def predict_dropout_raw(
         if not sparse and input_dropout > 0:  # perturb the private copy
             copy_matrix(X[start:stop], x_buf[: stop - start])
             perturb_inputs(
-                x_buf[: stop - start], input_dropout, 0.0,
+                x_buf[: stop - start], input_dropout, None,
                 make_key(seed, sample, block, INPUT_DROPOUT), np.uint64(0),
             )
         if sparse:
@@ -394,7 +398,7 @@ def predict_dropout_raw(
         key = make_key(seed, sample, block, HIDDEN_DROPOUT)
         Z, _ = forward_train(
             theta, net, Xb, csr, sparse, rows[start:stop], stop - start, sw, acts,
-            a_off, drop, masks, key, 0.0, None,
+            a_off, drop, masks, key, None, None,
         )
         copy_matrix(Z, out[start:stop])
 
@@ -417,9 +421,8 @@ def full_loss_grad(
     """Data term (with the activity and tangent penalties) over the whole data
     set, ``chunk`` rows at a time. ``tangent = (strength, T, S, U, dU,
     dU_next, F, F2, extra, gt)`` with the tangents ``T``, ``(n, n_t, d)``, or
-    None."""
+    None; ``activity`` as in ``forward_train``."""
     n = Y.shape[0]
-    no_drop = np.zeros(net[0].shape[0], dtype=np.float64)
     no_dx = acts[:0].reshape((0, 1))
     total = 0.0
     for start in range(0, n, chunk):
@@ -429,7 +432,7 @@ def full_loss_grad(
         part = _chunk_tangent(tangent, start, stop)
         total += train_pass(
             theta, target, net, Xb, csr, sparse, rows[start:stop], stop - start,
-            Y[start:stop], sw[start:stop], scale, acts, deltas, a_off, no_drop,
+            Y[start:stop], sw[start:stop], scale, acts, deltas, a_off, None,
             acts, np.uint64(0), activity, no_dx, part, True, None,
         )
         if stop - start < n:

@@ -54,21 +54,25 @@ def dropout_backward(A, M, D):
 
 @jit
 def perturb_inputs(Xb, dropout, noise, key_dropout, key_noise):
-    """Input dropout (inverted) and additive Gaussian noise, in place."""
+    """Input dropout (inverted) and additive Gaussian noise, in place; the
+    rate ``dropout`` and the std ``noise`` may be None (off, and their code
+    pruned)."""
     n, m = Xb.shape
-    if dropout > 0:
-        keep = Xb.dtype.type(1.0 / (1.0 - dropout))
-        for i in range(n):
-            x = Xb[i]
-            for j in range(m):
-                if uniform(key_dropout, i * m + j) < dropout:
-                    x[j] = 0
-                else:
-                    x[j] *= keep
-    if noise > 0:
-        # one stream per row: rows are independent whatever the batch
-        for i in range(n):
-            add_normal(Xb[i], noise, mix(key_noise + np.uint64(i)))
+    if dropout is not None:
+        if dropout > 0:
+            keep = Xb.dtype.type(1.0 / (1.0 - dropout))
+            for i in range(n):
+                x = Xb[i]
+                for j in range(m):
+                    if uniform(key_dropout, i * m + j) < dropout:
+                        x[j] = 0
+                    else:
+                        x[j] *= keep
+    if noise is not None:
+        if noise > 0:
+            # one stream per row: rows are independent whatever the batch
+            for i in range(n):
+                add_normal(Xb[i], noise, mix(key_noise + np.uint64(i)))
 
 
 @jit

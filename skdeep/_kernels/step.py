@@ -50,7 +50,7 @@ def _frozen_statistics(bn):
 @jit
 def shard_step(
     theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-    a_off, reg, drop, masks, keys, adv, tangent, bn,
+    a_off, reg, drop, masks, activity, keys, adv, tangent, bn,
 ):
     """Returns the shard's ``sum_i sw_i loss_i`` (penalties of the pass
     included); ``grad <- scale * d/dtheta``. Input dropout and noise are
@@ -58,8 +58,8 @@ def shard_step(
     ``keys = (hidden dropout, adversarial start)``; ``adv = (x_adv, dx,
     grad_adv)``, the tangent tuple and batch normalisation's tuple (see
     ``network``) are None when their technique is off, which prunes their
-    code from the specialisation."""
-    activity = reg[config.ACTIVITY_L1]
+    code from the specialisation; so may be ``drop`` and ``activity`` (see
+    ``network.forward_train``)."""
     if adv is None:
         return train_pass(
             theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,

@@ -154,6 +154,47 @@ def _step_trainable(code, theta, grads, state, hyper, lo, hi, n_weights, frozen,
 
 
 @optional
+def _scaled(x, factor):
+    """``x * factor``; None when ``x`` is None."""
+    return x * factor
+
+
+@optional
+def _densify(csr, rows, out):
+    """The rows ``rows`` of the CSR matrix ``csr``, dense in ``out``; nothing
+    for dense input (``csr`` None)."""
+    _densify_rows(csr[0], csr[1], csr[2], rows, out)
+
+
+@optional
+def _average_range(average, theta, lo, hi, step, averaging, average_start, average_decay):
+    """The weight average on ``[lo, hi)`` after step ``step``; None
+    without averaging."""
+    if averaging and step > average_start:
+        k = step - average_start
+        weight = 1.0 / k if average_decay <= 0 or k == 1 else 1.0 - average_decay
+        average_update(average[lo:hi], theta[lo:hi], weight)
+
+
+@optional
+def _project_max_norm(norms, theta, net, max_norm, frozen_layers, sync, layer_base):
+    """Phase 3: project each unit's incoming weights, layer by layer (the
+    items from ``layer_base``); None without a max-norm constraint."""
+    sizes = net[0]
+    n_layers = sizes.shape[0] - 1
+    if max_norm > 0:
+        while True:
+            item = claim(sync, _PROJECT, layer_base + n_layers)
+            if item < 0:
+                break
+            layer = item - layer_base
+            if layer >= frozen_layers:
+                max_norm_project(weights_view(theta, sizes, net[1], layer), max_norm, norms[layer])
+            mark_done(sync, _PROJECT + 1)
+        wait_until(sync, _PROJECT + 1, layer_base + n_layers)
+
+
+@optional
 def _shard_tangent(tangent, T, rows, s):
     """Shard ``s``'s tangent tuple for ``train_pass``, with its rows'
     tangents gathered; None without tangent propagation."""
@@ -178,8 +219,8 @@ def _shard_batch_norm(bn, theta, s):
 
 @entry_jit
 def worker_epoch(
-    theta, net, data, order, shuffled, batch_size, bufs, opt, extras, noisy, adv,
-    tangent, hessian, bn, t0, sync, acc,
+    theta, net, data, order, shuffled, batch_size, bufs, opt, extras, options,
+    noisy, adv, tangent, hessian, bn, t0, sync, acc,
 ):
     """One worker's part of an epoch: the items of each phase it claims. Adds
     each shard's share of the batch losses to ``acc[shard]``; returns the
@@ -187,9 +228,9 @@ def worker_epoch(
 
     ``data = (X, csr, sparse, Y, sw, T)``; ``bufs = (Xb, Yb, swb, acts, deltas,
     a_off, grads)``, each with a leading shard axis; ``opt = (code, state,
-    hyper, lr, n_weights)``; ``extras = (reg, drop, masks, prior, norms, seed,
-    average, norm_parts, frozen)`` (see ``config`` for ``reg``; ``frozen``
-    holds the intervals of parameters the optimizer leaves alone).
+    hyper, lr, n_weights)``; ``extras = (reg, masks, seed, norm_parts,
+    frozen)`` (see ``config`` for ``reg``; ``frozen`` holds the intervals of
+    parameters the optimizer leaves alone).
 
     The costly techniques get their buffers as separate arguments, each None
     when the technique is off: ``noisy`` (weight noise), ``adv = (x_adv, dx,
@@ -198,12 +239,20 @@ def worker_epoch(
     (AdaHessian) and ``bn = (bn_off, xhat, inv, momentum, stats)`` (batch
     normalisation; one shard). numba prunes ``if arg is not None`` on a None
     argument and caches each specialisation apart, so a configuration
-    compiles only the techniques it uses.
+    compiles only the techniques it uses. The cheap options, ``options =
+    (drop, activity, input_dropout, input_noise, l1, prior, norms,
+    average)`` (hidden dropout rates, the activity-L1 coefficient, the input
+    dropout rate and noise std, the L1 coefficient, the prior's parameters,
+    max-norm's buffer of squared norms, the weight average), are None when
+    off too, unless ``_jit.SPECIALISE`` is off: then zeros in ``reg`` switch
+    them off at run time, in one compile for every configuration. They
+    reach the code that uses them as arguments or through ``optional``.
     """
     X, csr, sparse, Y, sw, T = data
     Xb, Yb, swb, acts, deltas, a_off, grads = bufs
     code, state, hyper, lr, n_weights = opt
-    reg, drop, masks, prior, norms, seed, average, norm_parts, frozen = extras
+    reg, masks, seed, norm_parts, frozen = extras
+    drop, activity, input_dropout, input_noise, l1_option, prior, norms, average = options
     sizes = net[0]
     n_layers = sizes.shape[0] - 1
     n_shards = grads.shape[0]
@@ -289,12 +338,12 @@ def worker_epoch(
             else:
                 rows = order[lo:hi]
                 if dense_rows:
-                    _densify_rows(csr[0], csr[1], csr[2], rows, Xb[s])
+                    _densify(csr, rows, Xb[s])
                 elif (shuffled or perturbed) and not use_sparse:
                     gather_rows(X, rows, Xb[s])
                 if perturbed:  # on the shard's private copy
                     perturb_inputs(
-                        Xb[s, :nr], reg[config.INPUT_DROPOUT], reg[config.INPUT_NOISE],
+                        Xb[s, :nr], input_dropout, input_noise,
                         make_key(seed, step, s, INPUT_DROPOUT),
                         make_key(seed, step, s, INPUT_NOISE),
                     )
@@ -311,10 +360,10 @@ def worker_epoch(
                     yb = Y[lo:hi]
                     wb = sw[lo:hi]
                 if hessian is not None:
-                    part = hvp_pass(  # drop: zeros (AdaHessian excludes dropout)
+                    part = hvp_pass(  # no dropout: AdaHessian excludes it
                         used, z, grads[s], hz[s], net, xb, csr, use_sparse, rows, nr,
                         yb, wb, scale, acts[s], deltas[s], a_off, rz[s], ra[s], rd[s],
-                        hscratch[s], gtmp[s], drop,
+                        hscratch[s], gtmp[s],
                     )
                 else:
                     keys = (
@@ -323,7 +372,7 @@ def worker_epoch(
                     )
                     part = shard_step(
                         used, grads[s], net, xb, csr, use_sparse, rows, nr, yb, wb,
-                        scale, acts[s], deltas[s], a_off, reg, drop, masks[s], keys,
+                        scale, acts[s], deltas[s], a_off, reg, drop, masks[s], activity, keys,
                         _shard_adversarial(adv, s), _shard_tangent(tangent, T, rows, s),
                         _shard_batch_norm(bn, theta, s),
                     )
@@ -364,36 +413,25 @@ def worker_epoch(
                     _sum_shards(hz, p_lo, p_hi)
             squares, absolutes, distances = _step_trainable(
                 code, theta, grads, state, hyper, p_lo, p_hi, n_weights, frozen, step,
-                lr, gs, l2 * scale, l1 * scale, prior_coef * scale, prior, hz0, z,
+                lr, gs, l2 * scale, _scaled(l1_option, scale), prior_coef * scale, prior, hz0, z,
             )
             penalty = 0.5 * l2 * squares + l1 * absolutes + 0.5 * prior_coef * distances
             acc[r] += penalty * scale * nb
-            if averaging and step > average_start:
-                k = step - average_start
-                weight = 1.0 / k if average_decay <= 0 or k == 1 else 1.0 - average_decay
-                average_update(average[p_lo:p_hi], theta[p_lo:p_hi], weight)
+            _average_range(
+                average, theta, p_lo, p_hi, step, averaging, average_start, average_decay
+            )
             mark_done(sync, _UPDATE + 1)
         wait_until(sync, _UPDATE + 1, base + n_shards)
 
-        if max_norm > 0:  # phase 3: project each unit's incoming weights
-            layer_base = (steps - 1) * n_layers
-            while True:
-                item = claim(sync, _PROJECT, layer_base + n_layers)
-                if item < 0:
-                    break
-                layer = item - layer_base
-                if layer >= frozen_layers:
-                    max_norm_project(
-                        weights_view(theta, sizes, net[1], layer), max_norm, norms[layer]
-                    )
-                mark_done(sync, _PROJECT + 1)
-            wait_until(sync, _PROJECT + 1, layer_base + n_layers)
+        _project_max_norm(  # phase 3
+            norms, theta, net, max_norm, frozen_layers, sync, (steps - 1) * n_layers
+        )
     return steps
 
 
 def train_epoch(
     n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt, extras,
-    noisy, adv, tangent, hessian, bn, t0, sync, acc,
+    options, noisy, adv, tangent, hessian, bn, t0, sync, acc,
 ):
     """One epoch over ``order`` with ``n_workers`` threads; returns
     ``(scikit-learn's epoch loss, optimizer steps taken)``.
@@ -405,7 +443,7 @@ def train_epoch(
     """
     steps = run_workers(
         worker_epoch, n_workers, theta, net, data, order, shuffled, batch_size, bufs,
-        opt, extras, noisy, adv, tangent, hessian, bn, t0, sync, acc,
+        opt, extras, options, noisy, adv, tangent, hessian, bn, t0, sync, acc,
     )
     total = 0.0
     for part in acc.tolist():  # in shard order, whatever the workers

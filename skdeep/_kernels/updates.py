@@ -265,23 +265,28 @@ def optimizer_step(code, theta, grad, state, hyper, lo, hi, n_weights, t, lr, gs
     penalties' curvature ``l2 + prior_coef`` adds to its Hessian estimate on
     the weights. Returns ``(sum w^2, sum |w|, sum (w - prior)^2)`` over the
     weights of the range, before the step. The prior's pull is added to
-    ``grad`` (the caller's summed gradient, which the step consumes).
+    ``grad`` (the caller's summed gradient, which the step consumes). ``l1``
+    and ``prior`` are None when off (their code pruned), or switched off by
+    zeros.
     """
     mid = min(max(n_weights, lo), hi)
     decay = hyper[3] if code == ADAMW else 0.0
     squares, absolutes, distances = 0.0, 0.0, 0.0
     if mid > lo:
         th = theta[lo:mid]
-        if l1 > 0:
-            absolutes = _absolute_sum(th)
-        if prior_coef > 0:  # scaled by gs with the data gradient: pc * diff in all
-            distances = _pull_towards_prior(th, grad[lo:mid], prior[lo:mid], prior_coef / gs)
+        if l1 is not None:
+            if l1 > 0:
+                absolutes = _absolute_sum(th)
+        if prior is not None:
+            if prior_coef > 0:  # scaled by gs with the data gradient: pc * diff in all
+                distances = _pull_towards_prior(th, grad[lo:mid], prior[lo:mid], prior_coef / gs)
         squares = _update_slice(
             code, theta, grad, state, hyper, lo, mid, t, lr, gs, l2, decay,
             l2 + prior_coef, hz, z,
         )
-        if l1 > 0:
-            _l1_proximal(code, theta, state, hyper, lo, mid, lr, t, l1)
+        if l1 is not None:
+            if l1 > 0:
+                _l1_proximal(code, theta, state, hyper, lo, mid, lr, t, l1)
     if hi > mid:
         _update_slice(code, theta, grad, state, hyper, mid, hi, t, lr, gs, 0.0, 0.0, 0.0, hz, z)
     return squares, absolutes, distances
