@@ -4,9 +4,9 @@ import copy
 import dataclasses
 import os
 
-# one compile of the engine for every activation and optimizer (the suite
-# uses most combinations, and compiling each made its cold run several times
-# longer): set before skdeep is imported, and inherited by the tests' child
+# one compile of the engine for every activation, optimizer and cheap option
+# (the suite uses most combinations, and compiling each made its cold run
+# several times longer): set before skdeep is imported, and inherited by the tests' child
 # processes. Tests of the specialisation set it themselves.
 os.environ.setdefault("SKDEEP_SPECIALISE", "0")
 

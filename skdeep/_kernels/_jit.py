@@ -9,7 +9,8 @@ threading backend run several fits at once.
 
 A fit compiles only the activation and optimizer it uses: their codes are
 compile-time ``Constant``s and each selection is a ``switch`` (numba
-overloads, see ``SPECIALISE``). Two more things cut what a fresh process pays
+overloads, see ``SPECIALISE``); the options it leaves off reach the kernels
+as None (``option``), which numba prunes. Two more things cut what a fresh process pays
 (numba internals, with numba's own behaviour as the fallback when they are
 missing):
 
