@@ -149,6 +149,12 @@ est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0).fit(X,
 proba = est.predict_proba(X).tolist()
 plain = sorted(compiled)
 with_options = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0, **OPTIONS).fit(X, y)
+after_options = sorted(compiled)
+full_batch = {
+    solver: MLPClassifier(hidden_layer_sizes=(3,), solver=solver, max_iter=5, random_state=0)
+    .fit(X, y).predict_proba(X).tolist()
+    for solver in FULL_BATCH
+}
 switches = {
     "activation_forward": activations.activation_forward,
     "activation_backward": activations.activation_backward,
@@ -156,7 +162,9 @@ switches = {
 }
 print(json.dumps({
     "compiled": plain,
-    "with_options": sorted(compiled),
+    "with_options": after_options,
+    "all": sorted(compiled),
+    "full_batch": full_batch,
     "options_proba": with_options.predict_proba(X).tolist(),
     "codes": {name: sorted(map(str, s.compiled)) for name, s in switches.items()},
     "loss": est.loss_,
@@ -172,10 +180,12 @@ _OPTION_KERNELS = {
     "dropout_forward", "dropout_backward", "add_normal", "_l1_proximal", "_absolute_sum",
     "max_norm_project", "average_update",
 }
-_UNUSED_KERNELS = {
-    "activity_penalty", "activity_backward", "_pull_towards_prior", "csr_rows_dot",
-    "csr_rows_t_dot", "_densify_rows",
-}
+_SPARSE_KERNELS = {"csr_rows_dot", "csr_rows_t_dot", "dot_csr_rows", "_densify_rows"}
+_UNUSED_KERNELS = {"activity_penalty", "activity_backward", "_pull_towards_prior"} | _SPARSE_KERNELS
+#: full-batch solvers of ``_CHILD``: their kernels (the loss and gradient,
+#: the Hessian-vector product, the Hessian's rows) get None for dense
+#: input's CSR arrays and for the activity penalty
+_FULL_BATCH = ["lbfgs", "newton-cg", "newton"]
 
 
 def test_a_fit_compiles_only_what_its_configuration_uses(iris, tmp_path):
@@ -184,11 +194,13 @@ def test_a_fit_compiles_only_what_its_configuration_uses(iris, tmp_path):
     switches compiled only those codes, no other activation's or optimizer's
     kernel was compiled, nor those of the cheap options it leaves off or of
     sparse input; a second fit with some options on compiles theirs (and
-    still not the others'). Both models are those of the run-time choice.
+    still not the others'), and full-batch fits compile no sparse code
+    either. Every model is that of the run-time choice.
     (The loss is chosen at run time in both modes.)"""
     env = {**os.environ, "SKDEEP_SPECIALISE": "1", "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_OPT": "0"}
     done = subprocess.run(
-        [sys.executable, "-c", f"OPTIONS = {_OPTIONS!r}\n{_CHILD}"], capture_output=True, text=True,
+        [sys.executable, "-c", f"OPTIONS = {_OPTIONS!r}\nFULL_BATCH = {_FULL_BATCH!r}\n{_CHILD}"],
+        capture_output=True, text=True,
         env=env, check=True, timeout=600,
     )
     child = json.loads(done.stdout.splitlines()[-1])
@@ -210,6 +222,8 @@ def test_a_fit_compiles_only_what_its_configuration_uses(iris, tmp_path):
     with_options = set(child["with_options"])
     assert _OPTION_KERNELS <= with_options
     assert not _UNUSED_KERNELS & with_options
+    assert {"full_loss_grad", "full_hvp", "hessian_rows"} <= set(child["all"])
+    assert not _SPARSE_KERNELS & set(child["all"])
 
     from sklearn.datasets import load_iris
 
@@ -224,6 +238,11 @@ def test_a_fit_compiles_only_what_its_configuration_uses(iris, tmp_path):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0, **_OPTIONS).fit(X, y)
     np.testing.assert_allclose(child["options_proba"], est.predict_proba(X), rtol=1e-8, atol=1e-12)
+    for solver in _FULL_BATCH:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est = MLPClassifier(hidden_layer_sizes=(3,), solver=solver, max_iter=5, random_state=0).fit(X, y)
+        np.testing.assert_allclose(child["full_batch"][solver], est.predict_proba(X), rtol=1e-8, atol=1e-12)
 
 
 #: per cheap option of the epoch kernel's ``options`` tuple, the estimator
