@@ -300,6 +300,55 @@ def test_newton_factorises_only_well_conditioned_positive_definite_hessians():
     assert _well_conditioned_cholesky(np.full((6, 6), np.nan)) is None
 
 
+class _Quadratic:
+    """``0.5 x'Ax - b'x`` with a positive definite ``A``."""
+
+    def __init__(self, A, b):
+        self.A, self.b = A, b
+
+    def __call__(self, x):
+        return 0.5 * x @ self.A @ x - self.b @ x, self.A @ x - self.b
+
+    def hess(self, x):
+        return self.A
+
+
+def test_newton_retries_a_failed_newton_step_damped(monkeypatch):
+    """A failed line search along the Newton step from the Cholesky factor is
+    retried along the damped step (curvatures floored at 0.1 times the
+    largest: ten times the previous floor, which is above ten times the
+    smallest), not along the same step again; the run then converges."""
+    import scipy.optimize
+
+    from skdeep.optim._full_batch import FULL_BATCH
+
+    rng = np.random.default_rng(0)
+    Q = np.linalg.qr(rng.normal(size=(5, 5)))[0]
+    w = np.array([1e-3, 1.0, 2.0, 4.0, 6.0])
+    quadratic = _Quadratic((Q * w) @ Q.T, rng.normal(size=5))
+    real = scipy.optimize.line_search
+    directions = []
+
+    def first_fails(f, fprime, x, p, *args, **kwargs):
+        directions.append(p.copy())
+        if len(directions) == 1:
+            return None, 0, 0, None, None, None
+        return real(f, fprime, x, p, *args, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "line_search", first_fails)
+    x0 = np.zeros(5)
+    result = FULL_BATCH["newton"](
+        quadratic, x0, max_iter=50, max_fun=1000, tol=1e-10, verbose=False,
+        callback=lambda r: None,
+    )
+    g = quadratic(x0)[1]
+    assert_allclose(directions[0], -np.linalg.solve(quadratic.A, g), rtol=1e-8)
+    damped = -Q @ ((Q.T @ g) / np.maximum(w, 0.1 * w.max()))
+    assert_allclose(directions[1], damped, rtol=1e-8)
+    assert result.success
+    assert_allclose(result.x, np.linalg.solve(quadratic.A, quadratic.b), rtol=1e-6)
+
+
 def test_bfgs_restarts_after_a_failed_line_search(monkeypatch):
     """When a line search fails on an updated estimate, BFGS restarts from the
     identity (with a unit first step) instead of giving up."""

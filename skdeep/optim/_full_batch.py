@@ -247,15 +247,19 @@ def _newton(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=N
     al., 2014), and the floor is the Levenberg-Marquardt damping of the flat
     directions. A Wolfe line search (``scipy.optimize.line_search``, first
     trying the full step) sets the step's length; the floor shrinks tenfold
-    after a full step and grows tenfold after a shorter one or a failed
-    search. The run stops when the gradient's largest entry is at most
-    ``tol``, or when the search fails with the floor at its largest (then the
-    step is plain gradient descent).
+    after a full step and grows tenfold after a shorter one. After a failed
+    search the step is retried damped, whatever the Hessian: from the
+    eigendecomposition (taken then if the step came from the factor), with
+    every curvature floored, the floor raised tenfold and at least to ten
+    times the smallest curvature (relative to the largest), so that the
+    retried step differs from the failed one. The run stops when the
+    gradient's largest entry is at most ``tol``, or when the search fails
+    with the floor at its largest (then the step is plain gradient descent).
     """
     memo = _Memo(evaluate)
     x = np.array(x0, dtype=np.float64)
     fval, g = memo.fun(x), memo.jac(x)
-    floor, factor, eigen, try_cholesky = 1e-2, None, None, True
+    floor, factor, eigen, try_cholesky, damped = 1e-2, None, None, True, False
     k, status, message = 0, 0, "Optimization terminated successfully."
     while np.max(np.abs(g)) > tol and k < max_iter:
         if factor is None and eigen is None:
@@ -271,7 +275,8 @@ def _newton(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=N
             w, V = eigen
             size = np.abs(w)
             largest = max(size.max(), np.finfo(np.float64).tiny)
-            curvature = w if w.min() > 1e-10 * largest else np.maximum(size, floor * largest)
+            positive_definite = w.min() > 1e-10 * largest
+            curvature = w if positive_definite and not damped else np.maximum(size, floor * largest)
             p = -V @ ((V.T @ g) / curvature)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # failed searches: handled below
@@ -282,8 +287,15 @@ def _newton(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=N
             if floor >= 1.0:
                 status, message = 2, _LOST_PRECISION
                 break
-            floor = min(1.0, 10 * floor)
+            if eigen is None:  # the step came from the factor
+                eigen = np.linalg.eigh(H)
+                factor = None
+            size = np.abs(eigen[0])
+            smallest = size.min() / max(size.max(), np.finfo(np.float64).tiny)
+            floor = min(1.0, max(10 * floor, 10 * smallest))
+            damped = True
             continue
+        damped = False
         floor = max(1e-12, floor / 10) if step >= 0.99 else min(1.0, 10 * floor)
         x = x + step * p
         fval, g = new_fval, new_g if new_g is not None else memo.jac(x)
