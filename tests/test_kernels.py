@@ -190,6 +190,12 @@ def test_gathers_and_sums():
     s = np.empty(3)
     linalg.column_sums(X, s)
     np.testing.assert_array_equal(s, X.sum(0))
+    target = X.copy()
+    linalg.add_matrix(target[1:], X[:3] * 2)  # into a view, leaving row 0
+    np.testing.assert_array_equal(target, np.vstack([X[:1], X[1:] + 2 * X[:3]]))
+    vector = X[:, 1].copy()
+    linalg.add_vector(vector[:2], X[2:, 2])
+    np.testing.assert_array_equal(vector, [X[0, 1] + X[2, 2], X[1, 1] + X[3, 2], X[2, 1], X[3, 1]])
 
 
 def _run_reference(optimizer, params, grads, l2=0.0, n_weights=None):

@@ -24,6 +24,8 @@ import numpy as np
 from ._jit import entry_jit, jit
 from .activations import activation_backward, activation_second
 from .linalg import (
+    add_matrix,
+    add_vector,
     column_sums,
     copy_matrix,
     copy_vector,
@@ -76,15 +78,6 @@ def loss_hessian_vector(code, P, Y, sw, segments, scale, R, out):
 
 
 @jit
-def _add_into(target, source):
-    n, m = target.shape
-    for i in range(n):
-        t, s = target[i], source[i]
-        for j in range(m):
-            t[j] += s[j]
-
-
-@jit
 def hvp_pass(
     theta, v, grad, hv, net, Xb, csr, sparse, rows, n, Y, sw, scale, acts, deltas,
     a_off, rz, ra, rd, scratch, gtmp,
@@ -113,7 +106,7 @@ def hvp_pass(
             np.dot(A_prev, V, RZ)
             S = scratch[: n * sizes[layer + 1]].reshape((n, sizes[layer + 1]))
             np.dot(block_view(ra, sizes, a_off, layer - 1, n), weights_view(theta, sizes, w_off, layer), S)
-            _add_into(RZ, S)
+            add_matrix(RZ, S)
         vb = bias_view(v, sizes, b_off, layer)
         for i in range(n):  # a loop: ``RZ[i] += vb`` allocated a temporary
             r = RZ[i]
@@ -149,7 +142,7 @@ def hvp_pass(
             np.dot(A.T, RD, HW)
             T = gtmp[: sizes[layer] * sizes[layer + 1]].reshape((sizes[layer], sizes[layer + 1]))
             np.dot(RA.T, D, T)
-            _add_into(HW, T)
+            add_matrix(HW, T)
             # E = D W^T (into the delta block below), R{E} = RD W^T + D V^T
             E = block_view(deltas, sizes, a_off, layer - 1, n)
             np.dot(D, W.T, E)
@@ -157,7 +150,7 @@ def hvp_pass(
             np.dot(RD, W.T, RE)
             S = scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
             np.dot(D, weights_view(v, sizes, w_off, layer).T, S)
-            _add_into(RE, S)
+            add_matrix(RE, S)
             # R{D} = f' R{E} + f'' E R{Z}; then D = f' E
             activation_backward(act, A, RE)
             activation_second(act, A, S)
@@ -196,9 +189,8 @@ def full_hvp(
                 copy_vector(grad_chunk, grad)
                 copy_vector(hv_chunk, hv)
             else:
-                for i in range(hv.shape[0]):
-                    grad[i] += grad_chunk[i]
-                    hv[i] += hv_chunk[i]
+                add_vector(grad, grad_chunk)
+                add_vector(hv, hv_chunk)
     return total
 
 
@@ -366,7 +358,7 @@ def _direction_rows(
             if layer > lj:
                 T = gtmp[: sizes[layer] * sizes[layer + 1]].reshape((sizes[layer], sizes[layer + 1]))
                 np.dot(block_view(ra, sizes, a_off, layer - 1, n).T, D, T)
-                _add_into(HW, T)
+                add_matrix(HW, T)
             RE = block_view(rd, sizes, a_off, layer - 1, n)
             np.dot(RD, weights_view(theta, sizes, w_off, layer).T, RE)
             if layer == lj and a >= 0:

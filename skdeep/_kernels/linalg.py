@@ -117,3 +117,21 @@ def copy_matrix(src, dst):
         d = dst[i]
         for j in range(d.shape[0]):
             d[j] = s[j]
+
+
+@jit
+def add_vector(target, source):
+    """``target += source`` for 1-D arrays of the same length."""
+    for i in range(target.shape[0]):
+        target[i] += source[i]
+
+
+@jit
+def add_matrix(target, source):
+    """``target += source`` for 2-D arrays of the same shape (a loop: numba
+    compiles ``+=`` between arrays with a temporary)."""
+    for i in range(target.shape[0]):
+        t = target[i]
+        s = source[i]
+        for j in range(t.shape[0]):
+            t[j] += s[j]

@@ -50,7 +50,15 @@ from .activations import (
     identity_forward,
 )
 from .batchnorm import bn_backward, bn_forward
-from .linalg import column_sums, copy_matrix, copy_vector, csr_rows_dot, csr_rows_t_dot
+from .linalg import (
+    add_matrix,
+    add_vector,
+    column_sums,
+    copy_matrix,
+    copy_vector,
+    csr_rows_dot,
+    csr_rows_t_dot,
+)
 from .losses import loss_gradient
 from .random import HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
 from .regularizers import (
@@ -190,12 +198,7 @@ def backward_train(
                     block_view(xhat, sizes, a_off, layer - 1, n), inv, param_grad, stats,
                 )
             if extra is not None:
-                E = block_view(extra, sizes, a_off, layer - 1, n)
-                for i in range(n):
-                    d = D_prev[i]
-                    e = E[i]
-                    for j in range(d.shape[0]):
-                        d[j] += e[j]
+                add_matrix(D_prev, block_view(extra, sizes, a_off, layer - 1, n))
         if param_grad:
             column_sums(D, bias_view(grad, sizes, b_off, layer))
     if bn is not None and param_grad:
@@ -349,8 +352,7 @@ def train_pass(
         )
         if param_grad:
             n_weights = net[2][0]
-            for i in range(n_weights):
-                grad[i] += gt[i]
+            add_vector(grad[:n_weights], gt[:n_weights])
     else:
         backward_train(
             theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas,
@@ -439,6 +441,5 @@ def full_loss_grad(
             if start == 0:
                 copy_vector(grad_chunk, grad)
             else:
-                for i in range(grad.shape[0]):
-                    grad[i] += grad_chunk[i]
+                add_vector(grad, grad_chunk)
     return total

@@ -47,7 +47,7 @@ from . import config
 from ._jit import entry_jit, jit, optional
 from ._sync import claim, mark_done, wait_until
 from .hessian import hvp_pass
-from .linalg import copy_vector, gather, gather_rows
+from .linalg import add_vector, copy_vector, gather, gather_rows
 from .network import weights_view
 from .random import (
     ADVERSARIAL_START,
@@ -67,12 +67,6 @@ from .updates import average_update, optimizer_step
 # counters in ``sync``: (claimed, done) per phase
 _NOISE, _SHARDS, _UPDATE, _PROJECT, _PROBE, _SUM = 0, 2, 4, 6, 8, 10
 N_COUNTERS = 12
-
-
-@entry_jit
-def _add_into(target, source):
-    for i in range(target.shape[0]):
-        target[i] += source[i]
 
 
 @jit
@@ -124,7 +118,7 @@ def _sum_shards(grads, lo, hi):
     returns the squared norm of the sum."""
     summed = grads[0, lo:hi]
     for s in range(1, grads.shape[0]):
-        _add_into(summed, grads[s, lo:hi])
+        add_vector(summed, grads[s, lo:hi])
     total = 0.0
     for i in range(summed.shape[0]):
         total += summed[i] * summed[i]
