@@ -113,8 +113,6 @@ class Regularization:
         a = config.empty()
         a[config.INPUT_DROPOUT] = self.input_dropout
         a[config.INPUT_NOISE] = self.input_noise
-        a[config.ACTIVITY_L1] = self.activity_l1
-        a[config.TANGENT_PROP] = self.tangent_prop
         a[config.ADVERSARIAL_EPS] = self.adversarial_eps
         a[config.ADVERSARIAL_STEPS] = self.adversarial_steps
         a[config.WEIGHT_NOISE] = self.weight_noise
