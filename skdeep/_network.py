@@ -67,10 +67,7 @@ class Inputs:
             )
         else:
             self.dense = np.ascontiguousarray(X, dtype=self.dtype)
-            self.csr = option(
-                (np.zeros(0, dtype=self.dtype), np.zeros(0, dtype=np.int32), np.zeros(1, dtype=np.int32)),
-                False,
-            )
+            self.csr = no_csr(self.dtype)
         self.matrix = X
 
     def take(self, rows):
@@ -112,6 +109,12 @@ def tangent_buffers(network, rows, n_tangents, dtype, copies=None):
         np.empty(lead + (size,), dtype=dtype),
         np.empty(lead + (network.n_params,), dtype=dtype),
     )
+
+
+def no_csr(dtype):
+    """The CSR arrays of dense input: None (the kernels are compiled without
+    the sparse code), or placeholders when ``_jit.SPECIALISE`` is off."""
+    return option((np.zeros(0, dtype=dtype), np.zeros(0, dtype=np.int32), np.zeros(1, dtype=np.int32)), False)
 
 
 def no_tangents(n_samples, dtype):

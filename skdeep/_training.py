@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._kernels import config, updates
 from ._kernels._jit import Constant, kernel_tuple, option
 from ._kernels.training import N_COUNTERS, train_epoch
-from ._network import no_tangents, tangent_buffers
+from ._network import no_csr, no_tangents, tangent_buffers
 from ._threads import engine_shards, engine_workers, single_threaded_blas
 from .optim import OptimizerState, minimize
 
@@ -349,7 +349,7 @@ class StochasticLoop:
         self.n_shards = 1 if self.network.batch_norm else n_shards or engine_shards(self.batch_size)
         self.n_workers = n_workers or engine_workers(self.n_shards)
         dtype = self.theta.dtype
-        self._empty_csr = option((np.zeros(0, dtype), np.zeros(0, np.int32), np.zeros(1, np.int32)), False)
+        self._empty_csr = no_csr(dtype)
         self._buffers()
         # one seed for the call: the kernels key every random number by it and
         # the optimizer's step, which no two steps share. Drawn before any
