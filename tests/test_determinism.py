@@ -1,7 +1,10 @@
 """Same seed -> bit-identical model; pickle/joblib round trips; threads."""
 
 import copy
+import os
 import pickle
+import subprocess
+import sys
 import warnings
 
 import joblib
@@ -112,3 +115,41 @@ def test_fits_in_threads_match_sequential_fits(digits):
     )
     for a, b in zip(sequential, parallel):
         np.testing.assert_array_equal(a, b._theta)
+
+
+_CHILD = """
+import sys, warnings
+import numpy as np
+from sklearn.datasets import load_iris
+from skdeep import MLPClassifier
+warnings.simplefilter("ignore")
+X, y = load_iris(return_X_y=True)
+est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=30, batch_size=32, random_state=0)
+est.fit(X.astype(np.float32), y)
+sys.stdout.write(est._theta.tobytes().hex())
+"""
+
+
+def test_the_process_that_compiles_gets_the_bits_of_those_that_load(tmp_path):
+    """A fit in a fresh process with an empty cache (which compiles the
+    kernels) and the same fit in a process that loads them from that cache
+    give bit-identical weights: the machine code each entry kernel runs
+    holds its own copies of the kernels it calls (``_jit``). With numba's
+    weak copies the compiling process ran its callees' own code, optimised
+    apart, and Adam in float32 gave other bits. The specialised kernels
+    (the default) and LLVM's optimisation on (``NUMBA_OPT=1``, enough to
+    form the FMAs that differed; 0 would not)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_OPT": "1", "SKDEEP_SPECIALISE": "1"}
+
+    def weights():
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD], capture_output=True, text=True, env=env,
+            check=True, timeout=600,
+        )
+        return np.frombuffer(bytes.fromhex(done.stdout), dtype=np.float32)
+
+    compiled = weights()
+    assert any(tmp_path.rglob("*.nbc"))  # the first process compiled and cached
+    loaded = weights()
+    assert np.isfinite(compiled).all() and compiled.size == 4 * 8 + 8 + 8 * 3 + 3
+    np.testing.assert_array_equal(compiled, loaded)
