@@ -133,10 +133,10 @@ sys.stdout.write(est._theta.tobytes().hex())
 def test_the_process_that_compiles_gets_the_bits_of_those_that_load(tmp_path):
     """A fit in a fresh process with an empty cache (which compiles the
     kernels) and the same fit in a process that loads them from that cache
-    give bit-identical weights: the machine code each entry kernel runs
-    holds its own copies of the kernels it calls (``_jit``). With numba's
-    weak copies the compiling process ran its callees' own code, optimised
-    apart, and Adam in float32 gave other bits. The specialised kernels
+    give bit-identical weights: the machine code of each kernel calls its
+    own copies of the kernels it calls (``_jit._SelfContainedLibrary``).
+    With numba's weak symbols the compiling process ran the callees' own
+    libraries, optimised apart, and Adam in float32 gave other bits. The specialised kernels
     (the default) and LLVM's optimisation on (``NUMBA_OPT=1``, enough to
     form the FMAs that differed; 0 would not)."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_OPT": "1", "SKDEEP_SPECIALISE": "1"}

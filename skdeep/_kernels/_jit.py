@@ -23,11 +23,12 @@ missing):
   ``entry_jit``: the library's own entry points (a test checks that the
   library calls nothing else) and small kernels the tests call directly.
 
-And the machine code of a kernel holds private copies of its
-callees (``_SelfContainedLibrary``), so that the process that compiles a
-kernel computes the same bits as every process that loads it.
+And the machine code of a kernel calls its own copies of its callees
+(``_SelfContainedLibrary``), so that the process that compiles a kernel
+computes the same bits as every process that loads it.
 """
 
+import hashlib
 import inspect
 import os
 import types as pytypes
@@ -108,26 +109,50 @@ if FunctionCache is not None:
 
 
     class _SelfContainedLibrary(JITCodeLibrary):
-        """A kernel's machine code with private copies of the kernels it
-        calls, so that it runs the same instructions in every process.
+        """A kernel's machine code, calling copies of the kernels it calls
+        that no other machine code can stand in for, so that it runs the
+        same instructions in every process.
 
-        numba links the code of each callee into its caller as a
-        ``linkonce_odr`` (weak) copy, optimised again with the caller. A
-        weak symbol resolves to the first definition the process has: in
-        the process that compiles, the callee's own library (compiled
-        first); in a process that loads the caller from the cache, the
-        caller's copy. With ``reassoc`` and ``contract`` the two are not
-        the same arithmetic (FMAs formed differently), so a fit gave other
-        bits, the first time on a machine, than ever after (W1's test score
-        0.9163 against 0.9154). Made internal before the optimisation, the
-        copies are the caller's own: no symbol is left to resolve.
+        numba links the code of each callee into its caller as a weak
+        (``linkonce_odr``) copy, optimised again with the caller, and a weak
+        symbol resolves to the first definition a process has: in the
+        process that compiles, the callee's own library (compiled first);
+        in a process that loads the caller from the cache, the caller's
+        copy. With ``reassoc`` and ``contract`` the two are not the same
+        arithmetic (FMAs formed differently), so a fit gave other bits, the
+        first time on a machine, than ever after (W1's test score 0.9163
+        against 0.9154).
+
+        After the optimisation, each copy left gets a name of this
+        library's own (a hash of the names it exports, which numba makes
+        unique per function and signature), so its calls resolve to the
+        copy. The module other kernels link (``_get_module_for_linking``)
+        keeps the plain names, so that the linker still merges the copies
+        that reach a caller by several paths. (Copies made internal would
+        do as well, but LLVM then inlines far more of them: a first
+        compile 10% longer.)
         """
 
         def _optimize_final_module(self):
-            for function in self._final_module.functions:
-                if function.linkage == llvm.Linkage.linkonce_odr:
-                    function.linkage = llvm.Linkage.internal
             super()._optimize_final_module()
+            functions = list(self._final_module.functions)
+            own = sorted(
+                f.name for f in functions
+                if not f.is_declaration and f.linkage == llvm.Linkage.external
+            )
+            self._copy_tag = "." + hashlib.sha1("\n".join(own).encode()).hexdigest()[:16]
+            for function in functions:
+                if function.linkage == llvm.Linkage.linkonce_odr:
+                    function.name += self._copy_tag
+
+        def _get_module_for_linking(self):
+            module = super()._get_module_for_linking()
+            tag = getattr(self, "_copy_tag", None)
+            if tag is not None and module is not self._final_module:
+                for function in module.functions:
+                    if function.name.endswith(tag):
+                        function.name = function.name[: -len(tag)]
+            return module
 
     class _Pipeline(Compiler):
         """numba's pipeline, lowering into a ``_SelfContainedLibrary``."""
