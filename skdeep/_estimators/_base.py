@@ -427,15 +427,20 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             return theta.copy()
         return theta
 
-    def _forward(self, X):
-        """Validated ``X`` -> network output (after the output activation)."""
+    def _prediction_inputs(self, X):
+        """``(inputs, theta)`` for a pass of the fitted network over ``X``,
+        validated as at fit time (sparse or dense, in the model's dtype)."""
         check_is_fitted(self)
         X = validate_data(
             self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
             reset=False,
         )
         theta = self._parameters()
-        inputs = Inputs(X, theta.dtype)
+        return Inputs(X, theta.dtype), theta
+
+    def _forward(self, X):
+        """Validated ``X`` -> network output (after the output activation)."""
+        inputs, theta = self._prediction_inputs(X)
         snapshots = getattr(self, "_snapshots", None)
         if snapshots and self._network.is_view_of(self._theta, self.coefs_, self.intercepts_):
             # a snapshot ensemble: the mean of its members' outputs
@@ -460,13 +465,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             For each hidden layer, the fraction of (sample, unit) pairs whose
             activation is exactly 0 (ReLU-like units that are off).
         """
-        check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
-            reset=False,
-        )
-        theta = self._parameters()
-        return self._activation_sparsity(Inputs(X, theta.dtype), theta)
+        inputs, theta = self._prediction_inputs(X)
+        return self._activation_sparsity(inputs, theta)
 
     def predict_mc_dropout(self, X, n_samples=50, random_state=None):
         """Predictions averaged over sampled dropout masks.
@@ -501,18 +501,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
-            reset=False,
-        )
+        inputs, theta = self._prediction_inputs(X)
         rates, input_rate = self._dropout_rates  # those the model was trained with
         if not rates.any() and not input_rate:
             raise ValueError(
                 "Monte-Carlo dropout needs a model trained with dropout or "
                 "input_dropout > 0; this one has neither."
             )
-        theta = self._parameters()
-        inputs = Inputs(X, theta.dtype)
         seed = generator(random_state).integers(np.iinfo(np.int64).max)
         return [
             self._network.predict_sampled(theta, inputs, rates, input_rate, seed, k)
