@@ -1,0 +1,237 @@
+"""The named records that carry data into the compiled code.
+
+Every group of values that crosses from Python into a kernel, or from one
+kernel to another, is one of these named tuples, defined once here: kernels
+read ``net.sizes``, ``opt.hyper.beta_1`` or ``batch.sw``, never a slot
+number. numba compiles a named tuple like a plain one (a field read is a
+static offset, free at run time) and types it by its class and fields.
+
+A field may hold a compile-time ``Constant`` (the activation and optimizer
+codes, see ``_jit``); numba's C fingerprint cannot type such a record, so
+its type is looked up in a cache keyed by the record with plain ints in
+place of the Constants (as ``_jit.Specialised`` does for plain tuples).
+
+A technique that is off passes None in place of its record (or of a field),
+and numba compiles a specialisation without its code: it prunes a branch
+``if x is None`` only when ``x`` is an *argument* of the function, so a
+kernel hands a field that may be None to a helper as an argument instead of
+branching on it itself.
+"""
+
+from collections import namedtuple
+
+from numba.core import types
+from numba.extending import typeof_impl
+
+from ._jit import Constant
+
+try:  # numba's C fingerprint of a value's type; without it, typed each call
+    from numba._dispatcher import compute_fingerprint
+except ImportError:  # pragma: no cover
+    compute_fingerprint = None
+
+_RECORD_TYPES = {}
+
+
+def _typeof_record(value, context):
+    items = tuple(value)
+    constants = tuple([(i, int(x)) for i, x in enumerate(items) if type(x) is Constant])
+    key = None
+    if compute_fingerprint is not None:
+        plain = tuple([int(x) if type(x) is Constant else x for x in items])
+        try:
+            key = (type(value), compute_fingerprint(plain), constants)
+        except (NotImplementedError, ValueError, TypeError):  # a value numba types in Python
+            key = None
+        found = _RECORD_TYPES.get(key) if key is not None else None
+        if found is not None:
+            return found
+    found = types.BaseTuple.from_types([typeof_impl(x, context) for x in items], type(value))
+    if key is not None:
+        _RECORD_TYPES[key] = found
+    return found
+
+
+def record(name, fields, doc, defaults=None):
+    """A named-tuple class ``name`` with ``fields`` (a space-separated
+    string) and ``defaults`` for the last ones, registered with numba's
+    typing; ``doc`` says what each field holds."""
+    cls = namedtuple(name, fields.split(), defaults=defaults)
+    cls.__doc__ = doc
+    cls.__module__ = __name__
+    cls.__qualname__ = name
+    typeof_impl.register(cls)(_typeof_record)
+    return cls
+
+
+# ------------------------------------------------------------- the network
+
+Layout = record(
+    "Layout", "sizes w_off b_off activation loss segments",
+    """The network as the kernels see it (``Network.layout``).
+
+    sizes : int64 array ``[n_in, h_1, ..., n_out]``
+    w_off, b_off : int64 arrays, start of each layer's weights / bias in ``theta``
+    activation : hidden activation code, a compile-time Constant unless
+        ``_jit.SPECIALISE`` is off
+    loss : loss code, chosen at run time (see ``losses``)
+    segments : int64 array, softmax head boundaries of the output
+    """,
+)
+
+Block = record(
+    "Block", "X csr sparse rows n Y sw scale",
+    """``n`` rows of data as a pass sees them.
+
+    X : dense C-contiguous rows (the block's own, or all rows for sparse input)
+    csr : ``(data, indices, indptr)`` of sparse input, None for dense input
+        (placeholder arrays when ``_jit.SPECIALISE`` is off)
+    sparse : whether the rows come from ``csr``
+    rows : the block's row numbers in ``csr``
+    n : number of rows
+    Y, sw : the rows' targets and sample weights
+    scale : factor of the gradient (``1 / sum of the batch's weights``)
+    """,
+)
+
+Work = record(
+    "Work", "acts deltas a_off",
+    """Per-layer buffers of a pass: activations and deltas, one flat array
+    each, layer ``l``'s block starting at ``a_off[l]``.""",
+)
+
+Hidden = record(
+    "Hidden", "drop masks key activity",
+    """What a training pass does to the hidden units: per-layer dropout
+    rates ``drop`` (None when off), their ``masks`` (laid out like the
+    activations), the dropout ``key`` and the activity-L1 coefficient
+    ``activity`` (None when off).""",
+)
+
+# ---------------------------------------------------------- the techniques
+
+Tangent = record(
+    "Tangent", "strength Tb n_tangents S U dU dU_next F F2 extra gt",
+    """Tangent propagation over a block: its ``strength``, the tangents
+    ``Tb`` (``n_tangents`` rows per sample, sample-major) and the scratch
+    buffers of ``network.tangent_forward`` / ``tangent_reverse``. The
+    stochastic loop keeps one per shard, stacked along a leading axis.""",
+)
+
+BatchNorm = record(
+    "BatchNorm", "offsets xhat inv target momentum stats",
+    """Batch normalisation of the hidden layers (see ``batchnorm``):
+    ``offsets`` of each layer's units in the normalisation parameters
+    (``Network.bn_off``), the normalised pre-activations ``xhat``, the
+    inverse deviations ``inv``, the parameter vector ``target`` holding the
+    running statistics, their update ``momentum`` (0 leaves them alone) and
+    per-unit sums ``stats``.""",
+)
+
+Adversarial = record(
+    "Adversarial", "eps steps x_adv dx grad",
+    """Adversarial training: the L-infinity radius ``eps``, ``steps`` (1:
+    FGSM; more: PGD), and the buffers of the adversarial rows, the input
+    gradient and the adversarial pass's parameter gradient.""",
+)
+
+Probe = record(
+    "Probe", "z hz rz ra rd scratch gtmp",
+    """AdaHessian's Hessian probe: the random signs ``z``, ``hz = H z`` per
+    shard, and the R-passes' buffers (see ``hessian.hvp_pass``).""",
+)
+
+RBuffers = record(
+    "RBuffers", "rz ra rd scratch gtmp",
+    """The R-operator's buffers (``hessian``): ``R{Z}``, ``R{A}``, ``R{D}``
+    laid out like the activations, a block of the widest layer and a
+    matrix of the largest weight matrix.""",
+)
+
+WeightNoise = record(
+    "WeightNoise", "std noisy",
+    """Weight noise: its standard deviation and the noisy copy of the
+    parameters each step's passes use (the trained ones never hold noise).""",
+)
+
+Techniques = record(
+    "Techniques", "weight_noise adversarial tangent probe batch_norm",
+    """The costly techniques of an epoch, each its record or None when off
+    (numba then compiles the epoch without its code).""",
+)
+
+# -------------------------------------------------------------- the epoch
+
+Epoch = record(
+    "Epoch", "X csr sparse Y sw T order shuffled batch_size",
+    """The training rows of an epoch: inputs as in ``Block``, targets,
+    weights, tangents ``T`` (``(n, n_tangents, n_features)``, empty
+    without tangent propagation), the row ``order`` and whether it is
+    ``shuffled`` (else rows are sliced, not gathered), and the batch size.""",
+)
+
+Shards = record(
+    "Shards", "Xb Yb swb acts deltas a_off grads masks",
+    """Per-shard buffers, each with a leading shard axis: gathered rows,
+    targets and weights, activations and deltas (blocks at ``a_off``), the
+    shard's gradient and its dropout masks.""",
+)
+
+Options = record(
+    "Options", "drop activity input_dropout input_noise l1 prior norms average",
+    """The cheap options, each None when off (unless ``_jit.SPECIALISE`` is
+    off: then zeros switch them off at run time): hidden dropout rates, the
+    activity-L1 coefficient, the input dropout rate and noise std, the L1
+    coefficient, the prior network's parameters, max-norm's buffer of
+    squared norms, the weight average.""",
+)
+
+Settings = record(
+    "Settings",
+    "l2 l1 prior_coef max_norm clip_norm perturbed averaging average_start "
+    "average_decay frozen_layers frozen seed",
+    """The scalar settings of an epoch: the L2 and L1 coefficients and the
+    prior's strength, the max-norm bound, the gradient-norm bound, whether
+    inputs are perturbed (input dropout, noise or adversarial), weight
+    averaging (on, first averaged step, decay: 0 for Polyak's uniform
+    average), the number of frozen layers and the parameter intervals the
+    optimizer leaves alone (``frozen``, sorted ``(start, stop)`` rows), and
+    the call's random ``seed``. 0 switches a technique off.""",
+)
+
+Shared = record(
+    "Shared", "sync acc norm_parts",
+    """What an epoch's workers share: the phase counters (``_sync``), each
+    shard's share of the loss, each range's squared gradient norm.""",
+)
+
+# ------------------------------------------------------------ the optimizer
+
+Hyper = record(
+    "Hyper", "momentum nesterov beta_1 beta_2 epsilon weight_decay rho hessian_power",
+    """Every first-order optimizer's hyper-parameters by name; an optimizer
+    reads its own and leaves the others at their defaults (which switch
+    nothing on: no momentum, no weight decay).""",
+    defaults=(0.0, False, 0.9, 0.999, 1e-8, 0.0, 0.9, 1.0),
+)
+
+OptimizerStep = record(
+    "OptimizerStep", "code state hyper lr n_weights first_step",
+    """An epoch's optimizer: its code (a compile-time Constant unless
+    ``_jit.SPECIALISE`` is off), its state ``(n_slots, n_params)``, its
+    ``Hyper``, the learning rate, the number of weights (the penalties'
+    range) and the number of steps taken before the epoch.""",
+)
+
+Diagonal = record(
+    "Diagonal", "z hz",
+    """Hutchinson's probe of the Hessian's diagonal for a step: the random
+    signs ``z`` and ``hz = H z`` summed over the shards (AdaHessian; empty
+    arrays for the other optimizers).""",
+)
+
+Penalties = record(
+    "Penalties", "l2 l1 prior_coef prior",
+    """A step's weight penalties, scaled to the batch: L2, L1 (None when
+    off), the prior's strength and parameters (None when off).""",
+)
