@@ -33,6 +33,14 @@ except ImportError:  # pragma: no cover
 _RECORD_TYPES = {}
 
 
+def _record_type(cls, member_types):
+    """numba's type of a ``cls`` record with these member types, keeping
+    literal ones (``BaseTuple.from_types`` would make them plain ints)."""
+    if any(isinstance(t, types.Literal) for t in member_types):
+        return types.NamedTuple(member_types, cls)
+    return types.BaseTuple.from_types(member_types, cls)
+
+
 def _typeof_record(value, context):
     items = tuple(value)
     constants = tuple([(i, int(x)) for i, x in enumerate(items) if type(x) is Constant])
@@ -46,7 +54,7 @@ def _typeof_record(value, context):
         found = _RECORD_TYPES.get(key) if key is not None else None
         if found is not None:
             return found
-    found = types.BaseTuple.from_types([typeof_impl(x, context) for x in items], type(value))
+    found = _record_type(type(value), [typeof_impl(x, context) for x in items])
     if key is not None:
         _RECORD_TYPES[key] = found
     return found
