@@ -7,38 +7,36 @@ entry points into the compiled engine that do not depend on an optimizer:
 prediction and the full-batch loss and gradient.
 
 The engine never sees scikit-learn objects: data reach it as ``Inputs``
-(validated arrays) and the network as the tuple from ``Network.spec``.
+(validated arrays, handed over as a ``records.Block``) and the network as
+the ``records.Layout`` from ``Network.layout``.
 """
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels._jit import kernel_tuple, option
+from ._kernels._jit import kernel_code, option
 from ._kernels.activations import ACTIVATIONS
 from ._kernels.batchnorm import EPSILON as BATCH_NORM_EPSILON
-from ._kernels.hessian import full_hvp, hessian_rows
 from ._kernels.losses import LOSSES, loss_value, output_activation
 from ._kernels.network import (
     forward_raw,
-    full_loss_grad,
     predict_dropout_raw,
     predict_raw,
 )
-from ._kernels.regularizers import weight_penalty
-from ._threads import engine_workers, single_threaded_blas
+from ._kernels.records import (
+    Block,
+    Hidden,
+    Layout,
+    Sampling,
+    Tangent,
+    Work,
+)
 
 #: rows per block when a whole data set goes through the network (prediction,
 #: full-batch solvers): bounds the activation buffers and keeps them in cache.
 CHUNK_ROWS = 4096
 
-#: the full Hessian stacks the first layer's ``R{D_0}`` of up to
-#: ``HESSIAN_GROUP`` directions for one product with the inputs, in at most
-#: ``HESSIAN_STACK`` values (16 MB in float64)
-HESSIAN_GROUP = 64
-HESSIAN_STACK = 2**21
 
 
 class Inputs:
@@ -74,6 +72,15 @@ class Inputs:
         """The rows ``rows`` as a new ``Inputs`` (for train/validation splits)."""
         return Inputs(self.matrix[rows], self.dtype)
 
+    def block(self, Y=None, sample_weight=None, scale=0.0):
+        """Every row as the kernels' ``Block``, with targets ``Y`` and
+        weights ``sample_weight`` (empty placeholders for prediction)."""
+        if Y is None:
+            Y = np.empty((0, 1), dtype=self.dtype)
+            sample_weight = np.empty(0, dtype=self.dtype)
+        rows = np.arange(self.n_samples, dtype=np.int64)
+        return Block(self.dense, self.csr, self.sparse, rows, self.n_samples, Y, sample_weight, scale)
+
 
 class Workspace:
     """Per-layer activation and delta buffers for up to ``batch_size`` rows."""
@@ -88,26 +95,35 @@ class Workspace:
         self.acts = np.empty(self.size, dtype=dtype)
         self.deltas = np.empty(self.size, dtype=dtype)
 
+    def work(self, acts=None, deltas=None):
+        """The kernels' ``Work`` record of these buffers (or of ``acts`` and
+        ``deltas`` laid out alike)."""
+        return Work(
+            self.acts if acts is None else acts, self.deltas if deltas is None else deltas, self.a_off
+        )
 
-def tangent_buffers(network, rows, n_tangents, dtype, copies=None):
-    """The scratch buffers of tangent propagation for ``rows`` rows, in the
-    order of the kernels' tangent tuple after the tangents themselves: ``(S, U,
-    dU, dU_next, F, F2, extra, gt)``; with ``copies``, each has that many
-    copies along a leading axis."""
+
+def tangent_record(network, strength, Tb, rows, n_tangents, copies=None):
+    """The kernels' ``Tangent`` for blocks of ``rows`` rows with tangents
+    ``Tb`` (``n_tangents`` rows per sample), with fresh scratch buffers;
+    with ``copies``, each buffer has that many copies along a leading axis
+    (one per shard)."""
     units = network.sizes[1:]
     size = int(units.sum()) * rows
     widest = int(units.max())
     lead = () if copies is None else (copies,)
     t = n_tangents
-    return (
-        np.empty(lead + (size * t,), dtype=dtype),
-        np.empty(lead + (size * t,), dtype=dtype),
-        np.empty(lead + (rows * t * widest,), dtype=dtype),
-        np.empty(lead + (rows * t * widest,), dtype=dtype),
-        np.empty(lead + (rows * widest,), dtype=dtype),
-        np.empty(lead + (rows * widest,), dtype=dtype),
-        np.empty(lead + (size,), dtype=dtype),
-        np.empty(lead + (network.n_params,), dtype=dtype),
+    dtype = Tb.dtype
+
+    def buffer(length):
+        return np.empty(lead + (length,), dtype=dtype)
+
+    return Tangent(
+        strength=strength, Tb=Tb, n_tangents=t,
+        S=buffer(size * t), U=buffer(size * t),
+        dU=buffer(rows * t * widest), dU_next=buffer(rows * t * widest),
+        F=buffer(rows * widest), F2=buffer(rows * widest),
+        extra=buffer(size), gt=buffer(network.n_params),
     )
 
 
@@ -177,18 +193,18 @@ class Network:
     def out_activation(self):
         return LOSSES[self.loss].out_activation
 
-    def spec(self):
-        """The tuple that describes the network to the kernels (its
-        activation code is a compile-time constant with ``_jit.SPECIALISE``;
-        the loss is chosen at run time)."""
-        return kernel_tuple((
-            self.sizes,
-            self.w_off,
-            self.b_off,
-            ACTIVATIONS[self.activation].code,
-            LOSSES[self.loss].code,  # chosen at run time, see engine.md
-            self.segments,
-        ))
+    def layout(self):
+        """The ``records.Layout`` that describes the network to the kernels
+        (its activation code is a compile-time constant with
+        ``_jit.SPECIALISE``; the loss is chosen at run time)."""
+        return Layout(
+            sizes=self.sizes,
+            w_off=self.w_off,
+            b_off=self.b_off,
+            activation=kernel_code(ACTIVATIONS[self.activation].code),
+            loss=LOSSES[self.loss].code,  # chosen at run time, see engine.md
+            segments=self.segments,
+        )
 
     # -------------------------------------------------------------- views
 
@@ -295,11 +311,7 @@ class Network:
         chunk = min(n, CHUNK_ROWS)
         ws = self.workspace(chunk, theta.dtype)
         out = np.empty((n, int(self.sizes[-1])), dtype=theta.dtype)
-        rows = np.arange(n, dtype=np.int64)
-        predict_raw(
-            theta, self.spec(), inputs.dense, inputs.csr, inputs.sparse, rows,
-            chunk, ws.acts, ws.a_off, out,
-        )
+        predict_raw(theta, self.layout(), inputs.block(), ws.work(), chunk, out)
         return out
 
     def activate(self, raw):
@@ -340,16 +352,15 @@ class Network:
         n = inputs.n_samples
         chunk = min(n, CHUNK_ROWS)
         ws = self.workspace(chunk, theta.dtype)
-        rows = np.arange(n, dtype=np.int64)
         units = [int(u) for u in self.sizes[1:-1]]
-        spec = self.spec()
+        layout, data, work = self.layout(), inputs.block(), ws.work()
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            Xb = inputs.dense if inputs.sparse else inputs.dense[start:stop]
-            forward_raw(
-                theta, spec, Xb, inputs.csr, inputs.sparse, rows[start:stop],
-                stop - start, ws.acts, ws.a_off,
+            block = data._replace(
+                X=inputs.dense if inputs.sparse else inputs.dense[start:stop],
+                rows=data.rows[start:stop], n=stop - start,
             )
+            forward_raw(theta, layout, block, work)
             blocks = []
             for layer, u in enumerate(units):
                 offset = int(ws.a_off[layer])
@@ -369,155 +380,17 @@ class Network:
         use_inputs = input_dropout > 0 and not inputs.sparse
         x_buf = np.empty((chunk if use_inputs else 0, inputs.n_features), dtype=theta.dtype)
         out = np.empty((n, int(self.sizes[-1])), dtype=theta.dtype)
-        predict_dropout_raw(
-            theta, self.spec(), inputs.dense, inputs.csr, inputs.sparse,
-            np.arange(n, dtype=np.int64), chunk, ws.acts, ws.a_off,
-            np.asarray(dropout, dtype=np.float64), float(input_dropout if use_inputs else 0.0),
-            x_buf, masks, np.ones(chunk, dtype=theta.dtype), np.uint64(seed), sample, out,
+        data = inputs.block(
+            np.empty((n, 0), dtype=theta.dtype), np.ones(n, dtype=theta.dtype)
         )
+        hidden = Hidden(np.asarray(dropout, dtype=np.float64), masks, np.uint64(0), None)
+        sampling = Sampling(
+            float(input_dropout if use_inputs else 0.0), x_buf, np.uint64(seed), sample
+        )
+        predict_dropout_raw(theta, self.layout(), data, ws.work(), chunk, hidden, sampling, out)
         return self.activate(out)
 
     def loss_value(self, raw, Y, sample_weight):
         """Weighted mean loss of raw outputs ``raw`` (data term only)."""
         total = loss_value(LOSSES[self.loss].code, raw, Y, sample_weight, self.segments)
         return total / float(np.sum(sample_weight, dtype=np.float64))
-
-
-class FullBatchObjective:
-    """``theta -> (loss, grad)`` over a whole data set, for full-batch solvers.
-
-    The objective is scikit-learn's, with skdeep's smooth penalties: ``(sum_i
-    sw_i loss_i + activity and tangent penalties + l2/2 ||W||^2 + prior/2
-    ||W - W_prior||^2) / sum_i sw_i``. (An L1 term is added by the solver,
-    which handles it with bound constraints.) Buffers are allocated once here
-    and reused by every call.
-    """
-
-    def __init__(self, network, inputs, Y, sample_weight, reg, tangents=None):
-        if network.batch_norm:
-            raise ValueError("Batch normalisation needs mini-batches: no full-batch objective.")
-        self.network = network
-        self.inputs = inputs
-        self.Y = Y
-        self.sample_weight = sample_weight
-        self.reg = reg
-        dtype = Y.dtype
-        n = inputs.n_samples
-        self.chunk = min(n, CHUNK_ROWS)
-        self.ws = network.workspace(self.chunk, dtype)
-        self.rows = np.arange(n, dtype=np.int64)
-        self.grad = np.empty(network.n_params, dtype=dtype)
-        self.grad_chunk = np.empty(network.n_params, dtype=dtype)
-        self.scale = 1.0 / float(np.sum(sample_weight, dtype=np.float64))
-        self.spec = network.spec()
-        self.tangent = None  # None: the kernels' specialisation without it
-        if tangents is not None and reg.tangent_prop > 0:
-            buffers = tangent_buffers(network, self.chunk, tangents.shape[1], dtype)
-            self.tangent = (reg.tangent_prop, tangents, *buffers)
-        self.activity = option(float(reg.activity_l1), reg.activity_l1 > 0)
-        self.prior = reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype)
-        self.prior_coef = reg.prior_alpha if reg.prior is not None else 0.0
-        self.n_evaluations = 0
-        self.n_hvp = 0  # Hessian-vector products
-
-    def __call__(self, theta):
-        """Loss and gradient at ``theta``; the gradient is ``self.grad``
-        (overwritten by the next call)."""
-        self.n_evaluations += 1
-        inp, ws = self.inputs, self.ws
-        total = full_loss_grad(
-            theta, self.grad, self.spec, inp.dense, inp.csr, inp.sparse, self.rows,
-            self.Y, self.sample_weight, self.scale, self.chunk, ws.acts,
-            ws.deltas, ws.a_off, self.grad_chunk, self.activity, self.tangent,
-        )
-        loss = total * self.scale
-        if self.reg.l2 > 0 or self.prior_coef > 0:
-            # the penalties are divided by the weight sum, as the data term
-            loss += weight_penalty(
-                theta, self.grad, self.network.n_weights, self.reg.l2 * self.scale,
-                self.prior_coef * self.scale, self.prior,
-            )
-        return loss, self.grad
-
-    def _hvp_arguments(self):
-        """The arguments of ``full_hvp`` after ``theta`` and ``v``, with
-        buffers allocated on first use (the data are shared)."""
-        if not hasattr(self, "_hvp_buffers"):
-            dtype, ws, P = self.grad.dtype, self.ws, self.network.n_params
-            self._hvp_buffers = (
-                np.empty(P, dtype=dtype), np.empty(P, dtype=dtype), self.spec, self.inputs.dense,
-                self.inputs.csr, self.inputs.sparse, self.rows, self.Y,
-                self.sample_weight, self.scale, self.chunk, ws.acts, ws.deltas, ws.a_off,
-                *(np.empty_like(ws.acts) for _ in range(3)), *self._scratch(),
-                np.empty(P, dtype=dtype), np.empty(P, dtype=dtype),
-            )
-            self._hv = self._hvp_buffers[1]
-        return self._hvp_buffers
-
-    def _scratch(self):
-        """A block of the widest layer and a matrix of the largest weight
-        matrix, the R-passes' scratch."""
-        dtype = self.grad.dtype
-        return (
-            np.empty(self.chunk * self.ws.max_units, dtype=dtype),
-            np.empty(self.network.largest_weight_matrix, dtype=dtype),
-        )
-
-    def _hessian_arguments(self, acts, deltas):
-        """``hessian_rows``' arguments after ``theta``, ``first``, ``step``
-        and ``H``, with fresh buffers (but the given activation and delta
-        blocks); the data are shared."""
-        dtype, sizes = self.grad.dtype, self.network.sizes
-        width = int(sizes[1])
-        group = max(1, min(HESSIAN_GROUP, HESSIAN_STACK // (self.chunk * width)))
-        return (
-            self.spec, self.inputs.dense, self.inputs.csr, self.inputs.sparse, self.rows,
-            self.Y, self.sample_weight, self.scale, self.chunk, acts, deltas, self.ws.a_off,
-            *(np.empty_like(acts) for _ in range(4)), *self._scratch(),
-            np.empty(self.network.n_params, dtype=dtype), group,
-            np.empty(self.chunk * group * width, dtype=dtype),
-            np.empty(int(sizes[0]) * group * width, dtype=dtype),
-        )
-
-    def _penalty_curvature(self):
-        """The constant curvature of the weight penalties."""
-        return (self.reg.l2 + self.prior_coef) * self.scale
-
-    def hvp(self, theta, v):
-        """The exact Hessian-vector product ``H v`` of the objective at
-        ``theta`` (a buffer, overwritten by the next call)."""
-        self.n_hvp += 1
-        arguments = self._hvp_arguments()
-        v = np.ascontiguousarray(v, dtype=self.grad.dtype)
-        full_hvp(theta, v, *arguments)
-        nw = self.network.n_weights
-        curvature = self._penalty_curvature()
-        if curvature > 0:
-            self._hv[:nw] += curvature * v[:nw]
-        return self._hv
-
-    def hessian(self, theta):
-        """The exact Hessian of the objective at ``theta``, float64 and
-        symmetrised (it is symmetric up to rounding): row ``j`` is ``H e_j``
-        (``hessian_rows``: one forward and backward pass per chunk of rows
-        serves every direction), the rows shared among the cores (each thread
-        with its own buffers and single-threaded BLAS)."""
-        P, nw = self.network.n_params, self.network.n_weights
-        H = np.zeros((P, P))  # hessian_rows adds each block of rows into it
-        n_workers = engine_workers(min(P, os.cpu_count() or 1))
-        arguments = [self._hessian_arguments(self.ws.acts, self.ws.deltas)] + [
-            self._hessian_arguments(np.empty_like(self.ws.acts), np.empty_like(self.ws.deltas))
-            for _ in range(n_workers - 1)
-        ]
-
-        def rows(worker):
-            hessian_rows(theta, worker, n_workers, H, *arguments[worker])
-
-        if n_workers == 1:
-            rows(0)
-        else:
-            with single_threaded_blas(), ThreadPoolExecutor(n_workers) as pool:
-                list(pool.map(rows, range(n_workers)))
-        self.n_hvp += P
-        H[np.arange(nw), np.arange(nw)] += self._penalty_curvature()
-        return 0.5 * (H + H.T)

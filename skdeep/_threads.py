@@ -94,3 +94,20 @@ def run_workers(worker, n_workers, *args):
     finally:
         for helper in helpers:
             helper.result()
+
+
+def run_each(function, n):
+    """``function(i)`` for ``i`` in ``range(n)`` at once: ``i = 0`` on the
+    calling thread, the others on the pool's threads (each call with work
+    of its own, unlike ``run_workers``'s claimed items)."""
+    global _pool
+    if n <= 1:
+        return function(0)
+    if _pool is None:
+        _pool = ThreadPoolExecutor(MAX_SHARDS - 1, thread_name_prefix="skdeep")
+    helpers = [_pool.submit(function, i) for i in range(1, n)]
+    try:
+        function(0)
+    finally:
+        for helper in helpers:
+            helper.result()

@@ -18,10 +18,22 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from ._kernels import config, updates
-from ._kernels._jit import Constant, kernel_tuple, option
+from ._kernels._jit import kernel_code, option
+from ._kernels.records import (
+    Adversarial,
+    BatchNorm,
+    Epoch,
+    OptimizerStep,
+    Options,
+    Probe,
+    Settings,
+    Shards,
+    Shared,
+    Techniques,
+    WeightNoise,
+)
 from ._kernels.training import N_COUNTERS, train_epoch
-from ._network import no_csr, no_tangents, tangent_buffers
+from ._network import no_csr, no_tangents, tangent_record
 from ._threads import engine_shards, engine_workers, single_threaded_blas
 from .optim import OptimizerState, minimize
 
@@ -194,11 +206,12 @@ class StochasticLoop:
         self.best_theta = theta.copy() if validation is not None else None
 
     def _buffers(self):
-        """Per-shard buffers, allocated once per call to ``run``; a technique
-        that is off gets None (its code is not compiled), or empty buffers
-        and zeros for the cheap ones when ``_jit.SPECIALISE`` is off."""
+        """Per-shard buffers, allocated once per call to ``run``, and the
+        epoch's records; a technique that is off gets None (its code is not
+        compiled), or empty buffers and zeros for the cheap ones when
+        ``_jit.SPECIALISE`` is off."""
         dtype = self.theta.dtype
-        network, reg = self.network, self.reg
+        network, reg, strategy = self.network, self.reg, self.strategy
         S = self.n_shards
         rows = -(-self.batch_size // S)  # the largest shard of a batch
         inp = self.train.inputs
@@ -207,91 +220,114 @@ class StochasticLoop:
         dense_cols = 1 if inp.sparse and not perturbed else n_features
         ws = network.workspace(rows, dtype)
         P = network.n_params
-        self._bufs = (
-            np.empty((S, rows, dense_cols), dtype=dtype),
-            np.empty((S, rows, self.train.Y.shape[1]), dtype=dtype),
-            np.empty((S, rows), dtype=dtype),
-            np.empty((S, ws.size), dtype=dtype),
-            np.empty((S, ws.size), dtype=dtype),
-            ws.a_off,
-            np.empty((S, P), dtype=dtype),
+        self._shards = Shards(
+            Xb=np.empty((S, rows, dense_cols), dtype=dtype),
+            Yb=np.empty((S, rows, self.train.Y.shape[1]), dtype=dtype),
+            swb=np.empty((S, rows), dtype=dtype),
+            acts=np.empty((S, ws.size), dtype=dtype),
+            deltas=np.empty((S, ws.size), dtype=dtype),
+            a_off=ws.a_off,
+            grads=np.empty((S, P), dtype=dtype),
+            masks=np.empty((S, ws.size if reg.has_dropout else 0), dtype=dtype),
         )
-        n_t = 0 if self.tangents is None else self.tangents.shape[1]
-        settings = reg.kernel_array()
-        strategy = self.strategy
-        settings[config.CLIP_NORM] = strategy.clip_grad_norm
         averaging = strategy.average_start >= 0
-        settings[config.AVERAGE] = float(averaging)
-        settings[config.AVERAGE_START] = max(strategy.average_start, 0)
-        settings[config.AVERAGE_DECAY] = strategy.average_decay
-        settings[config.FROZEN_LAYERS] = strategy.frozen_layers
         if averaging and self.progress.average is None:
             self.progress.average = self.theta.copy()
-        self._extras = (settings, np.empty((S, ws.size if reg.has_dropout else 0), dtype=dtype))
-        # after the epoch's seed in the kernel's arguments
-        self._strategy_buffers = (np.zeros(S), network.frozen_ranges(strategy.frozen_layers))
-        # the cheap options, None when off (see ``_jit.option``)
-        prior_on = settings[config.PRIOR] > 0
-        self._options = (
-            option(reg.dropout, reg.has_dropout),
-            option(float(reg.activity_l1), reg.activity_l1 > 0),
-            option(float(reg.input_dropout), reg.input_dropout > 0),
-            option(float(reg.input_noise), reg.input_noise > 0),
-            option(float(reg.l1), reg.l1 > 0),
-            option(reg.prior if prior_on else np.zeros(0, dtype=dtype), prior_on),
-            option(np.zeros((network.n_layers, ws.max_units if reg.max_norm > 0 else 0)), reg.max_norm > 0),
-            option(self.progress.average if averaging else np.zeros(0, dtype=dtype), averaging),
+        prior_on = reg.prior is not None and reg.prior_alpha > 0
+        self._settings = Settings(
+            l2=reg.l2, l1=reg.l1, prior_coef=reg.prior_alpha if prior_on else 0.0,
+            max_norm=reg.max_norm, clip_norm=strategy.clip_grad_norm, perturbed=perturbed,
+            averaging=averaging, average_start=max(strategy.average_start, 0),
+            average_decay=strategy.average_decay, frozen_layers=strategy.frozen_layers,
+            frozen=network.frozen_ranges(strategy.frozen_layers),
+            seed=np.uint64(self._seed),
         )
-        # the costly techniques' buffers, None when off: the kernel's
+        # the cheap options, None when off (see ``_jit.option``)
+        self._options = Options(
+            drop=option(reg.dropout, reg.has_dropout),
+            activity=option(float(reg.activity_l1), reg.activity_l1 > 0),
+            input_dropout=option(float(reg.input_dropout), reg.input_dropout > 0),
+            input_noise=option(float(reg.input_noise), reg.input_noise > 0),
+            l1=option(float(reg.l1), reg.l1 > 0),
+            prior=option(reg.prior if prior_on else np.zeros(0, dtype=dtype), prior_on),
+            norms=option(np.zeros((network.n_layers, ws.max_units if reg.max_norm > 0 else 0)), reg.max_norm > 0),
+            average=option(self.progress.average if averaging else np.zeros(0, dtype=dtype), averaging),
+        )
+        # the costly techniques' records, None when off: the kernel's
         # specialisation without them does not compile their code
-        noisy = np.empty(P, dtype=dtype) if reg.weight_noise > 0 else None
-        adversarial = None
-        if reg.adversarial_eps > 0:
-            adversarial = (
-                np.empty((S, rows, n_features), dtype=dtype),
-                np.empty((S, rows, n_features), dtype=dtype),
-                np.empty((S, P), dtype=dtype),
-            )
-        tangent = None
-        if n_t:
-            gathered = np.empty((S, rows * n_t, n_features), dtype=dtype)  # each shard's tangents
-            buffers = tangent_buffers(network, rows, n_t, dtype, copies=S)
-            tangent = (reg.tangent_prop, gathered, n_t, *buffers)
-        hessian = None
-        if self.progress.optimizer.code == updates.ADAHESSIAN:
-            hessian = (
-                np.empty(P, dtype=dtype),
-                np.empty((S, P), dtype=dtype),
-                *(np.empty((S, ws.size), dtype=dtype) for _ in range(3)),
-                np.empty((S, rows * ws.max_units), dtype=dtype),
-                np.empty((S, network.largest_weight_matrix), dtype=dtype),
-            )
-        batch_norm = None
-        if network.batch_norm:
-            batch_norm = (
-                network.bn_off,
-                np.empty((S, ws.size), dtype=dtype),
-                np.empty((S, network.n_hidden_units), dtype=dtype),
-                BATCH_NORM_MOMENTUM,
-                np.empty((S, 4 * ws.max_units)),  # per-unit sums (batchnorm)
-            )
-        self._techniques = (noisy, adversarial, tangent, hessian, batch_norm)
-        self._sync = np.zeros(N_COUNTERS, dtype=np.int64)  # claimed/done, per phase
-        self._acc = np.zeros(S)
+        self._techniques = Techniques(
+            weight_noise=(
+                WeightNoise(reg.weight_noise, np.empty(P, dtype=dtype))
+                if reg.weight_noise > 0 else None
+            ),
+            adversarial=(
+                Adversarial(
+                    eps=reg.adversarial_eps, steps=int(reg.adversarial_steps), key=np.uint64(0),
+                    x_adv=np.empty((S, rows, n_features), dtype=dtype),
+                    dx=np.empty((S, rows, n_features), dtype=dtype),
+                    grad=np.empty((S, P), dtype=dtype),
+                )
+                if reg.adversarial_eps > 0 else None
+            ),
+            tangent=self._tangent_record(rows, S, dtype),
+            probe=self._probe(ws, rows, S, dtype),
+            batch_norm=(
+                BatchNorm(
+                    offsets=network.bn_off, xhat=np.empty((S, ws.size), dtype=dtype),
+                    inv=np.empty((S, network.n_hidden_units), dtype=dtype),
+                    target=np.empty((S, 0), dtype=dtype),  # each shard's is theta
+                    momentum=BATCH_NORM_MOMENTUM,
+                    stats=np.empty((S, 4 * ws.max_units)),  # per-unit sums (batchnorm)
+                )
+                if network.batch_norm else None
+            ),
+        )
+        self._shared = Shared(
+            sync=np.zeros(N_COUNTERS, dtype=np.int64),  # claimed/done, per phase
+            acc=np.zeros(S),
+            norm_parts=np.zeros(S),
+        )
         self._order = np.arange(self.train.n_samples, dtype=np.int64)
         T = self.tangents if self.tangents is not None else no_tangents(inp.n_samples, dtype)
-        self._data = (inp.dense, inp.csr, inp.sparse, self.train.Y, self.train.sample_weight, T)
+        self._epoch = Epoch(
+            X=inp.dense, csr=inp.csr, sparse=inp.sparse, Y=self.train.Y,
+            sw=self.train.sample_weight, T=T, order=self._order, shuffled=self.shuffle,
+            batch_size=self.batch_size,
+        )
 
-    def _epoch_call(self, data, order, shuffled, batch_size, lr, seed):
+    def _tangent_record(self, rows, S, dtype):
+        """The shards' stacked ``Tangent``, or None without tangent
+        propagation."""
+        if self.tangents is None:
+            return None
+        n_t = self.tangents.shape[1]
+        gathered = np.empty((S, rows * n_t, self.train.inputs.n_features), dtype=dtype)
+        return tangent_record(self.network, self.reg.tangent_prop, gathered, rows, n_t, copies=S)
+
+    def _probe(self, ws, rows, S, dtype):
+        """AdaHessian's stacked ``Probe``, or None for other optimizers."""
+        if not getattr(self.progress.optimizer, 'needs_hessian', self.progress.optimizer.code == 5):  # TEMPORARY
+            return None
+        P = self.network.n_params
+        return Probe(
+            z=np.empty(P, dtype=dtype), hz=np.empty((S, P), dtype=dtype),
+            rz=np.empty((S, ws.size), dtype=dtype), ra=np.empty((S, ws.size), dtype=dtype),
+            rd=np.empty((S, ws.size), dtype=dtype),
+            scratch=np.empty((S, rows * ws.max_units), dtype=dtype),
+            gtmp=np.empty((S, self.network.largest_weight_matrix), dtype=dtype),
+        )
+
+    def _epoch_call(self, epoch, lr):
         opt = self.progress.optimizer
-        self._acc[:] = 0
-        self._sync[:] = 0
+        self._shared.acc[:] = 0
+        self._shared.sync[:] = 0
+        step = OptimizerStep(
+            code=kernel_code(opt.code), state=opt.state, hyper=opt.hyper, lr=lr,
+            n_weights=self.network.n_weights, first_step=int(opt.counters[0]),
+        )
         loss, steps = train_epoch(
-            self.n_workers, self.theta, self.network.spec(), data, order, shuffled,
-            batch_size, self._bufs,
-            kernel_tuple((Constant(opt.code), opt.state, opt.hyper, lr, self.network.n_weights)),
-            (*self._extras, np.uint64(seed), *self._strategy_buffers), self._options,
-            *self._techniques, int(opt.counters[0]), self._sync, self._acc,
+            self.n_workers, self.theta, self.layout, epoch, self._shards, step,
+            self._settings, self._options, self._techniques, self._shared,
         )
         opt.counters[0] += steps
         return loss
@@ -299,16 +335,15 @@ class StochasticLoop:
     def _run_epoch(self, lr):
         if self.shuffle:
             self.rng.shuffle(self._order)
-        seed = self._seed
         if self.reg.augment is None:
-            return self._epoch_call(self._data, self._order, self.shuffle, self.batch_size, lr, seed)
-        return self._augmented_epoch(lr, seed)
+            return self._epoch_call(self._epoch, lr)
+        return self._augmented_epoch(lr)
 
-    def _augmented_epoch(self, lr, seed):
+    def _augmented_epoch(self, lr):
         """The batches in Python, each passed through ``augment`` and then
         trained on by the compiled step (one call per batch)."""
         X = self.train.inputs.matrix
-        Y, sw, T = self.train.Y, self.train.sample_weight, self._data[-1]
+        Y, sw, T = self.train.Y, self.train.sample_weight, self._epoch.T
         n = self.train.n_samples
         total = 0.0
         for start in range(0, n, self.batch_size):
@@ -318,10 +353,12 @@ class StochasticLoop:
                 X_batch = X_batch.toarray()
             X_batch = check_augmented(self.reg.augment(X_batch, self.rng), X_batch)
             nb = X_batch.shape[0]
-            data = (X_batch, self._empty_csr, False, Y[rows], sw[rows], T[rows] if T.shape[1] else T[:nb])
-            total += nb * self._epoch_call(
-                data, np.arange(nb, dtype=np.int64), False, nb, lr, seed
+            epoch = Epoch(
+                X=X_batch, csr=self._empty_csr, sparse=False, Y=Y[rows], sw=sw[rows],
+                T=T[rows] if T.shape[1] else T[:nb], order=np.arange(nb, dtype=np.int64),
+                shuffled=False, batch_size=nb,
             )
+            total += nb * self._epoch_call(epoch, lr)
         return total / n
 
     @property
@@ -350,12 +387,13 @@ class StochasticLoop:
         self.n_workers = n_workers or engine_workers(self.n_shards)
         dtype = self.theta.dtype
         self._empty_csr = no_csr(dtype)
-        self._buffers()
+        self.layout = self.network.layout()
         # one seed for the call: the kernels key every random number by it and
         # the optimizer's step, which no two steps share. Drawn before any
         # shuffle, it does not depend on the number of rows, so AdaHessian's
         # probes are the same for weighted rows as for repeated ones.
         self._seed = self.rng.integers(np.iinfo(np.int64).max)
+        self._buffers()
 
     def run(self, max_epochs, incremental):
         """Train for up to ``max_epochs`` epochs (one when ``incremental``)."""

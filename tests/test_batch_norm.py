@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skdeep import MLPClassifier, MLPRegressor
 from skdeep._kernels.batchnorm import EPSILON
 from skdeep._kernels.network import train_pass
+from skdeep._kernels.records import BatchNorm, Block, Hidden
 from skdeep._network import Inputs, Network
 
 from .test_gradients import _numerical_gradient, _problem
@@ -35,12 +36,14 @@ def _training_pass(net, X, Y, sw, momentum=0.0):
     scale = 1.0 / sw.sum()
     target = np.zeros(net.n_params)
 
+    block = Block(X, csr, False, np.arange(n), n, Y, sw, scale)
+    hidden = Hidden(np.zeros(net.n_layers), ws.acts, np.uint64(0), 0.0)
+    bn = BatchNorm(net.bn_off, xhat, inv, target, momentum, np.empty(4 * ws.max_units))
+
     def objective(theta):
         total = train_pass(
-            theta, grad, net.spec(), X, csr, False, np.arange(n), n, Y, sw, scale,
-            ws.acts, ws.deltas, ws.a_off, np.zeros(net.n_layers), ws.acts, np.uint64(0),
-            0.0, np.empty((0, X.shape[1])), None, True,
-            (net.bn_off, xhat, inv, target, momentum, np.empty(4 * ws.max_units)),
+            theta, grad, net.layout(), block, ws.work(), hidden, np.empty((0, X.shape[1])),
+            None, True, bn,
         )
         return total * scale, grad
 

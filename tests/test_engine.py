@@ -176,11 +176,11 @@ def test_model_is_the_same_with_a_blas_limit(digits):
 #: estimator settings that switch on each technique the epoch kernel gets as
 #: a separate, None-able argument
 TECHNIQUES = {
-    "noisy": dict(weight_noise=0.01),
-    "adv": dict(adversarial_eps=0.05),
+    "weight_noise": dict(weight_noise=0.01),
+    "adversarial": dict(adversarial_eps=0.05),
     "tangent": dict(tangent_prop=0.1),
-    "hessian": dict(solver="adahessian"),
-    "bn": dict(batch_norm=True),
+    "probe": dict(solver="adahessian"),
+    "batch_norm": dict(batch_norm=True),
 }
 
 
@@ -209,8 +209,10 @@ def test_the_epoch_kernel_is_specialised_on_the_techniques_in_use(monkeypatch, o
     names = list(inspect.signature(kernel.py_func).parameters)
     types = tuple(numba.typeof(a) for a in calls[-1])
     assert types in kernel.signatures  # the specialisation that ran
-    for name in TECHNIQUES:
-        assert (types[names.index(name)] == numba.types.none) == (name != on), name
+    techniques = types[names.index("techniques")]
+    assert list(techniques.fields) == list(TECHNIQUES)
+    for name, member in zip(techniques.fields, techniques.types):
+        assert (member == numba.types.none) == (name != on), name
 
 
 _ALLOCATIONS = """

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from skdeep._kernels.activations import ACTIVATIONS
 from skdeep._kernels.losses import LOSSES
-from skdeep._network import FullBatchObjective, Inputs, Network
+from skdeep._network import Inputs, Network
+from skdeep.optim._objective import FullBatchObjective
 from skdeep.regularization import Regularization
 
 from .conftest import DTYPES

@@ -144,6 +144,54 @@ def test_loss_gradient_matches_finite_differences(name):
     np.testing.assert_allclose(D, 0.7 * num, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("name", losses.LOSSES)
+def test_loss_hessian_vector_is_the_derivative_of_the_gradient(name):
+    """Each registry entry's Hessian-vector kernel against central
+    differences of its gradient along ``R`` (the prediction ``P`` is what
+    the gradient kernel leaves in ``Z``)."""
+    rng = np.random.default_rng(4)
+    entry = losses.LOSSES[name]
+    n, k = 5, 4
+    Y = _targets(entry.code, rng, n, k)
+    seg = np.array([0, 2, 4] if entry.code == losses.LOG_LOSS else [0, k], dtype=np.int64)
+    if entry.code == losses.LOG_LOSS:
+        Y = np.hstack([np.eye(2)[rng.integers(0, 2, n)], np.eye(2)[rng.integers(0, 2, n)]])
+    Z = rng.normal(size=(n, k))
+    R = rng.normal(size=(n, k))
+    sw = rng.random(n) + 0.5
+
+    def gradient(z):
+        D = np.empty_like(z)
+        losses.loss_gradient(entry.code, z.copy(), Y, sw, seg, 0.7, D)
+        return D
+
+    P = Z.copy()
+    losses.loss_gradient(entry.code, P, Y, sw, seg, 0.7, np.empty_like(Z))
+    out = np.empty_like(Z)
+    losses.loss_hessian_vector(entry.code, P, Y, sw, seg, 0.7, R, out)
+    h = 1e-6
+    expected = (gradient(Z + h * R) - gradient(Z - h * R)) / (2 * h)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_the_loss_selections_cover_the_registry_and_reject_unknown_codes():
+    """Every selection is generated from ``LOSSES``; a code outside it is an
+    error, not another loss."""
+    codes = {entry.code for entry in losses.LOSSES.values()}
+    for selection in (losses.loss_gradient, losses.loss_hessian_vector):
+        assert set(selection.kernels) == codes
+    Z = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="unknown code"):
+        losses.loss_value(max(codes) + 1, Z, Z, np.ones(2), np.array([0, 2]))
+    assert {name for name, e in losses.LOSSES.items() if e.regression} == {"squared_error", "poisson"}
+
+
+def test_the_activation_selections_cover_the_registry():
+    codes = {entry.code for entry in ACTIVATIONS.values()}
+    for selection in (act.activation_forward, act.activation_backward, act.activation_second):
+        assert set(selection.kernels) == codes
+
+
 def test_softmax_is_per_segment_and_stable():
     Z = np.array([[1000.0, 0.0, -3.0, 2.0, 1.0], [-1000.0, 1.0, 0.0, 0.0, 5.0]])
     seg = np.array([0, 3, 5], dtype=np.int64)

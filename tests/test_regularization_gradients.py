@@ -5,6 +5,7 @@ import pytest
 
 from skdeep._kernels.network import block_view, train_pass
 from skdeep._kernels.random import make_key
+from skdeep._kernels.records import Block, Hidden
 from skdeep._network import Inputs, Network
 from skdeep.optim._full_batch import _SplitL1Evaluator
 
@@ -114,11 +115,13 @@ def test_input_gradient_for_adversarial_examples():
     dx = np.empty((n, d))
     csr = Inputs(X, np.float64).csr
 
+    hidden = Hidden(np.zeros(1), ws.acts, np.uint64(0), 0.0)
+
     def loss(Xv, want_dx):
+        block = Block(Xv, csr, False, np.arange(n), n, Y, sw, 1.0)
         return train_pass(
-            theta, grad, net.spec(), Xv, csr, False, np.arange(n), n, Y, sw, 1.0,
-            ws.acts, ws.deltas, ws.a_off, np.zeros(1), ws.acts, np.uint64(0), 0.0,
-            dx if want_dx else dx[:0], None, True, None,
+            theta, grad, net.layout(), block, ws.work(), hidden, dx if want_dx else dx[:0],
+            None, True, None,
         )
 
     loss(X.copy(), True)
@@ -149,11 +152,12 @@ def test_dropout_masks_and_backward():
     csr = Inputs(X, np.float64).csr
     key = make_key(7, 1, 0, 2)
 
+    block = Block(X, csr, False, np.arange(n), n, Y, np.ones(n), 1.0)
+    hidden = Hidden(np.array([0.5, 0.3]), masks, key, 0.0)
+
     def objective(th):
         value = train_pass(
-            th, grad, net.spec(), X, csr, False, np.arange(n), n, Y, np.ones(n), 1.0,
-            ws.acts, ws.deltas, ws.a_off, np.array([0.5, 0.3]), masks, key, 0.0,
-            np.empty((0, d)), None, True, None,
+            th, grad, net.layout(), block, ws.work(), hidden, np.empty((0, d)), None, True, None
         )
         return value, grad
 

@@ -15,8 +15,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 
 from skdeep import MLPClassifier, MLPRegressor
-from skdeep._network import FullBatchObjective, Inputs
+from skdeep._network import Inputs
 from skdeep.optim import SGD, AdaGrad, AdaHessian, Adam, AdamW, RMSProp
+from skdeep.optim._objective import FullBatchObjective
 from skdeep.regularization import Regularization
 
 #: a learning rate that suits each first-order solver on standardised data

@@ -284,9 +284,10 @@ def test_a_cheap_option_that_is_off_reaches_the_kernel_as_none(monkeypatch, iris
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         MLPClassifier((3,), max_iter=1, **params).fit(X, y)
-    options = calls[-1][10]
-    data = calls[-1][3]
-    assert len(options) == len(_CHEAP)
-    for name, value in zip(_CHEAP, options):
-        assert (value is None) == (specialise and name != on), name
-    assert (data[1] is None) == specialise  # dense input: no CSR arrays
+    call = calls[-1]
+    options = call[7]
+    epoch = call[3]
+    assert list(options._fields) == list(_CHEAP)
+    for name in _CHEAP:
+        assert (getattr(options, name) is None) == (specialise and name != on), name
+    assert (epoch.csr is None) == specialise  # dense input: no CSR arrays

@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from .._kernels.losses import LOSSES
 from . import _docstrings
 from ._base import BaseMLP
 from ._support import store_parameters
@@ -64,7 +65,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     _parameter_constraints: dict = {
         **BaseMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions({name for name, loss in LOSSES.items() if loss.regression})],
     }
 
     def __init__(

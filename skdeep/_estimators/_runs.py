@@ -16,7 +16,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.optimize import _check_optimize_result
 
-from .._network import FullBatchObjective
 from .._training import StochasticLoop, Strategy, TrainSet, run_full_batch
 from ..optim import (
     FIRST_ORDER,
@@ -26,6 +25,7 @@ from ..optim import (
     check_size,
     resolve_optimizer,
 )
+from ..optim._objective import FullBatchObjective
 from ..schedules import SKLEARN_SCHEDULES, Schedule, resolve_schedule
 
 

@@ -1,6 +1,6 @@
 """Hidden-layer activations: fused bias + nonlinearity, and derivatives.
 
-Every activation has two in-place kernels:
+Every activation has three in-place kernels:
 
 ``<name>_forward(Z, b)``
     ``Z <- f(Z + b)`` for a pre-activation block ``Z`` of shape
@@ -10,47 +10,27 @@ Every activation has two in-place kernels:
     the *output* ``A`` (as scikit-learn does), so no pre-activation buffer has to
     be kept between the forward and the backward pass.
 ``<name>_second(A, S)``
-    ``S <- f''(x)``, also from the output, for tangent propagation.
+    ``S <- f''(x)``, also from the output, for tangent propagation and the
+    Hessian-vector products.
 
-numba cannot cache a function that receives another jitted function as an
-argument (the dispatcher type is process specific), so the engine selects the
-kernel with an integer code, a compile-time ``Constant``: ``activation_forward``
-and ``activation_backward`` are ``switch``es, so a kernel compiles only the
-activation its network uses. ``ACTIVATIONS`` maps each public name to its code
-and is the only list of names: parameter validation and the docs derive from
-it.
+``ACTIVATIONS`` maps each public name to an ``Activation`` that carries its
+code, its formula (for the docs) and its three kernels; it is the only list
+of activations: parameter validation, the docs and the compiled selections
+``activation_forward``, ``activation_backward`` and ``activation_second``
+derive from it. numba cannot cache a function that receives another jitted
+function as an argument (the dispatcher type is process specific), so the
+engine selects the kernel with an integer code, a compile-time ``Constant``:
+the selections are ``switch``es, so a kernel compiles only the activation its
+network uses. Adding an activation is its three kernels and one entry.
 """
 
 from dataclasses import dataclass
 
-from ._jit import Constant, entry_jit, jit, switch
+from ._jit import Constant, jit, switch
 from .elementary import expm1, logistic, softplus, tanh
-
-IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS = map(Constant, range(7))
 
 #: slope of leaky_relu for x < 0 (the value PyTorch and Keras use by default)
 LEAKY_SLOPE = 0.01
-
-
-@dataclass(frozen=True)
-class Activation:
-    """A hidden activation: its engine code and a short formula for the docs."""
-
-    code: int
-    formula: str
-
-
-ACTIVATIONS = {
-    "identity": Activation(IDENTITY, "f(x) = x"),
-    "logistic": Activation(LOGISTIC, "f(x) = 1 / (1 + exp(-x))"),
-    "tanh": Activation(TANH, "f(x) = tanh(x)"),
-    "relu": Activation(RELU, "f(x) = max(0, x)"),
-    "leaky_relu": Activation(
-        LEAKY_RELU, f"f(x) = x if x > 0 else {LEAKY_SLOPE} * x"
-    ),
-    "elu": Activation(ELU, "f(x) = x if x > 0 else exp(x) - 1"),
-    "softplus": Activation(SOFTPLUS, "f(x) = log(1 + exp(x))"),
-}
 
 
 # ---------------------------------------------------------------- forward
@@ -184,29 +164,56 @@ def softplus_backward(A, D):
 # --------------------------------------------------------- second derivative
 
 
-@entry_jit
-def activation_second(code, A, S):
-    """``S <- f''(x)`` computed from ``A = f(x)``; zero for piecewise-linear f."""
+@jit
+def zero_second(A, S):
+    """``f'' = 0``: identity and the piecewise-linear activations."""
+    zero = S.dtype.type(0)
+    n, m = A.shape
+    for i in range(n):
+        for j in range(m):
+            S[i, j] = zero
+
+
+@jit
+def logistic_second(A, S):
     one = A.dtype.type(1)
     two = A.dtype.type(2)
     n, m = A.shape
     for i in range(n):
         for j in range(m):
             a = A[i, j]
-            if code == LOGISTIC:
-                S[i, j] = a * (one - a) * (one - two * a)
-            elif code == TANH:
-                S[i, j] = -two * a * (one - a * a)
-            elif code == ELU:
-                S[i, j] = a + one if a <= 0 else 0
-            elif code == SOFTPLUS:
-                s = -expm1(-a)
-                S[i, j] = s * (one - s)
-            else:
-                S[i, j] = 0
+            S[i, j] = a * (one - a) * (one - two * a)
 
 
-# --------------------------------------------------------------- dispatch
+@jit
+def tanh_second(A, S):
+    one = A.dtype.type(1)
+    two = A.dtype.type(2)
+    n, m = A.shape
+    for i in range(n):
+        for j in range(m):
+            a = A[i, j]
+            S[i, j] = -two * a * (one - a * a)
+
+
+@jit
+def elu_second(A, S):
+    one = A.dtype.type(1)
+    n, m = A.shape
+    for i in range(n):
+        for j in range(m):
+            a = A[i, j]
+            S[i, j] = a + one if a <= 0 else 0
+
+
+@jit
+def softplus_second(A, S):
+    one = A.dtype.type(1)
+    n, m = A.shape
+    for i in range(n):
+        for j in range(m):
+            s = -expm1(-A[i, j])
+            S[i, j] = s * (one - s)
 
 
 @jit
@@ -214,30 +221,54 @@ def identity_backward(A, D):
     """f' = 1: nothing to do."""
 
 
-#: ``activation_forward(code, Z, b)``: ``Z <- f(Z + b)`` in place
-activation_forward = switch(
-    "activation_forward",
-    {
-        IDENTITY: identity_forward,
-        LOGISTIC: logistic_forward,
-        TANH: tanh_forward,
-        RELU: relu_forward,
-        LEAKY_RELU: leaky_relu_forward,
-        ELU: elu_forward,
-        SOFTPLUS: softplus_forward,
-    },
-)
+# --------------------------------------------------------------- registry
 
+
+@dataclass(frozen=True)
+class Activation:
+    """A hidden activation: its engine code, a short formula for the docs,
+    and its kernels (see the module docstring)."""
+
+    code: int
+    formula: str
+    forward: object
+    backward: object
+    second: object
+
+
+ACTIVATIONS = {
+    "identity": Activation(
+        Constant(0), "f(x) = x", identity_forward, identity_backward, zero_second
+    ),
+    "logistic": Activation(
+        Constant(1), "f(x) = 1 / (1 + exp(-x))", logistic_forward, logistic_backward,
+        logistic_second,
+    ),
+    "tanh": Activation(Constant(2), "f(x) = tanh(x)", tanh_forward, tanh_backward, tanh_second),
+    "relu": Activation(Constant(3), "f(x) = max(0, x)", relu_forward, relu_backward, zero_second),
+    "leaky_relu": Activation(
+        Constant(4), f"f(x) = x if x > 0 else {LEAKY_SLOPE} * x", leaky_relu_forward,
+        leaky_relu_backward, zero_second,
+    ),
+    "elu": Activation(
+        Constant(5), "f(x) = x if x > 0 else exp(x) - 1", elu_forward, elu_backward, elu_second
+    ),
+    "softplus": Activation(
+        Constant(6), "f(x) = log(1 + exp(x))", softplus_forward, softplus_backward,
+        softplus_second,
+    ),
+}
+
+IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS = (a.code for a in ACTIVATIONS.values())
+
+
+def _selection(name, kernel):
+    return switch(name, {a.code: getattr(a, kernel) for a in ACTIVATIONS.values()})
+
+
+#: ``activation_forward(code, Z, b)``: ``Z <- f(Z + b)`` in place
+activation_forward = _selection("activation_forward", "forward")
 #: ``activation_backward(code, A, D)``: ``D *= f'(x)`` in place, from ``A = f(x)``
-activation_backward = switch(
-    "activation_backward",
-    {
-        IDENTITY: identity_backward,
-        LOGISTIC: logistic_backward,
-        TANH: tanh_backward,
-        RELU: relu_backward,
-        LEAKY_RELU: leaky_relu_backward,
-        ELU: elu_backward,
-        SOFTPLUS: softplus_backward,
-    },
-)
+activation_backward = _selection("activation_backward", "backward")
+#: ``activation_second(code, A, S)``: ``S <- f''(x)``, from ``A = f(x)``
+activation_second = _selection("activation_second", "second")

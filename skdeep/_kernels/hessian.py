@@ -29,78 +29,40 @@ from .linalg import (
     column_sums,
     copy_matrix,
     copy_vector,
-    csr_rows_dot,
-    csr_rows_t_dot,
     dot_csr_rows,
 )
-from .losses import BINARY_LOG_LOSS, LOG_LOSS, POISSON, loss_gradient
-from .network import bias_view, block_view, forward_raw, weights_view
+from .losses import loss_gradient, loss_hessian_vector
+from .network import (
+    bias_view,
+    block_rows,
+    block_view,
+    forward_raw,
+    input_product,
+    input_t_product,
+    weights_view,
+)
 
 
 @jit
-def loss_hessian_vector(code, P, Y, sw, segments, scale, R, out):
-    """``out_i = scale * sw_i * H_i R_i`` with ``H_i`` the Hessian of sample
-    i's loss with respect to the raw output and ``P`` the prediction.
-
-    One loop per loss (a branch on ``code`` inside the row loop kept it
-    scalar, 7-8 times slower), over row slices of each softmax head."""
-    n, k = P.shape
-    one = P.dtype.type(1)
-    if code == LOG_LOSS:
-        for s in range(segments.shape[0] - 1):
-            lo, hi = segments[s], segments[s + 1]
-            for i in range(n):
-                w = P.dtype.type(scale * sw[i])
-                p, r, y, o = P[i, lo:hi], R[i, lo:hi], Y[i, lo:hi], out[i, lo:hi]
-                ysum = P.dtype.type(0)
-                pr = P.dtype.type(0)
-                for c in range(p.shape[0]):
-                    ysum += y[c]
-                    pr += p[c] * r[c]
-                f = w * ysum
-                for c in range(p.shape[0]):
-                    o[c] = f * p[c] * (r[c] - pr)
-    elif code == BINARY_LOG_LOSS:
-        for i in range(n):
-            w = P.dtype.type(scale * sw[i])
-            for c in range(k):
-                out[i, c] = w * P[i, c] * (one - P[i, c]) * R[i, c]
-    elif code == POISSON:
-        for i in range(n):
-            w = P.dtype.type(scale * sw[i])
-            for c in range(k):
-                out[i, c] = w * P[i, c] * R[i, c]
-    else:
-        for i in range(n):
-            w = P.dtype.type(scale * sw[i])
-            for c in range(k):
-                out[i, c] = w * R[i, c]
-
-
-@jit
-def hvp_pass(
-    theta, v, grad, hv, net, Xb, csr, sparse, rows, n, Y, sw, scale, acts, deltas,
-    a_off, rz, ra, rd, scratch, gtmp,
-):
+def hvp_pass(theta, v, grad, hv, net, block, work, rbuf):
     """Gradient and Hessian-vector product of the data term over one block of
     rows: ``grad <- scale * d/dtheta``, ``hv <- scale * H v``; returns the
-    weighted loss sum. ``rz``, ``ra``, ``rd`` are laid out like ``acts``;
-    ``scratch`` holds one block; ``gtmp`` is a weight-matrix-sized scratch."""
-    sizes, w_off, b_off, act, loss, segments = net
+    weighted loss sum. ``rbuf`` holds the R-operator's buffers
+    (``records.RBuffers``)."""
+    sizes, w_off, b_off, act = net.sizes, net.w_off, net.b_off, net.activation
+    acts, deltas, a_off, n = work.acts, work.deltas, work.a_off, block.n
+    rz, ra, rd, scratch = rbuf.rz, rbuf.ra, rbuf.rd, rbuf.scratch
     L = sizes.shape[0] - 1
-    out = forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off)
+    out = forward_raw(theta, net, block, work)
     D_out = block_view(deltas, sizes, a_off, L - 1, n)
-    total = loss_gradient(loss, out, Y, sw, segments, scale, D_out)
+    total = loss_gradient(net.loss, out, block.Y, block.sw, net.segments, block.scale, D_out)
 
     # R-forward
     for layer in range(L):
         RZ = block_view(rz, sizes, a_off, layer, n)
         V = weights_view(v, sizes, w_off, layer)
         if layer == 0:
-            if csr is not None and sparse:
-                csr_rows_dot(csr[0], csr[1], csr[2], rows, V, RZ)
-            else:
-                np.dot(Xb, V, RZ)
+            input_product(block, V, RZ)
         else:
             A_prev = block_view(acts, sizes, a_off, layer - 1, n)
             np.dot(A_prev, V, RZ)
@@ -119,7 +81,10 @@ def hvp_pass(
 
     # R{D_L} from the loss's Hessian; ``out`` holds the prediction now
     RD_out = block_view(rd, sizes, a_off, L - 1, n)
-    loss_hessian_vector(loss, out, Y, sw, segments, scale, block_view(rz, sizes, a_off, L - 1, n), RD_out)
+    loss_hessian_vector(
+        net.loss, out, block.Y, block.sw, net.segments, block.scale,
+        block_view(rz, sizes, a_off, L - 1, n), RD_out,
+    )
 
     # joint backward
     for layer in range(L - 1, -1, -1):
@@ -129,18 +94,14 @@ def hvp_pass(
         HW = weights_view(hv, sizes, w_off, layer)
         W = weights_view(theta, sizes, w_off, layer)
         if layer == 0:
-            if csr is not None and sparse:
-                csr_rows_t_dot(csr[0], csr[1], csr[2], rows, D, GW)
-                csr_rows_t_dot(csr[0], csr[1], csr[2], rows, RD, HW)
-            else:
-                np.dot(Xb.T, D, GW)
-                np.dot(Xb.T, RD, HW)
+            input_t_product(block, D, GW)
+            input_t_product(block, RD, HW)
         else:
             A = block_view(acts, sizes, a_off, layer - 1, n)
             RA = block_view(ra, sizes, a_off, layer - 1, n)
             np.dot(A.T, D, GW)
             np.dot(A.T, RD, HW)
-            T = gtmp[: sizes[layer] * sizes[layer + 1]].reshape((sizes[layer], sizes[layer + 1]))
+            T = rbuf.gtmp[: sizes[layer] * sizes[layer + 1]].reshape((sizes[layer], sizes[layer + 1]))
             np.dot(RA.T, D, T)
             add_matrix(HW, T)
             # E = D W^T (into the delta block below), R{E} = RD W^T + D V^T
@@ -167,30 +128,26 @@ def hvp_pass(
 
 
 @entry_jit
-def full_hvp(
-    theta, v, grad, hv, net, X, csr, sparse, rows, Y, sw, scale, chunk, acts,
-    deltas, a_off, rz, ra, rd, scratch, gtmp, grad_chunk, hv_chunk,
-):
-    """``hv <- scale * H v`` (and the gradient) of the data term over the whole
-    data set, ``chunk`` rows at a time; returns the weighted loss sum."""
-    n = Y.shape[0]
+def full_hvp(theta, v, out, net, data, work, rbuf, chunk):
+    """``out.hv <- scale * H v`` (and ``out.grad``, the gradient) of the
+    data term over the whole data set ``data``, ``chunk`` rows at a time;
+    returns the weighted loss sum."""
+    n = data.n
     total = 0.0
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        Xb = X[start:stop] if not sparse else X
         whole = stop - start == n
         total += hvp_pass(
-            theta, v, grad if whole else grad_chunk, hv if whole else hv_chunk, net,
-            Xb, csr, sparse, rows[start:stop], stop - start, Y[start:stop],
-            sw[start:stop], scale, acts, deltas, a_off, rz, ra, rd, scratch, gtmp,
+            theta, v, out.grad if whole else out.grad_chunk, out.hv if whole else out.hv_chunk,
+            net, block_rows(data, start, stop), work, rbuf,
         )
         if not whole:
             if start == 0:
-                copy_vector(grad_chunk, grad)
-                copy_vector(hv_chunk, hv)
+                copy_vector(out.grad_chunk, out.grad)
+                copy_vector(out.hv_chunk, out.hv)
             else:
-                add_vector(grad, grad_chunk)
-                add_vector(hv, hv_chunk)
+                add_vector(out.grad, out.grad_chunk)
+                add_vector(out.hv, out.hv_chunk)
     return total
 
 
@@ -226,40 +183,54 @@ def _input_column(Xb, csr, sparse, rows, n, a, out, b):
             out[i, b] = Xb[i, a]
 
 
+@jit
+def _stacked_input_product(stacked, block, G):
+    """``G <- stacked X`` for the block's input rows ``X`` (dense or CSR)."""
+    _stacked_product(stacked, block.X, block.csr, block.sparse, block.rows, G)
+
+
+@jit
+def _stacked_product(stacked, X, csr, sparse, rows, G):
+    if csr is not None and sparse:
+        dot_csr_rows(stacked, csr[0], csr[1], csr[2], rows, G)
+    else:
+        np.dot(stacked, X, G)
+
+
 @entry_jit
-def hessian_rows(
-    theta, first, step, H, net, X, csr, sparse, rows, Y, sw, scale, chunk, acts,
-    deltas, a_off, rz, ra, rd, curv, scratch, gtmp, hv, group, stack, products,
-):
-    """``H[j] += scale * H_data e_j`` for ``j = first, first + step, ...``:
-    rows of the data term's Hessian (``H`` float64, ``n_params`` square,
-    zeros on entry), ``chunk`` rows of data at a time.
+def hessian_rows(theta, H, net, data, work, rbuf, job, chunk):
+    """``H[j] += scale * H_data e_j`` for ``j = job.first, job.first +
+    job.step, ...``: rows of the data term's Hessian (``H`` float64,
+    ``n_params`` square, zeros on entry), ``chunk`` rows of data at a time.
 
     The same R-operator as ``hvp_pass``, arranged for unit directions: the
     forward pass, the deltas ``D`` and the curvature terms ``f''(Z) E`` (in
-    ``curv``) are computed once per chunk and serve every direction; for
+    ``job.curv``) are computed once per chunk and serve every direction; for
     ``e_j`` with ``j`` in layer ``l``, ``R{Z}`` and ``R{A}`` vanish below
     ``l``, ``A_{l-1} V_l`` is one column of ``A_{l-1}`` and ``D_l V_l^T`` one
     column of ``D_l``, so the R-passes need no products with the direction.
     The first layer's weight rows ``X^T R{D_0}``, the largest product, are
-    computed ``group`` directions at a time, as ``[R{D_0}^T ...] X``
-    (``stack`` holds ``group x sizes[1] x chunk`` values, ``products`` ``group
-    x sizes[1] x sizes[0]``): one tall product instead of ``group`` narrow
-    ones, for each of which BLAS would pack ``X`` again.
+    computed ``job.group`` directions at a time, as ``[R{D_0}^T ...] X``
+    (``job.stack`` holds ``group x sizes[1] x chunk`` values,
+    ``job.products`` ``group x sizes[1] x sizes[0]``): one tall product
+    instead of ``group`` narrow ones, for each of which BLAS would pack ``X``
+    again.
     """
-    sizes, w_off, b_off, act, loss, segments = net
+    sizes, w_off, act = net.sizes, net.w_off, net.activation
+    acts, deltas, a_off = work.acts, work.deltas, work.a_off
+    first, step, group, hv, curv = job.first, job.step, job.group, job.hv, job.curv
     L = sizes.shape[0] - 1
-    n_all = Y.shape[0]
+    n_all = data.n
     n_params = theta.shape[0]
     for start in range(0, n_all, chunk):
         stop = min(start + chunk, n_all)
         n = stop - start
-        Xb = X[start:stop] if not sparse else X
-        rows_b = rows[start:stop]
-        Yb = Y[start:stop]
-        swb = sw[start:stop]
-        out = forward_raw(theta, net, Xb, csr, sparse, rows_b, n, acts, a_off)
-        loss_gradient(loss, out, Yb, swb, segments, scale, block_view(deltas, sizes, a_off, L - 1, n))
+        block = block_rows(data, start, stop)
+        out = forward_raw(theta, net, block, work)
+        loss_gradient(
+            net.loss, out, block.Y, block.sw, net.segments, block.scale,
+            block_view(deltas, sizes, a_off, L - 1, n),
+        )
         for layer in range(L - 1, 0, -1):  # D_{l-1} = f' E and f'' E, E = D_l W_l^T
             E = block_view(curv, sizes, a_off, layer - 1, n)
             np.dot(block_view(deltas, sizes, a_off, layer, n), weights_view(theta, sizes, w_off, layer).T, E)
@@ -267,7 +238,7 @@ def hessian_rows(
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
             copy_matrix(E, D_prev)
             activation_backward(act, A, D_prev)
-            S = scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
+            S = rbuf.scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
             activation_second(act, A, S)
             for i in range(n):
                 e, s = E[i], S[i]
@@ -281,14 +252,11 @@ def hessian_rows(
         n_directions = (n_params - first + step - 1) // step
         for g0 in range(0, n_directions, group):
             g1 = min(g0 + group, n_directions)
-            stacked = stack[: (g1 - g0) * width * n].reshape(((g1 - g0) * width, n))
+            stacked = job.stack[: (g1 - g0) * width * n].reshape(((g1 - g0) * width, n))
             for m in range(g0, g1):
                 j = first + m * step
-                _direction_rows(
-                    j, theta, net, Xb, csr, sparse, rows_b, n, Yb, swb, scale, out, acts,
-                    deltas, a_off, rz, ra, rd, curv, gtmp, hv,
-                )
-                RD0 = block_view(rd, sizes, a_off, 0, n)
+                _direction_rows(j, theta, net, block, out, work, rbuf, job)
+                RD0 = block_view(rbuf.rd, sizes, a_off, 0, n)
                 dst = stacked[(m - g0) * width : (m - g0 + 1) * width]
                 for i in range(n):  # transposed: one stream per column
                     src = RD0[i]
@@ -299,29 +267,25 @@ def hessian_rows(
                     row[k] += hv[k]
             # G = stacked X: row g * width + c holds (X^T R{D_0})[:, c] of
             # direction g
-            G = products[: (g1 - g0) * width * sizes[0]].reshape(((g1 - g0) * width, sizes[0]))
-            if csr is not None and sparse:
-                dot_csr_rows(stacked, csr[0], csr[1], csr[2], rows_b, G)
-            else:
-                np.dot(stacked, Xb, G)
+            G = job.products[: (g1 - g0) * width * sizes[0]].reshape(((g1 - g0) * width, sizes[0]))
+            _stacked_input_product(stacked, block, G)
             for m in range(g0, g1):
                 row = H[first + m * step]
-                block = G[(m - g0) * width : (m - g0 + 1) * width]
+                block_g = G[(m - g0) * width : (m - g0 + 1) * width]
                 for c in range(width):
-                    src = block[c]
+                    src = block_g[c]
                     for a in range(sizes[0]):
                         row[a * width + c] += src[a]
 
 
 @jit
-def _direction_rows(
-    j, theta, net, Xb, csr, sparse, rows, n, Y, sw, scale, out, acts, deltas, a_off,
-    rz, ra, rd, curv, gtmp, hv,
-):
+def _direction_rows(j, theta, net, block, out, work, rbuf, job):
     """``hessian_rows``' R-passes for the unit direction ``e_j`` over one
-    chunk: ``hv`` gets every part of ``H e_j`` but the first layer's weights,
-    whose ``R{D_0}`` is left in ``rd``."""
-    sizes, w_off, b_off, act, loss, segments = net
+    chunk (``out`` its prediction): ``job.hv`` gets every part of ``H e_j``
+    but the first layer's weights, whose ``R{D_0}`` is left in ``rbuf.rd``."""
+    sizes, w_off, b_off, act = net.sizes, net.w_off, net.b_off, net.activation
+    acts, deltas, a_off, n = work.acts, work.deltas, work.a_off, block.n
+    rz, ra, rd, hv = rbuf.rz, rbuf.ra, rbuf.rd, job.hv
     L = sizes.shape[0] - 1
     lj, a, b = _parameter_position(sizes, w_off, b_off, j)
     # R-forward from layer lj: R{Z_lj} = A_{lj-1} V + Vb, one column
@@ -332,7 +296,7 @@ def _direction_rows(
             if a < 0:
                 RZ[:, b] = 1
             elif layer == 0:
-                _input_column(Xb, csr, sparse, rows, n, a, RZ, b)
+                _input_column(block.X, block.csr, block.sparse, block.rows, n, a, RZ, b)
             else:
                 A_prev = block_view(acts, sizes, a_off, layer - 1, n)
                 for i in range(n):
@@ -344,8 +308,8 @@ def _direction_rows(
             copy_matrix(RZ, RA)
             activation_backward(act, block_view(acts, sizes, a_off, layer, n), RA)
     loss_hessian_vector(
-        loss, out, Y, sw, segments, scale, block_view(rz, sizes, a_off, L - 1, n),
-        block_view(rd, sizes, a_off, L - 1, n),
+        net.loss, out, block.Y, block.sw, net.segments, block.scale,
+        block_view(rz, sizes, a_off, L - 1, n), block_view(rd, sizes, a_off, L - 1, n),
     )
     # R-backward: R{grad W} = R{A}^T D + A^T R{D}; R{E} = R{D} W^T + D V^T
     for layer in range(L - 1, -1, -1):
@@ -356,7 +320,7 @@ def _direction_rows(
             D = block_view(deltas, sizes, a_off, layer, n)
             np.dot(A.T, RD, HW)
             if layer > lj:
-                T = gtmp[: sizes[layer] * sizes[layer + 1]].reshape((sizes[layer], sizes[layer + 1]))
+                T = rbuf.gtmp[: sizes[layer] * sizes[layer + 1]].reshape((sizes[layer], sizes[layer + 1]))
                 np.dot(block_view(ra, sizes, a_off, layer - 1, n).T, D, T)
                 add_matrix(HW, T)
             RE = block_view(rd, sizes, a_off, layer - 1, n)
@@ -366,7 +330,7 @@ def _direction_rows(
                     RE[i, a] += D[i, b]
             activation_backward(act, A, RE)
             if layer > lj:  # + f''(Z) E R{Z}
-                C = block_view(curv, sizes, a_off, layer - 1, n)
+                C = block_view(job.curv, sizes, a_off, layer - 1, n)
                 RZ_prev = block_view(rz, sizes, a_off, layer - 1, n)
                 for i in range(n):
                     o, c, r = RE[i], C[i], RZ_prev[i]

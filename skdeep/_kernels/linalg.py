@@ -98,8 +98,8 @@ def sum_float64(v):
 
 
 # Copies as loops: numba's array-to-array slice assignment brings an error path
-# that formats both shapes into a message, and compiling that string code took
-# about 3 s of a first fit's compile.
+# that formats both shapes into a message, and compiling that string code is a
+# large part of a first fit's compile (docs/performance.md).
 
 
 @jit

@@ -5,39 +5,33 @@ after layer, in C order, then every bias vector. Weights come first so that the
 penalties, which never touch biases, run over one contiguous block
 ``theta[:n_weights]``.
 
-The network is described to the kernels by the tuple
-``net = (sizes, w_off, b_off, act, loss, segments)``:
+The network is described to the kernels by a ``records.Layout`` (``net``:
+sizes, weight and bias offsets, the activation and loss codes, the softmax
+heads); the rows of a pass by a ``records.Block``, its buffers by a
+``records.Work``: per-layer buffers live in one flat array per kind
+(``acts``, ``deltas``, dropout ``masks``) with block ``l`` starting at
+``a_off[l]``; a block holds up to ``batch_size`` rows of layer ``l + 1``.
+Every view below is a reshape of a slice, so nothing is allocated per batch;
+matrix products go to BLAS through ``np.dot(a, b, out)``.
 
-sizes : int64 array ``[n_in, h_1, ..., n_out]``
-w_off, b_off : int64 arrays, start of each layer's weights / bias in ``theta``
-act : hidden activation code (see ``activations``), a compile-time constant
-    unless ``_jit.SPECIALISE`` is off
-loss : loss code (see ``losses``), chosen at run time
-segments : int64 array, softmax head boundaries of the output
+The input of the first layer is either the dense C-contiguous rows
+``block.X`` or, when ``block.sparse`` is true, the rows ``block.rows`` of a
+CSR matrix ``block.csr = (data, indices, indptr)``; ``csr`` is None for
+dense input (unless ``_jit.SPECIALISE`` is off: then placeholder arrays),
+which prunes the sparse code.
 
-Per-layer buffers live in one flat array per kind (``acts``, ``deltas``, dropout
-``masks``) with block ``l`` starting at ``a_off[l]``; a block holds up to
-``batch_size`` rows of layer ``l + 1``. Every view below is a reshape of a
-slice, so nothing is allocated per batch; matrix products go to BLAS through
-``np.dot(a, b, out)``.
-
-The input of the first layer is either a dense C-contiguous batch ``Xb`` or,
-when ``sparse`` is true, the rows ``rows`` of a CSR matrix ``csr = (data,
-indices, indptr)``; ``csr`` is None for dense input (unless
-``_jit.SPECIALISE`` is off: then placeholder arrays), which prunes the sparse
-code.
-
-numba prunes a branch ``if arg is not None`` when ``arg`` is a None argument,
-and compiles (and caches) a separate specialisation for each type, so a
-configuration does not compile the code of what it passes as None. The
-costly extras, the tangent-propagation tuple (see ``tangent_reverse``) and
-the batch-normalisation tuple ``bn = (bn_off, xhat, inv, target, momentum,
-stats)`` (see ``batchnorm``), are None when off. So are the cheap ones, the
-per-layer dropout rates ``drop`` and the activity-L1 coefficient, unless
-``_jit.SPECIALISE`` is off: then zeros switch them off at run time. The
-input-gradient buffer ``dx`` is empty when not wanted. Prediction never drops
-units and never normalises: ``Network.fold`` merges a trained normalisation
-into the weights first.
+numba prunes a branch ``if arg is not None`` when ``arg`` is a None
+argument, and compiles (and caches) a separate specialisation for each type,
+so a configuration does not compile the code of what it passes as None. The
+costly extras, the tangent-propagation record (``records.Tangent``) and the
+batch-normalisation record (``records.BatchNorm``, see ``batchnorm``), are
+None when off. So are the cheap ones in ``records.Hidden``, the per-layer
+dropout rates and the activity-L1 coefficient, unless ``_jit.SPECIALISE`` is
+off: then zeros switch them off at run time; the kernels hand them to the
+helpers below as arguments, where the pruning happens. The input-gradient
+buffer ``dx`` is empty when not wanted. Prediction never drops units and
+never normalises: ``Network.fold`` merges a trained normalisation into the
+weights first.
 """
 
 import numpy as np
@@ -61,6 +55,7 @@ from .linalg import (
 )
 from .losses import loss_gradient
 from .random import HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
+from .records import Block, Hidden, Tangent
 from .regularizers import (
     activity_backward,
     activity_penalty,
@@ -94,31 +89,98 @@ def block_view(buf, sizes, a_off, layer, n):
 
 
 @jit
-def _first_layer_product(Xb, csr, sparse, rows, W, Z):
+def block_rows(data, start, stop):
+    """The ``Block`` of rows ``start:stop`` of the block ``data``."""
+    X = data.X[start:stop] if not data.sparse else data.X
+    return Block(
+        X, data.csr, data.sparse, data.rows[start:stop], stop - start,
+        data.Y[start:stop], data.sw[start:stop], data.scale,
+    )
+
+
+@jit
+def _input_product(X, csr, sparse, rows, W, Z):
     if csr is not None and sparse:
         csr_rows_dot(csr[0], csr[1], csr[2], rows, W, Z)
     else:
-        np.dot(Xb, W, Z)
+        np.dot(X, W, Z)
+
+
+@jit
+def _input_t_product(X, csr, sparse, rows, D, G):
+    if csr is not None and sparse:
+        csr_rows_t_dot(csr[0], csr[1], csr[2], rows, D, G)
+    else:
+        np.dot(X.T, D, G)
+
+
+@jit
+def input_product(block, W, Z):
+    """``Z <- X W`` for the block's input rows ``X`` (dense or CSR)."""
+    _input_product(block.X, block.csr, block.sparse, block.rows, W, Z)
+
+
+@jit
+def input_t_product(block, D, G):
+    """``G <- X^T D`` for the block's input rows ``X`` (dense or CSR)."""
+    _input_t_product(block.X, block.csr, block.sparse, block.rows, D, G)
 
 
 @entry_jit
-def forward_raw(theta, net, Xb, csr, sparse, rows, n, acts, a_off):
+def forward_raw(theta, net, block, work):
     """Forward pass for prediction (no dropout); returns the output block
     before the output activation."""
-    out, _ = forward_train(
-        theta, net, Xb, csr, sparse, rows, n, acts[:0], acts, a_off, None, acts,
-        np.uint64(0), None, None,
-    )
+    hidden = Hidden(None, work.acts, np.uint64(0), None)
+    out, _ = forward_train(theta, net, block, work, hidden, None)
     return out
 
 
 @jit
-def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, masks, key, activity, bn):
+def _activity_forward(activity, Z, sw, penalty):
+    """``penalty + activity * sum_i sw_i sum |Z_i|``; ``penalty`` when
+    ``activity`` is None."""
+    if activity is not None:
+        if activity > 0:
+            penalty += activity * activity_penalty(Z, sw)
+    return penalty
+
+
+@jit
+def _dropout_forward_layer(drop, masks, Z, sizes, a_off, layer, key):
+    """Hidden layer ``layer``'s dropout (rate ``drop[layer]``), its mask in
+    ``masks``; nothing when ``drop`` is None."""
+    if drop is not None:
+        if drop[layer] > 0:
+            M = block_view(masks, sizes, a_off, layer, Z.shape[0])
+            dropout_forward(Z, M, drop[layer], key, layer)
+
+
+@jit
+def _dropout_backward_layer(drop, masks, A, D, sizes, a_off, layer):
+    """Undo hidden layer ``layer``'s dropout on ``A`` and mask ``D``;
+    nothing when ``drop`` is None."""
+    if drop is not None:
+        if drop[layer] > 0:
+            dropout_backward(A, block_view(masks, sizes, a_off, layer, A.shape[0]), D)
+
+
+@jit
+def _activity_backward(activity, A, D, sw, scale):
+    """The activity penalty's gradient into ``D``; nothing when
+    ``activity`` is None."""
+    if activity is not None:
+        if activity > 0:
+            activity_backward(A, D, sw, activity * scale)
+
+
+@jit
+def forward_train(theta, net, block, work, hidden, bn):
     """Training forward pass: batch normalisation before and dropout after
-    the hidden activations (rate ``drop[l]`` for hidden layer ``l``); returns
-    ``(raw output block, activity penalty sum_i sw_i * activity * sum |A|)``;
-    ``drop``, ``activity`` and ``bn`` are None when off."""
-    sizes, w_off, b_off, act, _, _ = net
+    the hidden activations (rate ``hidden.drop[l]`` for hidden layer
+    ``l``); returns ``(raw output block, activity penalty sum_i sw_i *
+    activity * sum |A|)``; ``bn`` is None when off."""
+    sizes, w_off, b_off = net.sizes, net.w_off, net.b_off
+    acts, a_off, n = work.acts, work.a_off, block.n
     n_layers = sizes.shape[0] - 1
     prev = block_view(acts, sizes, a_off, 0, n)
     penalty = 0.0
@@ -127,25 +189,22 @@ def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, m
         b = bias_view(theta, sizes, b_off, layer)
         Z = block_view(acts, sizes, a_off, layer, n)
         if layer == 0:
-            _first_layer_product(Xb, csr, sparse, rows, W, Z)
+            input_product(block, W, Z)
         else:
             np.dot(prev, W, Z)
         if layer < n_layers - 1:
             if bn is not None:  # the shift beta replaces the bias
-                bn_off, xhat, inv, target, momentum, stats = bn
+                offsets = bn.offsets
                 bn_forward(
-                    Z, sw, theta, bn_off, layer, block_view(xhat, sizes, a_off, layer, n),
-                    inv, target, momentum, stats,
+                    Z, block.sw, theta, offsets, layer,
+                    block_view(bn.xhat, sizes, a_off, layer, n), bn.inv, bn.target,
+                    bn.momentum, bn.stats,
                 )
-                H = bn_off[bn_off.shape[0] - 1] - bn_off[0]
-                b = theta[bn_off[layer] + H : bn_off[layer] + H + sizes[layer + 1]]
-            activation_forward(act, Z, b)
-            if activity is not None:
-                if activity > 0:
-                    penalty += activity * activity_penalty(Z, sw)
-            if drop is not None:
-                if drop[layer] > 0:
-                    dropout_forward(Z, block_view(masks, sizes, a_off, layer, n), drop[layer], key, layer)
+                H = offsets[offsets.shape[0] - 1] - offsets[0]
+                b = theta[offsets[layer] + H : offsets[layer] + H + sizes[layer + 1]]
+            activation_forward(net.activation, Z, b)
+            penalty = _activity_forward(hidden.activity, Z, block.sw, penalty)
+            _dropout_forward_layer(hidden.drop, hidden.masks, Z, sizes, a_off, layer, hidden.key)
         else:
             identity_forward(Z, b)
         prev = Z
@@ -153,29 +212,23 @@ def forward_train(theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, m
 
 
 @jit
-def backward_train(
-    theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas, a_off,
-    drop, masks, activity, dx, extra, param_grad, bn,
-):
-    """Back-propagate the output delta (last block of ``deltas``).
+def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad, bn):
+    """Back-propagate the output delta (last block of ``work.deltas``).
 
     Writes the parameter gradient into ``grad`` when ``param_grad``, the input
     gradient into ``dx`` when it is not empty, and adds ``extra`` (per hidden
     layer, in the layout of ``deltas``) to the pre-activation deltas when it is
-    not None (tangent propagation's second-order terms); ``drop``,
-    ``activity`` and ``bn`` as in ``forward_train``."""
-    sizes, w_off, b_off, act, _, _ = net
+    not None (tangent propagation's second-order terms); ``hidden`` and
+    ``bn`` as in ``forward_train``."""
+    sizes, w_off, b_off = net.sizes, net.w_off, net.b_off
+    acts, deltas, a_off, n = work.acts, work.deltas, work.a_off, block.n
     n_layers = sizes.shape[0] - 1
     for layer in range(n_layers - 1, -1, -1):
         D = block_view(deltas, sizes, a_off, layer, n)
         W = weights_view(theta, sizes, w_off, layer)
         if layer == 0:
             if param_grad:
-                GW = weights_view(grad, sizes, w_off, layer)
-                if csr is not None and sparse:
-                    csr_rows_t_dot(csr[0], csr[1], csr[2], rows, D, GW)
-                else:
-                    np.dot(Xb.T, D, GW)
+                input_t_product(block, D, weights_view(grad, sizes, w_off, layer))
             if dx.shape[0] > 0:
                 np.dot(D, W.T, dx[:n])
         else:
@@ -184,29 +237,24 @@ def backward_train(
                 np.dot(A.T, D, weights_view(grad, sizes, w_off, layer))
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
             np.dot(D, W.T, D_prev)
-            if drop is not None:
-                if drop[layer - 1] > 0:
-                    dropout_backward(A, block_view(masks, sizes, a_off, layer - 1, n), D_prev)
-            if activity is not None:
-                if activity > 0:
-                    activity_backward(A, D_prev, sw, activity * scale)
-            activation_backward(act, A, D_prev)
+            _dropout_backward_layer(hidden.drop, hidden.masks, A, D_prev, sizes, a_off, layer - 1)
+            _activity_backward(hidden.activity, A, D_prev, block.sw, block.scale)
+            activation_backward(net.activation, A, D_prev)
             if bn is not None:
-                bn_off, xhat, inv, _, _, stats = bn
                 bn_backward(
-                    D_prev, sw, theta, grad, bn_off, layer - 1,
-                    block_view(xhat, sizes, a_off, layer - 1, n), inv, param_grad, stats,
+                    D_prev, block.sw, theta, grad, bn.offsets, layer - 1,
+                    block_view(bn.xhat, sizes, a_off, layer - 1, n), bn.inv, param_grad, bn.stats,
                 )
             if extra is not None:
                 add_matrix(D_prev, block_view(extra, sizes, a_off, layer - 1, n))
         if param_grad:
             column_sums(D, bias_view(grad, sizes, b_off, layer))
     if bn is not None and param_grad:
-        bn_off = bn[0]
+        offsets = bn.offsets
         for layer in range(n_layers - 1):  # the shifts replace these biases
             bias_view(grad, sizes, b_off, layer)[:] = 0
-        H = bn_off[bn_off.shape[0] - 1] - bn_off[0]
-        grad[bn_off[0] + 2 * H : bn_off[0] + 4 * H] = 0  # running statistics
+        H = offsets[offsets.shape[0] - 1] - offsets[0]
+        grad[offsets[0] + 2 * H : offsets[0] + 4 * H] = 0  # running statistics
 
 
 # ------------------------------------------------------- tangent propagation
@@ -224,53 +272,62 @@ def _scale_repeated_rows(M, F, repeats):
 
 
 @jit
-def tangent_forward(theta, net, acts, a_off, n, Tb, n_tangents, S, U, F):
+def _tangent_block(buf, a_off, layer, n_tangents, rows, m):
+    """Layer ``layer``'s ``(rows, m)`` block of a tangent buffer, laid out
+    like the activations with ``n_tangents`` rows per sample."""
+    start = a_off[layer] * n_tangents
+    return buf[start : start + rows * m].reshape((rows, m))
+
+
+@jit
+def tangent_forward(theta, net, work, n, tangent):
     """Forward-mode derivative of the raw output along each tangent.
 
-    ``Tb`` holds ``n_tangents`` rows per sample (sample-major). Fills ``S``
-    (pre-activation tangents ``S_l = U_{l-1} W_l``) and ``U`` (post-activation
-    tangents ``U_l = f'(Z_l) * S_l``; the output's is ``S``) per layer, in blocks
-    of ``n * n_tangents`` rows laid out like ``acts``. ``F`` is scratch of
-    ``n * max_units``."""
-    sizes, w_off, _, act, _, _ = net
+    ``tangent.Tb`` holds ``n_tangents`` rows per sample (sample-major).
+    Fills ``S`` (pre-activation tangents ``S_l = U_{l-1} W_l``) and ``U``
+    (post-activation tangents ``U_l = f'(Z_l) * S_l``; the output's is
+    ``S``) per layer, in blocks of ``n * n_tangents`` rows laid out like
+    ``acts``. ``F`` is scratch of ``n * max_units``."""
+    sizes, w_off, a_off = net.sizes, net.w_off, work.a_off
+    n_tangents = tangent.n_tangents
     n_layers = sizes.shape[0] - 1
     rows = n * n_tangents
-    prev = Tb[:rows]
+    prev = tangent.Tb[:rows]
     for layer in range(n_layers):
         W = weights_view(theta, sizes, w_off, layer)
         m = sizes[layer + 1]
-        S_l = S[a_off[layer] * n_tangents : a_off[layer] * n_tangents + rows * m].reshape((rows, m))
-        U_l = U[a_off[layer] * n_tangents : a_off[layer] * n_tangents + rows * m].reshape((rows, m))
+        S_l = _tangent_block(tangent.S, a_off, layer, n_tangents, rows, m)
+        U_l = _tangent_block(tangent.U, a_off, layer, n_tangents, rows, m)
         np.dot(prev, W, S_l)
         copy_matrix(S_l, U_l)
         if layer < n_layers - 1:
-            F_l = F[: n * m].reshape((n, m))
+            F_l = tangent.F[: n * m].reshape((n, m))
             F_l[:, :] = 1
-            activation_backward(act, block_view(acts, sizes, a_off, layer, n), F_l)
+            activation_backward(net.activation, block_view(work.acts, sizes, a_off, layer, n), F_l)
             _scale_repeated_rows(U_l, F_l, n_tangents)
         prev = U_l
 
 
 @jit
-def tangent_reverse(
-    theta, net, acts, a_off, n, sw, scale, Tb, n_tangents, strength, S, U,
-    dU, dU_next, F, F2, extra, gt,
-):
+def tangent_reverse(theta, net, block, work, tangent):
     """Gradient of the tangent-propagation penalty
     ``strength / 2 * sum_i sw_i sum_t ||J_f(x_i) t_it||^2`` (``f`` the raw
     output), by reverse mode through ``tangent_forward``.
 
-    Writes the weight gradient into ``gt`` and, per hidden layer, the gradient
-    with respect to the pre-activations that comes through ``f'(Z)`` into
-    ``extra`` (added to the deltas by ``backward_train``). Returns the penalty
-    without ``scale``, like the data term."""
-    sizes, w_off, _, act, _, _ = net
+    Writes the weight gradient into ``tangent.gt`` and, per hidden layer,
+    the gradient with respect to the pre-activations that comes through
+    ``f'(Z)`` into ``tangent.extra`` (added to the deltas by
+    ``backward_train``). Returns the penalty without ``scale``, like the
+    data term."""
+    sizes, w_off, a_off = net.sizes, net.w_off, work.a_off
+    n, sw, scale = block.n, block.sw, block.scale
+    strength, n_tangents, U = tangent.strength, tangent.n_tangents, tangent.U
     n_layers = sizes.shape[0] - 1
     rows = n * n_tangents
     last = n_layers - 1
     m = sizes[last + 1]
-    U_out = U[a_off[last] * n_tangents : a_off[last] * n_tangents + rows * m].reshape((rows, m))
-    g = dU[: rows * m].reshape((rows, m))
+    U_out = _tangent_block(U, a_off, last, n_tangents, rows, m)
+    g = tangent.dU[: rows * m].reshape((rows, m))
     penalty = 0.0
     for i in range(n):
         c = U_out.dtype.type(strength * scale * sw[i])
@@ -283,20 +340,20 @@ def tangent_reverse(
                 row += u[j] * u[j]
                 gr[j] = c * u[j]
             penalty += 0.5 * strength * sw[i] * row
-    current = dU
-    following = dU_next
+    current = tangent.dU
+    following = tangent.dU_next
     for layer in range(last, -1, -1):
         m = sizes[layer + 1]
         dS = current[: rows * m].reshape((rows, m))  # dU of this layer, made dS in place
         if layer < last:
-            A = block_view(acts, sizes, a_off, layer, n)
-            S_l = S[a_off[layer] * n_tangents : a_off[layer] * n_tangents + rows * m].reshape((rows, m))
-            F_l = F[: n * m].reshape((n, m))
+            A = block_view(work.acts, sizes, a_off, layer, n)
+            S_l = _tangent_block(tangent.S, a_off, layer, n_tangents, rows, m)
+            F_l = tangent.F[: n * m].reshape((n, m))
             F_l[:, :] = 1
-            activation_backward(act, A, F_l)
-            F2_l = F2[: n * m].reshape((n, m))
-            activation_second(act, A, F2_l)
-            E = block_view(extra, sizes, a_off, layer, n)
+            activation_backward(net.activation, A, F_l)
+            F2_l = tangent.F2[: n * m].reshape((n, m))
+            activation_second(net.activation, A, F2_l)
+            E = block_view(tangent.extra, sizes, a_off, layer, n)
             for i in range(n):
                 e = E[i]
                 f2 = F2_l[i]
@@ -307,12 +364,12 @@ def tangent_reverse(
                     for j in range(m):
                         e[j] += d[j] * s[j] * f2[j]
             _scale_repeated_rows(dS, F_l, n_tangents)
-        GW = weights_view(gt, sizes, w_off, layer)
+        GW = weights_view(tangent.gt, sizes, w_off, layer)
         if layer == 0:
-            np.dot(Tb[:rows].T, dS, GW)
+            np.dot(tangent.Tb[:rows].T, dS, GW)
         else:
             k = sizes[layer]
-            U_prev = U[a_off[layer - 1] * n_tangents : a_off[layer - 1] * n_tangents + rows * k].reshape((rows, k))
+            U_prev = _tangent_block(U, a_off, layer - 1, n_tangents, rows, k)
             np.dot(U_prev.T, dS, GW)
             np.dot(dS, weights_view(theta, sizes, w_off, layer).T, following[: rows * k].reshape((rows, k)))
             current, following = following, current
@@ -323,119 +380,97 @@ def tangent_reverse(
 
 
 @jit
-def train_pass(
-    theta, grad, net, Xb, csr, sparse, rows, n, Y, sw, scale, acts, deltas,
-    a_off, drop, masks, key, activity, dx, tangent, param_grad, bn,
-):
+def train_pass(theta, grad, net, block, work, hidden, dx, tangent, param_grad, bn):
     """Forward, loss and backward for one block of rows; returns the weighted
     sum ``sum_i sw_i loss_i`` plus the activity and tangent penalties (all to
-    be multiplied by ``scale``); ``grad <- scale * d/dtheta`` of it.
+    be multiplied by ``block.scale``); ``grad <- scale * d/dtheta`` of it.
 
-    ``tangent = (strength, Tb, n_tangents, S, U, dU, dU_next, F, F2, extra,
-    gt)``, or None without tangent propagation; ``bn`` likewise."""
-    sizes = net[0]
-    out, penalty = forward_train(
-        theta, net, Xb, csr, sparse, rows, n, sw, acts, a_off, drop, masks, key, activity, bn
-    )
-    D = block_view(deltas, sizes, a_off, sizes.shape[0] - 2, n)
-    total = loss_gradient(net[4], out, Y, sw, net[5], scale, D) + penalty
+    ``tangent`` (a ``records.Tangent`` of the block's rows) and ``bn`` are
+    None when off."""
+    sizes = net.sizes
+    out, penalty = forward_train(theta, net, block, work, hidden, bn)
+    D = block_view(work.deltas, sizes, work.a_off, sizes.shape[0] - 2, block.n)
+    total = loss_gradient(net.loss, out, block.Y, block.sw, net.segments, block.scale, D) + penalty
     if tangent is not None:
-        strength, Tb, n_tangents, S, U, dU, dU_next, F, F2, extra, gt = tangent
-        tangent_forward(theta, net, acts, a_off, n, Tb, n_tangents, S, U, F)
-        total += tangent_reverse(
-            theta, net, acts, a_off, n, sw, scale, Tb, n_tangents, strength, S, U,
-            dU, dU_next, F, F2, extra, gt,
-        )
-        backward_train(
-            theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas,
-            a_off, drop, masks, activity, dx, extra, param_grad, bn,
-        )
+        tangent_forward(theta, net, work, block.n, tangent)
+        total += tangent_reverse(theta, net, block, work, tangent)
+        backward_train(theta, grad, net, block, work, hidden, dx, tangent.extra, param_grad, bn)
         if param_grad:
-            n_weights = net[2][0]
-            add_vector(grad[:n_weights], gt[:n_weights])
+            n_weights = net.b_off[0]
+            add_vector(grad[:n_weights], tangent.gt[:n_weights])
     else:
-        backward_train(
-            theta, grad, net, Xb, csr, sparse, rows, n, sw, scale, acts, deltas,
-            a_off, drop, masks, activity, dx, None, param_grad, bn,
-        )
+        backward_train(theta, grad, net, block, work, hidden, dx, None, param_grad, bn)
     return total
 
 
 @entry_jit
-def predict_raw(theta, net, X, csr, sparse, rows, chunk, acts, a_off, out):
-    """Raw network output for every row, ``chunk`` rows at a time."""
+def predict_raw(theta, net, data, work, chunk, out):
+    """Raw network output for every row of ``data``, ``chunk`` rows at a
+    time."""
     n = out.shape[0]
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        Xb = X[start:stop] if not sparse else X
-        Z = forward_raw(theta, net, Xb, csr, sparse, rows[start:stop], stop - start, acts, a_off)
+        Z = forward_raw(theta, net, block_rows(data, start, stop), work)
         copy_matrix(Z, out[start:stop])
 
 
 @entry_jit
-def predict_dropout_raw(
-    theta, net, X, csr, sparse, rows, chunk, acts, a_off, drop, input_dropout,
-    x_buf, masks, sw, seed, sample, out,
-):
-    """Raw output with dropout on (Monte-Carlo dropout): hidden masks, and input
-    masks for dense input when ``input_dropout > 0`` (``x_buf`` holds the
-    dropped copy of a chunk), drawn from the keys of ``(seed, sample,
-    chunk)``."""
+def predict_dropout_raw(theta, net, data, work, chunk, hidden, sampling, out):
+    """Raw output with dropout on (Monte-Carlo dropout): hidden masks (rates
+    ``hidden.drop``, masks in ``hidden.masks``), and input masks for dense
+    input when ``sampling.input_dropout > 0`` (``sampling.x_buf`` holds the
+    dropped copy of a chunk), drawn from the keys of ``(sampling.seed,
+    sampling.sample, chunk)``."""
     n = out.shape[0]
+    input_dropout, x_buf = sampling.input_dropout, sampling.x_buf
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        block = start // chunk
-        if not sparse and input_dropout > 0:  # perturb the private copy
-            copy_matrix(X[start:stop], x_buf[: stop - start])
+        index = start // chunk
+        X = data.X[start:stop] if not data.sparse else data.X
+        if not data.sparse and input_dropout > 0:  # perturb a private copy
+            copy_matrix(X, x_buf[: stop - start])
             perturb_inputs(
                 x_buf[: stop - start], input_dropout, None,
-                make_key(seed, sample, block, INPUT_DROPOUT), np.uint64(0),
+                make_key(sampling.seed, sampling.sample, index, INPUT_DROPOUT), np.uint64(0),
             )
-        if sparse:
-            Xb = X
-        elif input_dropout > 0:
-            Xb = x_buf[: stop - start]
-        else:
-            Xb = X[start:stop]
-        key = make_key(seed, sample, block, HIDDEN_DROPOUT)
+            X = x_buf[: stop - start]
+        block = Block(
+            X, data.csr, data.sparse, data.rows[start:stop], stop - start,
+            data.Y[start:stop], data.sw[start:stop], data.scale,
+        )
+        key = make_key(sampling.seed, sampling.sample, index, HIDDEN_DROPOUT)
         Z, _ = forward_train(
-            theta, net, Xb, csr, sparse, rows[start:stop], stop - start, sw, acts,
-            a_off, drop, masks, key, None, None,
+            theta, net, block, work, Hidden(hidden.drop, hidden.masks, key, None), None
         )
         copy_matrix(Z, out[start:stop])
 
 
 @optional
 def _chunk_tangent(tangent, start, stop):
-    """``train_pass``'s tangent tuple for rows ``start:stop`` of the full-batch
-    tuple ``(strength, T, S, U, dU, dU_next, F, F2, extra, gt)``."""
-    strength, T, S, U, dU, dU_next, F, F2, extra, gt = tangent
-    n_t = T.shape[1]
-    Tb = T[start:stop].reshape(((stop - start) * n_t, T.shape[2]))
-    return (strength, Tb, n_t, S, U, dU, dU_next, F, F2, extra, gt)
+    """The ``Tangent`` of rows ``start:stop`` of the whole data set's
+    (whose ``Tb`` holds every row's tangents)."""
+    t = tangent.n_tangents
+    return Tangent(
+        tangent.strength, tangent.Tb[start * t : stop * t], t, tangent.S, tangent.U,
+        tangent.dU, tangent.dU_next, tangent.F, tangent.F2, tangent.extra, tangent.gt,
+    )
 
 
 @entry_jit
-def full_loss_grad(
-    theta, grad, net, X, csr, sparse, rows, Y, sw, scale, chunk, acts, deltas,
-    a_off, grad_chunk, activity, tangent,
-):
+def full_loss_grad(theta, grad, grad_chunk, net, data, work, chunk, activity, tangent):
     """Data term (with the activity and tangent penalties) over the whole data
-    set, ``chunk`` rows at a time. ``tangent = (strength, T, S, U, dU,
-    dU_next, F, F2, extra, gt)`` with the tangents ``T``, ``(n, n_t, d)``, or
-    None; ``activity`` as in ``forward_train``."""
-    n = Y.shape[0]
-    no_dx = acts[:0].reshape((0, 1))
+    set ``data``, ``chunk`` rows at a time. ``tangent`` is a ``Tangent``
+    over every row, or None; ``activity`` as in ``records.Hidden``."""
+    n = data.n
+    no_dx = work.acts[:0].reshape((0, 1))
+    hidden = Hidden(None, work.acts, np.uint64(0), activity)
     total = 0.0
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        Xb = X[start:stop] if not sparse else X
         target = grad if stop - start == n else grad_chunk
-        part = _chunk_tangent(tangent, start, stop)
         total += train_pass(
-            theta, target, net, Xb, csr, sparse, rows[start:stop], stop - start,
-            Y[start:stop], sw[start:stop], scale, acts, deltas, a_off, None,
-            acts, np.uint64(0), activity, no_dx, part, True, None,
+            theta, target, net, block_rows(data, start, stop), work, hidden, no_dx,
+            _chunk_tangent(tangent, start, stop), True, None,
         )
         if stop - start < n:
             if start == 0:

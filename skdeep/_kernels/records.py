@@ -137,10 +137,11 @@ BatchNorm = record(
 )
 
 Adversarial = record(
-    "Adversarial", "eps steps x_adv dx grad",
+    "Adversarial", "eps steps key x_adv dx grad",
     """Adversarial training: the L-infinity radius ``eps``, ``steps`` (1:
-    FGSM; more: PGD), and the buffers of the adversarial rows, the input
-    gradient and the adversarial pass's parameter gradient.""",
+    FGSM; more: PGD), the random key of PGD's start, and the buffers of the
+    adversarial rows, the input gradient and the adversarial pass's
+    parameter gradient (stacked per shard in the epoch's record).""",
 )
 
 Probe = record(
@@ -154,6 +155,28 @@ RBuffers = record(
     """The R-operator's buffers (``hessian``): ``R{Z}``, ``R{A}``, ``R{D}``
     laid out like the activations, a block of the widest layer and a
     matrix of the largest weight matrix.""",
+)
+
+HvpOut = record(
+    "HvpOut", "grad hv grad_chunk hv_chunk",
+    """Outputs of ``hessian.full_hvp``: the gradient and ``H v``, and the
+    buffers a chunk's parts go to before they are added up.""",
+)
+
+HessianJob = record(
+    "HessianJob", "first step curv hv group stack products",
+    """One worker's share of ``hessian.hessian_rows``: the rows ``first,
+    first + step, ...``, and its buffers: the curvature terms ``curv``
+    (laid out like the activations), one ``H e_j`` in ``hv``, and the
+    stacked first-layer deltas of ``group`` directions with their product
+    with the inputs.""",
+)
+
+Sampling = record(
+    "Sampling", "input_dropout x_buf seed sample",
+    """Monte-Carlo dropout's draw: the input dropout rate (dense input),
+    a chunk's buffer for the dropped inputs, the seed and the sample's
+    number.""",
 )
 
 WeightNoise = record(

@@ -8,11 +8,11 @@ when ``steps == 1``, otherwise projected gradient ascent (PGD, Madry et al.,
 2018) from a random start with steps of ``2.5 * eps / steps``.
 """
 
-from . import config
 from ._jit import jit, optional
 from .linalg import copy_matrix
 from .network import train_pass
 from .random import uniform
+from .records import BatchNorm, Block
 
 
 @jit
@@ -42,61 +42,51 @@ def _random_start(xa, x, eps, key):
 
 @optional
 def _frozen_statistics(bn):
-    """The batch-normalisation tuple with momentum 0: the pass uses the batch
-    statistics but leaves the running ones as they are."""
-    return bn[:4] + (0.0,) + bn[5:]
+    """The batch-normalisation record with momentum 0: the pass uses the
+    batch statistics but leaves the running ones as they are."""
+    return BatchNorm(bn.offsets, bn.xhat, bn.inv, bn.target, 0.0, bn.stats)
 
 
 @jit
-def shard_step(
-    theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-    a_off, reg, drop, masks, activity, keys, adv, tangent, bn,
-):
+def shard_step(theta, grad, net, block, work, hidden, adv, tangent, bn):
     """Returns the shard's ``sum_i sw_i loss_i`` (penalties of the pass
     included); ``grad <- scale * d/dtheta``. Input dropout and noise are
-    already applied to ``xb`` (by the caller, on its private copy);
-    ``keys = (hidden dropout, adversarial start)``; ``adv = (x_adv, dx,
-    grad_adv)``, the tangent tuple and batch normalisation's tuple (see
-    ``network``) are None when their technique is off, which prunes their
-    code from the specialisation; so may be ``drop`` and ``activity`` (see
-    ``network.forward_train``)."""
+    already applied to ``block.X`` (by the caller, on its private copy);
+    ``adv`` (``records.Adversarial`` of the shard), ``tangent`` and ``bn``
+    (see ``network``) are None when their technique is off, which prunes
+    their code from the specialisation; so may be the fields of ``hidden``
+    (see ``network.forward_train``)."""
     if adv is None:
         return train_pass(
-            theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-            a_off, drop, masks, keys[0], activity, acts[:0].reshape((0, 1)), tangent,
+            theta, grad, net, block, work, hidden, work.acts[:0].reshape((0, 1)), tangent,
             True, bn,
         )
-    eps = reg[config.ADVERSARIAL_EPS]
-    steps = int(reg[config.ADVERSARIAL_STEPS])
-    x_adv, dx, grad_adv = adv
-    xa = x_adv[:n]
-    d = dx[:n]
+    eps = adv.eps
+    steps = adv.steps
+    n = block.n
+    xb = block.X
+    xa = adv.x_adv[:n]
+    d = adv.dx[:n]
+    adversarial_block = Block(
+        xa, block.csr, block.sparse, block.rows, n, block.Y, block.sw, block.scale
+    )
     quiet = _frozen_statistics(bn)  # PGD's inner passes leave them alone
     if steps <= 1:
-        clean = train_pass(
-            theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-            a_off, drop, masks, keys[0], activity, d, tangent, True, bn,
-        )
+        clean = train_pass(theta, grad, net, block, work, hidden, d, tangent, True, bn)
         copy_matrix(xb, xa)
         _signed_step(xa, xb, d, xb.dtype.type(eps), xb.dtype.type(eps))
     else:
-        clean = train_pass(
-            theta, grad, net, xb, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-            a_off, drop, masks, keys[0], activity, d[:0], tangent, True, bn,
-        )
-        _random_start(xa, xb, eps, keys[1])
+        clean = train_pass(theta, grad, net, block, work, hidden, d[:0], tangent, True, bn)
+        _random_start(xa, xb, eps, adv.key)
         step = xb.dtype.type(2.5 * eps / steps)
         for _ in range(steps):
-            train_pass(
-                theta, grad_adv, net, xa, csr, sparse, rows, n, yb, wb, scale, acts,
-                deltas, a_off, drop, masks, keys[0], activity, d, None, False, quiet,
-            )
+            train_pass(theta, adv.grad, net, adversarial_block, work, hidden, d, None, False, quiet)
             _signed_step(xa, xb, d, step, xb.dtype.type(eps))
     adversarial = train_pass(
-        theta, grad_adv, net, xa, csr, sparse, rows, n, yb, wb, scale, acts, deltas,
-        a_off, drop, masks, keys[0], activity, d[:0], None, True, bn,
+        theta, adv.grad, net, adversarial_block, work, hidden, d[:0], None, True, bn
     )
     half = grad.dtype.type(0.5)
+    grad_adv = adv.grad
     for i in range(grad.shape[0]):
         grad[i] = half * (grad[i] + grad_adv[i])
     return 0.5 * (clean + adversarial)

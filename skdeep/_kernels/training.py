@@ -30,8 +30,8 @@ random numbers are keyed by step and shard (``random``): the same seed gives
 the same bits whether the epoch runs on one thread or several.
 
 The threads are Python's, not numba's ``prange``: a parallel region
-compiles the whole epoch a second time into a gufunc (a default fit's first
-compile took 32 s with it, 22 s without) and needs a thread-safe, fork-safe
+compiles the whole epoch a second time into a gufunc (a first compile half
+as long again, see docs/performance.md) and needs a thread-safe, fork-safe
 threading layer, which numba's OpenMP and workqueue layers are not in every
 setting.
 
@@ -43,7 +43,6 @@ perturbed) and every per-layer array is a view.
 import numpy as np
 
 from .._threads import run_workers
-from . import config
 from ._jit import entry_jit, jit, optional
 from ._sync import claim, mark_done, wait_until
 from .hessian import hvp_pass
@@ -60,9 +59,31 @@ from .random import (
     make_key,
     uniform,
 )
+from .records import (
+    Adversarial,
+    BatchNorm,
+    Block,
+    Diagonal,
+    Hidden,
+    Penalties,
+    Probe,
+    RBuffers,
+    Tangent,
+    Techniques,
+    Work,
+)
 from .regularizers import max_norm_project, perturb_inputs
 from .step import shard_step
-from .updates import average_update, optimizer_step
+from .updates import average_update
+from .updates import optimizer_step as _old_optimizer_step
+
+
+@jit
+def optimizer_step(opt, theta, grad, lo, hi, t, gs, penalties, diagonal):  # TEMPORARY adapter
+    return _old_optimizer_step(
+        opt.code, theta, grad, opt.state, opt.hyper, lo, hi, opt.n_weights, t, opt.lr, gs,
+        penalties.l2, penalties.l1, penalties.prior_coef, penalties.prior, diagonal.hz, diagonal.z,
+    )
 
 # counters in ``sync``: (claimed, done) per phase
 _NOISE, _SHARDS, _UPDATE, _PROJECT, _PROBE, _SUM = 0, 2, 4, 6, 8, 10
@@ -126,19 +147,18 @@ def _sum_shards(grads, lo, hi):
 
 
 @jit
-def _step_trainable(code, theta, grads, state, hyper, lo, hi, n_weights, frozen, step, lr, gs, l2, l1, pc, prior, hz, z):
-    """The optimizer step on ``[lo, hi)`` minus the ``frozen`` intervals
-    (sorted ``(start, stop)`` rows: frozen layers, running statistics);
-    returns the penalty sums of the weights it stepped."""
+def _step_trainable(opt, theta, grads, lo, hi, settings, step, gs, penalties, diagonal):
+    """The optimizer step on ``[lo, hi)`` minus the frozen intervals
+    (``settings.frozen``, sorted ``(start, stop)`` rows: frozen layers,
+    running statistics); returns the penalty sums of the weights it
+    stepped."""
+    frozen = settings.frozen
     squares, absolutes, distances = 0.0, 0.0, 0.0
     start = lo
     for k in range(frozen.shape[0] + 1):
         stop = hi if k == frozen.shape[0] else min(max(frozen[k, 0], lo), hi)
         if stop > start:
-            s, a, d = optimizer_step(
-                code, theta, grads[0], state, hyper, start, stop, n_weights, step, lr,
-                gs, l2, l1, pc, prior, hz, z,
-            )
+            s, a, d = optimizer_step(opt, theta, grads[0], start, stop, step, gs, penalties, diagonal)
             squares += s
             absolutes += a
             distances += d
@@ -161,163 +181,219 @@ def _densify(csr, rows, out):
 
 
 @optional
-def _average_range(average, theta, lo, hi, step, averaging, average_start, average_decay):
+def _average_range(average, theta, lo, hi, step, settings):
     """The weight average on ``[lo, hi)`` after step ``step``; None
     without averaging."""
-    if averaging and step > average_start:
-        k = step - average_start
-        weight = 1.0 / k if average_decay <= 0 or k == 1 else 1.0 - average_decay
+    if settings.averaging and step > settings.average_start:
+        k = step - settings.average_start
+        decay = settings.average_decay
+        weight = 1.0 / k if decay <= 0 or k == 1 else 1.0 - decay
         average_update(average[lo:hi], theta[lo:hi], weight)
 
 
 @optional
-def _project_max_norm(norms, theta, net, max_norm, frozen_layers, sync, layer_base):
+def _project_max_norm(norms, theta, net, settings, sync, layer_base):
     """Phase 3: project each unit's incoming weights, layer by layer (the
     items from ``layer_base``); None without a max-norm constraint."""
-    sizes = net[0]
+    sizes = net.sizes
     n_layers = sizes.shape[0] - 1
-    if max_norm > 0:
+    if settings.max_norm > 0:
         while True:
             item = claim(sync, _PROJECT, layer_base + n_layers)
             if item < 0:
                 break
             layer = item - layer_base
-            if layer >= frozen_layers:
-                max_norm_project(weights_view(theta, sizes, net[1], layer), max_norm, norms[layer])
+            if layer >= settings.frozen_layers:
+                max_norm_project(weights_view(theta, sizes, net.w_off, layer), settings.max_norm, norms[layer])
             mark_done(sync, _PROJECT + 1)
         wait_until(sync, _PROJECT + 1, layer_base + n_layers)
 
 
 @optional
 def _shard_tangent(tangent, T, rows, s):
-    """Shard ``s``'s tangent tuple for ``train_pass``, with its rows'
+    """Shard ``s``'s ``Tangent`` for ``train_pass``, with its rows'
     tangents gathered; None without tangent propagation."""
-    strength, Tb, n_t, S_buf, U_buf, dU, dU_next, F, F2, extra, gt = tangent
-    _gather_tangents(T, rows, Tb[s])
-    return (strength, Tb[s], n_t, S_buf[s], U_buf[s], dU[s], dU_next[s], F[s], F2[s], extra[s], gt[s])
+    _gather_tangents(T, rows, tangent.Tb[s])
+    return Tangent(
+        tangent.strength, tangent.Tb[s], tangent.n_tangents, tangent.S[s], tangent.U[s],
+        tangent.dU[s], tangent.dU_next[s], tangent.F[s], tangent.F2[s], tangent.extra[s],
+        tangent.gt[s],
+    )
 
 
 @optional
-def _shard_adversarial(adv, s):
-    """Shard ``s``'s adversarial buffers; None without adversarial training."""
-    return (adv[0][s], adv[1][s], adv[2][s])
+def _shard_adversarial(adv, s, key):
+    """Shard ``s``'s ``Adversarial`` record (PGD's start drawn from
+    ``key``); None without adversarial training."""
+    return Adversarial(adv.eps, adv.steps, key, adv.x_adv[s], adv.dx[s], adv.grad[s])
 
 
 @optional
 def _shard_batch_norm(bn, theta, s):
-    """Shard ``s``'s batch-normalisation tuple (the running statistics are
-    updated in ``theta``); None without batch normalisation."""
-    bn_off, xhat, inv, momentum, stats = bn
-    return (bn_off, xhat[s], inv[s], theta, momentum, stats[s])
+    """Shard ``s``'s ``BatchNorm`` (the running statistics are updated in
+    ``theta``); None without batch normalisation."""
+    return BatchNorm(bn.offsets, bn.xhat[s], bn.inv[s], theta, bn.momentum, bn.stats[s])
+
+
+@optional
+def _shard_probe(probe, s):
+    """Shard ``s``'s ``Probe`` (its ``H z`` and R-buffers); None without
+    AdaHessian."""
+    return Probe(probe.z, probe.hz[s], probe.rz[s], probe.ra[s], probe.rd[s], probe.scratch[s], probe.gtmp[s])
+
+
+@jit
+def _weights_for_step(noise, theta, n_weights, seed, step, shared, base):
+    """Phase 0 with weight noise: the noisy copy of the weights, range by
+    range, which the step's passes then use; ``theta`` itself without
+    (``noise`` None)."""
+    if noise is None:
+        return theta
+    sync = shared.sync
+    n_shards = shared.acc.shape[0]
+    n_params = theta.shape[0]
+    while True:
+        item = claim(sync, _NOISE, base + n_shards)
+        if item < 0:
+            break
+        r = item - base
+        _noisy_weights(
+            theta, noise.noisy, (n_params * r) // n_shards, (n_params * (r + 1)) // n_shards,
+            n_weights, noise.std, make_key(seed, step, r, WEIGHT_NOISE),
+        )
+        mark_done(sync, _NOISE + 1)
+    wait_until(sync, _NOISE + 1, base + n_shards)
+    return noise.noisy
+
+
+@jit
+def _draw_probe(probe, seed, step, shared, base):
+    """Phase 0 with AdaHessian: the random signs of the Hessian probe,
+    range by range; nothing without (``probe`` None)."""
+    if probe is not None:
+        sync = shared.sync
+        n_shards = shared.acc.shape[0]
+        z = probe.z
+        n_params = z.shape[0]
+        key = make_key(seed, step, 0, HESSIAN_PROBE)
+        while True:
+            item = claim(sync, _PROBE, base + n_shards)
+            if item < 0:
+                break
+            r = item - base
+            _rademacher(z, (n_params * r) // n_shards, (n_params * (r + 1)) // n_shards, key)
+            mark_done(sync, _PROBE + 1)
+        wait_until(sync, _PROBE + 1, base + n_shards)
+
+
+@jit
+def _sum_probe(probe, lo, hi):
+    """``H z`` summed over the shards on ``[lo, hi)``; nothing without
+    AdaHessian."""
+    if probe is not None:
+        _sum_shards(probe.hz, lo, hi)
+
+
+@jit
+def _diagonal(probe, theta):
+    """The step's ``Diagonal``: AdaHessian's signs and summed ``H z``, or
+    empty arrays."""
+    if probe is None:
+        return Diagonal(theta[:0], theta[:0])
+    return Diagonal(probe.z, probe.hz[0])
+
+
+@jit
+def _shard_pass(probe, used, grad, net, block, work, hidden, techniques):
+    """Phase 1's forward/backward pass of a shard (its records in
+    ``techniques``): AdaHessian's R-operator pass, which also gives ``H z``
+    (no dropout: AdaHessian excludes it), when ``probe`` is not None, else
+    the training step. Returns the shard's loss sum."""
+    if probe is not None:
+        rbuf = RBuffers(probe.rz, probe.ra, probe.rd, probe.scratch, probe.gtmp)
+        return hvp_pass(used, probe.z, grad, probe.hz, net, block, work, rbuf)
+    else:
+        return shard_step(
+            used, grad, net, block, work, hidden, techniques.adversarial, techniques.tangent,
+            techniques.batch_norm,
+        )
+
+
+@jit
+def _shard_block(epoch, shards, s, lo, hi, scale, settings):
+    """Shard ``s``'s rows ``order[lo:hi]`` as a ``Block``: gathered into
+    its buffers (densified for sparse input that is perturbed: the
+    perturbations need the rows dense), or sliced when the order is not
+    shuffled and nothing is perturbed."""
+    nr = hi - lo
+    rows = epoch.order[lo:hi]
+    perturbed = settings.perturbed
+    dense_rows = epoch.sparse and perturbed
+    use_sparse = epoch.sparse and not perturbed
+    if dense_rows:
+        _densify(epoch.csr, rows, shards.Xb[s])
+    elif (epoch.shuffled or perturbed) and not use_sparse:
+        gather_rows(epoch.X, rows, shards.Xb[s])
+    if use_sparse or epoch.shuffled or perturbed:
+        xb = shards.Xb[s, :nr]
+    else:
+        xb = epoch.X[lo:hi]
+    if epoch.shuffled:
+        gather_rows(epoch.Y, rows, shards.Yb[s])
+        gather(epoch.sw, rows, shards.swb[s])
+        yb = shards.Yb[s, :nr]
+        wb = shards.swb[s, :nr]
+    else:
+        yb = epoch.Y[lo:hi]
+        wb = epoch.sw[lo:hi]
+    return Block(xb, epoch.csr, use_sparse, rows, nr, yb, wb, scale)
 
 
 @entry_jit
-def worker_epoch(
-    theta, net, data, order, shuffled, batch_size, bufs, opt, extras, options,
-    noisy, adv, tangent, hessian, bn, t0, sync, acc,
-):
+def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, shared):
     """One worker's part of an epoch: the items of each phase it claims. Adds
-    each shard's share of the batch losses to ``acc[shard]``; returns the
-    number of optimizer steps of the epoch.
+    each shard's share of the batch losses to ``shared.acc[shard]``; returns
+    the number of optimizer steps of the epoch.
 
-    ``data = (X, csr, sparse, Y, sw, T)``; ``bufs = (Xb, Yb, swb, acts, deltas,
-    a_off, grads)``, each with a leading shard axis; ``opt = (code, state,
-    hyper, lr, n_weights)``; ``extras = (reg, masks, seed, norm_parts,
-    frozen)`` (see ``config`` for ``reg``; ``frozen`` holds the intervals of
-    parameters the optimizer leaves alone).
-
-    The costly techniques get their buffers as separate arguments, each None
-    when the technique is off: ``noisy`` (weight noise), ``adv = (x_adv, dx,
-    grad_adv)``, ``tangent = (strength, Tb, n_tangents, S, U, dU, dU_next, F,
-    F2, extra, gt)``, ``hessian = (z, hz, rz, ra, rd, scratch, gtmp)``
-    (AdaHessian) and ``bn = (bn_off, xhat, inv, momentum, stats)`` (batch
-    normalisation; one shard). numba prunes ``if arg is not None`` on a None
-    argument and caches each specialisation apart, so a configuration
-    compiles only the techniques it uses. The cheap options, ``options =
-    (drop, activity, input_dropout, input_noise, l1, prior, norms,
-    average)`` (hidden dropout rates, the activity-L1 coefficient, the input
-    dropout rate and noise std, the L1 coefficient, the prior's parameters,
-    max-norm's buffer of squared norms, the weight average), are None when
-    off too, unless ``_jit.SPECIALISE`` is off: then zeros in ``reg`` switch
-    them off at run time, in one compile for every configuration. They
-    reach the code that uses them as arguments or through ``optional``.
+    The arguments are ``records``: ``epoch`` the rows, ``shards`` the
+    per-shard buffers, ``opt`` the optimizer, ``settings`` the scalar
+    settings, ``options`` the cheap options and ``techniques`` the costly
+    ones. A technique that is off is None (a cheap option too, unless
+    ``_jit.SPECIALISE`` is off: then zeros switch it off at run time, in
+    one compile for every configuration); numba prunes ``if arg is None``
+    on a None argument and caches each specialisation apart, so a
+    configuration compiles only the techniques it uses. Each reaches the
+    code that uses it as an argument (of a helper above, or through
+    ``optional``).
     """
-    X, csr, sparse, Y, sw, T = data
-    Xb, Yb, swb, acts, deltas, a_off, grads = bufs
-    code, state, hyper, lr, n_weights = opt
-    reg, masks, seed, norm_parts, frozen = extras
-    drop, activity, input_dropout, input_noise, l1_option, prior, norms, average = options
-    sizes = net[0]
-    n_layers = sizes.shape[0] - 1
-    n_shards = grads.shape[0]
-    n = order.shape[0]
+    sync, acc = shared.sync, shared.acc
+    n_shards = shards.grads.shape[0]
+    n = epoch.order.shape[0]
     n_params = theta.shape[0]
-    perturbed = (
-        reg[config.INPUT_DROPOUT] > 0 or reg[config.INPUT_NOISE] > 0
-        or reg[config.ADVERSARIAL_EPS] > 0
-    )
-    dense_rows = sparse and perturbed  # perturbations need the rows dense
-    use_sparse = sparse and not perturbed
-    max_norm = reg[config.MAX_NORM]
-    l1 = reg[config.L1]
-    l2 = reg[config.L2]
-    prior_coef = reg[config.PRIOR]
-    clip = reg[config.CLIP_NORM]
-    averaging = reg[config.AVERAGE] > 0
-    average_start = int(reg[config.AVERAGE_START])
-    average_decay = reg[config.AVERAGE_DECAY]
-    frozen_layers = int(reg[config.FROZEN_LAYERS])
-    if hessian is not None:
-        z, hz, rz, ra, rd, hscratch, gtmp = hessian
-        hz0 = hz[0]
-    else:  # AdaHessian's arguments of the optimizer step, unused
-        z = theta[:0]
-        hz0 = theta[:0]
+    batch_size = epoch.batch_size
+    seed = settings.seed
+    probe = techniques.probe
     steps = 0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         nb = stop - start
         sw_sum = 0.0
-        if shuffled:
+        if epoch.shuffled:
             for i in range(start, stop):
-                sw_sum += sw[order[i]]
+                sw_sum += epoch.sw[epoch.order[i]]
         else:
             for i in range(start, stop):
-                sw_sum += sw[i]
+                sw_sum += epoch.sw[i]
         if sw_sum <= 0.0:
             continue  # only zero-weight rows: no gradient, no step
         scale = 1.0 / sw_sum
-        step = t0 + steps + 1
+        step = opt.first_step + steps + 1
         base = steps * n_shards  # item numbers of this batch
         steps += 1
 
-        used = theta
-        if noisy is not None:  # phase 0: the weights this step sees
-            weight_noise = reg[config.WEIGHT_NOISE]
-            while True:
-                item = claim(sync, _NOISE, base + n_shards)
-                if item < 0:
-                    break
-                r = item - base
-                _noisy_weights(
-                    theta, noisy, (n_params * r) // n_shards,
-                    (n_params * (r + 1)) // n_shards, n_weights, weight_noise,
-                    make_key(seed, step, r, WEIGHT_NOISE),
-                )
-                mark_done(sync, _NOISE + 1)
-            wait_until(sync, _NOISE + 1, base + n_shards)
-            used = noisy
-
-        if hessian is not None:  # phase 0: the random signs of the Hessian probe
-            key = make_key(seed, step, 0, HESSIAN_PROBE)
-            while True:
-                item = claim(sync, _PROBE, base + n_shards)
-                if item < 0:
-                    break
-                r = item - base
-                _rademacher(z, (n_params * r) // n_shards, (n_params * (r + 1)) // n_shards, key)
-                mark_done(sync, _PROBE + 1)
-            wait_until(sync, _PROBE + 1, base + n_shards)
+        # phase 0: the weights this step sees; AdaHessian's random signs
+        used = _weights_for_step(techniques.weight_noise, theta, opt.n_weights, seed, step, shared, base)
+        _draw_probe(probe, seed, step, shared, base)
 
         while True:  # phase 1: forward/backward of the shards
             item = claim(sync, _SHARDS, base + n_shards)
@@ -326,55 +402,37 @@ def worker_epoch(
             s = item - base
             lo = start + (nb * s) // n_shards
             hi = start + (nb * (s + 1)) // n_shards
-            nr = hi - lo
-            if nr == 0:
-                grads[s, :] = 0
+            if hi == lo:
+                shards.grads[s, :] = 0
             else:
-                rows = order[lo:hi]
-                if dense_rows:
-                    _densify(csr, rows, Xb[s])
-                elif (shuffled or perturbed) and not use_sparse:
-                    gather_rows(X, rows, Xb[s])
-                if perturbed:  # on the shard's private copy
+                block = _shard_block(epoch, shards, s, lo, hi, scale, settings)
+                if settings.perturbed:  # on the shard's private copy
                     perturb_inputs(
-                        Xb[s, :nr], input_dropout, input_noise,
+                        block.X, options.input_dropout, options.input_noise,
                         make_key(seed, step, s, INPUT_DROPOUT),
                         make_key(seed, step, s, INPUT_NOISE),
                     )
-                if use_sparse or shuffled or perturbed:
-                    xb = Xb[s, :nr]
-                else:
-                    xb = X[lo:hi]
-                if shuffled:
-                    gather_rows(Y, rows, Yb[s])
-                    gather(sw, rows, swb[s])
-                    yb = Yb[s, :nr]
-                    wb = swb[s, :nr]
-                else:
-                    yb = Y[lo:hi]
-                    wb = sw[lo:hi]
-                if hessian is not None:
-                    part = hvp_pass(  # no dropout: AdaHessian excludes it
-                        used, z, grads[s], hz[s], net, xb, csr, use_sparse, rows, nr,
-                        yb, wb, scale, acts[s], deltas[s], a_off, rz[s], ra[s], rd[s],
-                        hscratch[s], gtmp[s],
-                    )
-                else:
-                    keys = (
-                        make_key(seed, step, s, HIDDEN_DROPOUT),
-                        make_key(seed, step, s, ADVERSARIAL_START),
-                    )
-                    part = shard_step(
-                        used, grads[s], net, xb, csr, use_sparse, rows, nr, yb, wb,
-                        scale, acts[s], deltas[s], a_off, reg, drop, masks[s], activity, keys,
-                        _shard_adversarial(adv, s), _shard_tangent(tangent, T, rows, s),
-                        _shard_batch_norm(bn, theta, s),
-                    )
+                work = Work(shards.acts[s], shards.deltas[s], shards.a_off)
+                hidden = Hidden(
+                    options.drop, shards.masks[s], make_key(seed, step, s, HIDDEN_DROPOUT),
+                    options.activity,
+                )
+                mine = Techniques(
+                    None,
+                    _shard_adversarial(
+                        techniques.adversarial, s, make_key(seed, step, s, ADVERSARIAL_START)
+                    ),
+                    _shard_tangent(techniques.tangent, epoch.T, block.rows, s),
+                    _shard_probe(probe, s),
+                    _shard_batch_norm(techniques.batch_norm, theta, s),
+                )
+                part = _shard_pass(mine.probe, used, shards.grads[s], net, block, work, hidden, mine)
                 acc[s] += part * scale * nb
             mark_done(sync, _SHARDS + 1)
         wait_until(sync, _SHARDS + 1, base + n_shards)
 
         gs = 1.0
+        clip = settings.clip_norm
         if clip > 0:  # phase 2a: the summed gradient and its norm, range by range
             while True:
                 item = claim(sync, _SUM, base + n_shards)
@@ -382,18 +440,20 @@ def worker_epoch(
                     break
                 r = item - base
                 p_lo, p_hi = (n_params * r) // n_shards, (n_params * (r + 1)) // n_shards
-                norm_parts[r] = _sum_shards(grads, p_lo, p_hi)
-                if hessian is not None:
-                    _sum_shards(hz, p_lo, p_hi)
+                shared.norm_parts[r] = _sum_shards(shards.grads, p_lo, p_hi)
+                _sum_probe(probe, p_lo, p_hi)
                 mark_done(sync, _SUM + 1)
             wait_until(sync, _SUM + 1, base + n_shards)
             squared = 0.0
             for r in range(n_shards):  # in range order, whatever the workers
-                squared += norm_parts[r]
+                squared += shared.norm_parts[r]
             norm = np.sqrt(squared)
             if norm > clip:
                 gs = clip / norm
 
+        l2, l1, prior_coef = settings.l2, settings.l1, settings.prior_coef
+        penalties = Penalties(l2 * scale, _scaled(options.l1, scale), prior_coef * scale, options.prior)
+        diagonal = _diagonal(probe, theta)
         while True:  # phase 2: sum the gradients and step, range by range
             item = claim(sync, _UPDATE, base + n_shards)
             if item < 0:
@@ -402,44 +462,37 @@ def worker_epoch(
             p_lo = (n_params * r) // n_shards
             p_hi = (n_params * (r + 1)) // n_shards
             if clip <= 0:
-                _sum_shards(grads, p_lo, p_hi)
-                if hessian is not None:
-                    _sum_shards(hz, p_lo, p_hi)
+                _sum_shards(shards.grads, p_lo, p_hi)
+                _sum_probe(probe, p_lo, p_hi)
             squares, absolutes, distances = _step_trainable(
-                code, theta, grads, state, hyper, p_lo, p_hi, n_weights, frozen, step,
-                lr, gs, l2 * scale, _scaled(l1_option, scale), prior_coef * scale, prior, hz0, z,
+                opt, theta, shards.grads, p_lo, p_hi, settings, step, gs, penalties, diagonal
             )
             penalty = 0.5 * l2 * squares + l1 * absolutes + 0.5 * prior_coef * distances
             acc[r] += penalty * scale * nb
-            _average_range(
-                average, theta, p_lo, p_hi, step, averaging, average_start, average_decay
-            )
+            _average_range(options.average, theta, p_lo, p_hi, step, settings)
             mark_done(sync, _UPDATE + 1)
         wait_until(sync, _UPDATE + 1, base + n_shards)
 
         _project_max_norm(  # phase 3
-            norms, theta, net, max_norm, frozen_layers, sync, (steps - 1) * n_layers
+            options.norms, theta, net, settings, sync, (steps - 1) * (net.sizes.shape[0] - 1)
         )
     return steps
 
 
-def train_epoch(
-    n_workers, theta, net, data, order, shuffled, batch_size, bufs, opt, extras,
-    options, noisy, adv, tangent, hessian, bn, t0, sync, acc,
-):
-    """One epoch over ``order`` with ``n_workers`` threads; returns
+def train_epoch(n_workers, theta, net, epoch, shards, opt, settings, options, techniques, shared):
+    """One epoch over ``epoch.order`` with ``n_workers`` threads; returns
     ``(scikit-learn's epoch loss, optimizer steps taken)``.
 
     Each batch minimises ``(sum_i sw_i loss_i + penalties) / sum_i sw_i`` over
     its rows, as scikit-learn does; the epoch loss is the mean of the batch
     losses weighted by batch size. The arguments after ``n_workers`` are
-    ``worker_epoch``'s; ``sync`` and ``acc`` must be zero.
+    ``worker_epoch``'s; ``shared.sync`` and ``shared.acc`` must be zero.
     """
     steps = run_workers(
-        worker_epoch, n_workers, theta, net, data, order, shuffled, batch_size, bufs,
-        opt, extras, options, noisy, adv, tangent, hessian, bn, t0, sync, acc,
+        worker_epoch, n_workers, theta, net, epoch, shards, opt, settings, options,
+        techniques, shared,
     )
     total = 0.0
-    for part in acc.tolist():  # in shard order, whatever the workers
+    for part in shared.acc.tolist():  # in shard order, whatever the workers
         total += part
-    return total / order.shape[0], steps
+    return total / epoch.order.shape[0], steps

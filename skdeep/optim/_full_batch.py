@@ -161,7 +161,7 @@ def _bfgs(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=Non
     """BFGS with a dense inverse-Hessian estimate updated in O(n^2).
 
     scipy's ``method='BFGS'`` forms the update as two dense n x n matrix
-    products, O(n^3) per iteration (about 0.25 s for 1 800 parameters); here
+    products, O(n^3) per iteration; here
     it is the equivalent symmetric rank-2 update (BLAS ``syr2``/``syr`` on one
     triangle). As scipy does, steps come from a Wolfe line search
     (``scipy.optimize.line_search``) and the run stops when the gradient's
