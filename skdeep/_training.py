@@ -1,11 +1,12 @@
 """The epoch loop of the first-order solvers, and the full-batch driver.
 
-One loop for every first-order solver. It runs compiled epochs, appends one
-record per epoch to the history and announces two events to its listeners:
-``on_epoch_begin(loop)`` and ``on_epoch_end(loop, record)``; a listener returns
-``True`` from ``on_epoch_end`` to ask the loop to stop. Early stopping,
-progress output and scikit-learn's callbacks are such listeners: they read the
-record, never each other.
+One loop for every first-order solver. It runs compiled epochs, makes one
+record per epoch and announces the events of ``_listeners`` to its listeners:
+the history, progress output, the stopping rule (with early stopping and the
+adaptive schedule's plateaus), snapshot ensembles and scikit-learn's
+callbacks. A listener returns ``True`` from ``on_epoch_end`` to ask the loop
+to stop. The full-batch driver announces the same events to the same kind of
+listeners.
 
 Whatever must survive between ``partial_fit`` calls lives in ``Progress``.
 """
@@ -33,6 +34,7 @@ from ._kernels.records import (
     WeightNoise,
 )
 from ._kernels.training import N_COUNTERS, train_epoch
+from ._listeners import History, stochastic_listeners
 from ._network import no_csr, no_tangents, tangent_record
 from ._threads import engine_shards, engine_workers, single_threaded_blas
 from .optim import OptimizerState, minimize
@@ -83,7 +85,8 @@ class Progress:
 
 @dataclass
 class Strategy:
-    """Training strategies acting on the updates (see ``_kernels.config``)."""
+    """Training strategies acting on the updates (the kernels get them in
+    ``records.Settings``)."""
 
     clip_grad_norm: float = 0.0
     average_start: int = -1  # first optimizer step averaged after; -1: no averaging
@@ -114,69 +117,13 @@ class ValidationSet:
     score: object  # callable(output) -> float, higher is better
 
 
-class ImprovementTracker:
-    """scikit-learn's stopping rule: count epochs whose training loss (or
-    validation score) did not improve on the best by at least ``tol``."""
-
-    def __init__(self, tol, n_iter_no_change, use_validation):
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.use_validation = use_validation
-
-    def update(self, progress, record):
-        """Update the count and the best value from this epoch's record.
-
-        Returns ``(plateau, new_best)``: whether the count now exceeds
-        ``n_iter_no_change``, and whether this epoch has the best validation
-        score so far (its weights are the ones early stopping restores).
-        """
-        new_best = False
-        if self.use_validation:
-            score = record["val_score"]
-            progress.validation_scores.append(score)
-            if score < progress.best_validation_score + self.tol:
-                progress.no_improvement_count += 1
-            else:
-                progress.no_improvement_count = 0
-            if score > progress.best_validation_score:
-                progress.best_validation_score = score
-                new_best = True
-        else:
-            loss = record["loss"]
-            if loss > progress.best_loss - self.tol:
-                progress.no_improvement_count += 1
-            else:
-                progress.no_improvement_count = 0
-            if loss < progress.best_loss:
-                progress.best_loss = loss
-        return progress.no_improvement_count > self.n_iter_no_change, new_best
-
-    def plateau_message(self):
-        if self.use_validation:
-            what = "Validation score did not improve more than"
-        else:
-            what = "Training loss did not improve more than"
-        return f"{what} tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
-
-
-class VerbosePrinter:
-    """Progress lines in scikit-learn's format."""
-
-    def on_epoch_begin(self, loop):
-        pass
-
-    def on_epoch_end(self, loop, record):
-        print(f"Iteration {record['epoch']}, loss = {record['loss']:.8f}")
-        if "val_score" in record:
-            print(f"Validation score: {record['val_score']:f}")
-        return False
-
-
 class StochasticLoop:
     """Runs epochs of a first-order optimizer on the flat parameters ``theta``.
 
     ``reg`` is the fit's ``Regularization``; ``tangents`` the tangent vectors
-    of the training rows, or None.
+    of the training rows, or None. ``tol``, ``n_iter_no_change`` and
+    ``verbose`` configure the standard listeners (``_listeners``), which come
+    around the caller's ``listeners``.
     """
 
     def __init__(
@@ -197,13 +144,11 @@ class StochasticLoop:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.rng = rng
-        self.verbose = verbose
-        self.tracker = ImprovementTracker(tol, n_iter_no_change, validation is not None)
-        self.listeners = list(listeners)
-        if verbose:
-            self.listeners.insert(0, VerbosePrinter())
+        self.listeners = stochastic_listeners(
+            progress, schedule, tol=tol, n_iter_no_change=n_iter_no_change,
+            verbose=verbose, validation=validation is not None, listeners=listeners,
+        )
         self.n_iter = 0
-        self.best_theta = theta.copy() if validation is not None else None
 
     def _buffers(self):
         """Per-shard buffers, allocated once per call to ``run``, and the
@@ -401,12 +346,16 @@ class StochasticLoop:
         with single_threaded_blas(self.n_workers > 1):
             return self._run(max_epochs, incremental)
 
+    def _announce(self, event):
+        for listener in self.listeners:
+            getattr(listener, event)(self)
+
     def _run(self, max_epochs, incremental):
         progress = self.progress
+        self._announce("on_fit_begin")
         try:
             for _ in range(max_epochs):
-                for listener in self.listeners:
-                    listener.on_epoch_begin(self)
+                self._announce("on_epoch_begin")
                 started = time.perf_counter()
                 lr = self.schedule.rate(
                     self.lr_init, progress.lr, progress.epoch, progress.t
@@ -416,31 +365,14 @@ class StochasticLoop:
                 progress.epoch += 1
                 progress.t += self.train.n_samples
                 self.n_iter += 1
-                progress.loss_curve.append(loss)
                 record = {"epoch": len(progress.history) + 1, "loss": loss}
                 if self.validation is not None:
                     self._validate(record)
                 record["learning_rate"] = lr
                 record["seconds"] = time.perf_counter() - started
-                progress.history.append(record)
                 stop = False
                 for listener in self.listeners:
                     stop |= bool(listener.on_epoch_end(self, record))
-                plateau, new_best = self.tracker.update(progress, record)
-                if new_best:
-                    np.copyto(self.best_theta, self.model_theta())
-                self._snapshot(progress.epoch - 1)
-                if plateau:
-                    message = self.tracker.plateau_message()
-                    new_lr = self.schedule.on_plateau(progress.lr)
-                    if new_lr is None:
-                        if self.verbose:
-                            print(message + " Stopping.")
-                        break
-                    if self.verbose:
-                        print(f"{message} Setting learning rate to {new_lr:f}")
-                    progress.lr = new_lr
-                    progress.no_improvement_count = 0
                 if stop or incremental:
                     break
                 if self.n_iter == max_epochs:
@@ -455,24 +387,19 @@ class StochasticLoop:
         self._finish()
         return self.n_iter
 
-    def _snapshot(self, epoch):
-        """Keep the model's weights at the end of a schedule cycle."""
-        keep = getattr(self.schedule, "snapshots", 0)
-        if keep and self.schedule.cycle_end(epoch):
-            self.progress.snapshots.append(self.model_theta().copy())
-            del self.progress.snapshots[:-keep]
-
     def _finish(self):
-        """Leave the model's parameters in ``theta``: the best ones under early
-        stopping, else the average when averaging; the raw weights training
-        continues from are then kept in ``progress.raw_theta``."""
-        model = self.best_theta if self.validation is not None else self.model_theta()
+        """Leave the model's parameters in ``theta``: the average when
+        averaging, whose raw weights training continues from are then kept in
+        ``progress.raw_theta``; then ``on_fit_end``, where early stopping puts
+        back the best epoch's weights."""
+        model = self.model_theta()
         if self.averaging:
             self.progress.raw_theta = self.theta.copy()
         else:
             self.progress.raw_theta = self.progress.average = None
         if model is not self.theta:
             np.copyto(self.theta, model)
+        self._announce("on_fit_end")
 
 
 def check_augmented(X_new, X_batch):
@@ -499,7 +426,10 @@ def run_full_batch(
     listeners=(), l1=0.0, n_weights=0, free=None,
 ):
     """Minimise ``objective`` with a scipy-based solver; one history record per
-    iteration. Returns scipy's result and whether a listener stopped it."""
+    iteration, announced to ``History`` and then to ``listeners`` as the epoch
+    loop announces its epochs (``loop`` is None). Returns scipy's result and
+    whether a listener stopped it."""
+    listeners = [History(progress), *listeners]
     started = [time.perf_counter()]
     stopped = []
 
@@ -508,8 +438,8 @@ def run_full_batch(
         record["evaluations"] = objective.n_evaluations
         record["seconds"] = time.perf_counter() - started[0]
         started[0] = time.perf_counter()
-        progress.history.append(record)
-        progress.loss_curve.append(float(loss))
+        for listener in listeners:  # scipy reports an iteration once it is done
+            listener.on_epoch_begin(None)
         stop = False
         for listener in listeners:
             stop |= bool(listener.on_epoch_end(None, record))
@@ -517,8 +447,12 @@ def run_full_batch(
             stopped.append(True)
             raise StopIteration
 
+    for listener in listeners:
+        listener.on_fit_begin(None)
     result = minimize(
         solver, objective, theta, max_iter=max_iter, max_fun=max_fun, tol=tol,
         verbose=verbose, callback=on_iteration, l1=l1, n_weights=n_weights, free=free,
     )
+    for listener in listeners:
+        listener.on_fit_end(None)
     return result, bool(stopped)

@@ -318,35 +318,35 @@ class WarmRestarts(Schedule):
         return position == length - 1
 
 
-#: schedule names -> a schedule built from the estimator (scikit-learn's three
-#: read its flat parameters)
+#: schedule names -> a schedule built from a fit's configuration (scikit-learn's
+#: ``'invscaling'`` reads its flat ``power_t``)
 SCHEDULES = {
-    "constant": lambda est: Constant(),
-    "invscaling": lambda est: InvScaling(power_t=est.power_t),
-    "adaptive": lambda est: Adaptive(),
-    "step": lambda est: Step(),
-    "exponential": lambda est: Exponential(),
-    "polynomial": lambda est: Polynomial(),
-    "cosine": lambda est: Cosine(),
-    "cyclic": lambda est: Cyclic(),
-    "warm_restarts": lambda est: WarmRestarts(),
+    "constant": lambda config: Constant(),
+    "invscaling": lambda config: InvScaling(power_t=config.power_t),
+    "adaptive": lambda config: Adaptive(),
+    "step": lambda config: Step(),
+    "exponential": lambda config: Exponential(),
+    "polynomial": lambda config: Polynomial(),
+    "cosine": lambda config: Cosine(),
+    "cyclic": lambda config: Cyclic(),
+    "warm_restarts": lambda config: WarmRestarts(),
 }
 
 #: the names that, as in scikit-learn, only ``solver='sgd'`` follows
 SKLEARN_SCHEDULES = ("constant", "invscaling", "adaptive")
 
 
-def resolve_schedule(est, sgd):
-    """The schedule the estimator's ``learning_rate`` asks for, bound to its
-    ``max_iter``; ``sgd`` tells whether the optimizer is plain SGD. A
+def resolve_schedule(config, sgd):
+    """The schedule ``config.learning_rate`` asks for, bound to
+    ``config.max_iter``; ``sgd`` tells whether the optimizer is plain SGD. A
     scikit-learn name with another optimizer gives a constant rate, as
     scikit-learn ignores it there."""
-    lr = est.learning_rate
+    lr = config.learning_rate
     if isinstance(lr, Schedule):
         lr._validate()
         schedule = lr
     elif lr in SKLEARN_SCHEDULES and not sgd:
         schedule = Constant()
     else:
-        schedule = SCHEDULES[lr](est)
-    return schedule.bind(est.max_iter)
+        schedule = SCHEDULES[lr](config)
+    return schedule.bind(config.max_iter)

@@ -1,7 +1,9 @@
 """The scikit-learn face shared by MLPClassifier and MLPRegressor.
 
-The estimator classes are thin: they validate, encode the targets, build the
-network and hand over to the training runs (``_runs``). Subclasses supply the
+The estimator classes are thin: they validate, turn their parameters into the
+fit's configuration (``FitConfig``, which also checks which options go
+together), encode the targets, build the network and hand the configuration
+over to the training runs (``_runs``); nothing below reads the estimator. Subclasses supply the
 target-specific pieces (``_encode_targets``, ``_validation_score`` and the
 public methods whose signatures differ).
 
@@ -26,21 +28,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._config import FitConfig, is_stochastic, solver_name
 from .._initializers import INITIALIZERS, initialize
 from .._kernels.activations import ACTIVATIONS
 from .._network import Inputs, Network
 from .._training import Progress, ValidationSet
-from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer
-from ..regularization import Regularization, check_tangents, unused_inputs
+from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer, check_size
+from ..regularization import PENALTIES, Regularization, check_tangents, unused_inputs
 from ..schedules import SCHEDULES, Schedule
-from ._runs import (
-    check_optimization,
-    is_stochastic,
-    solver_name,
-    split_validation,
-    train_full_batch,
-    train_stochastic,
-)
+from ._runs import split_validation, train_full_batch, train_stochastic
 from ._support import SklearnCallbacks, generator, rollback_on_error
 
 
@@ -71,7 +67,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "penalty": [StrOptions(set(PENALTIES)), None],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "max_norm": [Interval(Real, 0, None, closed="neither"), None],
         "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
@@ -172,8 +168,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     ):
         hidden = self._hidden_sizes()
         self._check_init()
-        if incremental and self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True")
+        config = FitConfig.from_params(
+            self.get_params(deep=False), hidden_layer_sizes=tuple(hidden),
+            incremental=incremental,
+            with_validation_data=X_val is not None and y_val is not None,
+            with_tangents=tangents is not None,
+        )
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -195,18 +195,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         explicit_val = self._explicit_validation(X_val, y_val, sample_weight_val, dtype)
 
         network = Network(
-            [X.shape[1], *hidden, Y.shape[1]], self.activation, loss, segments,
-            batch_norm=self.batch_norm,
+            [X.shape[1], *hidden, Y.shape[1]], config.activation, loss, segments,
+            batch_norm=config.batch_norm,
         )
-        reg = Regularization.from_estimator(self, network, dtype, self._is_stochastic())
-        optimizer = check_optimization(self, network, reg)
+        reg = Regularization.from_config(config, network, dtype)
+        if not config.stochastic:
+            check_size(config.solver, network.n_params)
         if tangents is not None:
             tangents = check_tangents(tangents, X.shape[0], X.shape[1], dtype)
-        elif reg.tangent_prop > 0:
-            raise ValueError(
-                "tangent_prop > 0 needs tangent vectors: pass them to fit(..., "
-                "tangents=T) with T of shape (n_samples, n_tangents, n_features)."
-            )
         if first_pass:
             rng = generator(self.random_state)
             theta, progress = None, Progress()
@@ -220,15 +216,17 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.n_layers_ = network.n_layers + 1
         self.n_outputs_ = int(Y.shape[1])
         self.out_activation_ = network.out_activation
-        n_runs = self.n_init if first_pass and not incremental else 1
+        n_runs = config.n_init if first_pass and not incremental else 1
         callbacks = self._sklearn_callbacks(X, y, sample_weight, n_runs)
         listeners = [callbacks] if callbacks is not None else []
 
         inputs = Inputs(X, dtype)
         train, validation = (inputs, Y, sw, tangents), None
-        if optimizer is not None and (explicit_val is not None or (self.early_stopping and not incremental)):
+        if config.stochastic and (explicit_val is not None or (config.early_stopping and not incremental)):
             if explicit_val is None:
-                train, explicit_val = split_validation(self, inputs, Y, y, sw, rng, tangents)
+                train, explicit_val = split_validation(
+                    config, inputs, Y, y, sw, rng, tangents, is_classifier(self)
+                )
             val_inputs, Y_val, y_val, sw_val = explicit_val
             validation = ValidationSet(
                 val_inputs, Y_val, sw_val,
@@ -238,19 +236,19 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         runs = rng.spawn(n_runs) if n_runs > 1 else [rng]
         best, summaries = None, []
         for run_rng in runs:
-            run_theta = theta if theta is not None else initialize(network, self.init, run_rng, dtype)
+            run_theta = theta if theta is not None else initialize(network, config.init, run_rng, dtype)
             run_progress = progress if n_runs == 1 else Progress()
             if callbacks is not None:
                 callbacks.theta = run_theta
-            if optimizer is not None:
+            if config.stochastic:
                 n_iter, loss_value = train_stochastic(
-                    self, optimizer, network, run_theta, train, validation, run_progress,
-                    run_rng, incremental, listeners, reg,
+                    config, network, run_theta, train, validation, run_progress,
+                    run_rng, listeners, reg,
                 )
                 evaluations = None
             else:
                 n_iter, loss_value, evaluations = train_full_batch(
-                    self, network, run_theta, inputs, Y, sw, run_progress, listeners,
+                    config, network, run_theta, inputs, Y, sw, run_progress, listeners,
                     reg, tangents,
                 )
             finite = bool(np.isfinite(run_theta).all())
@@ -311,16 +309,6 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError("X_val is provided, but y_val was not provided.")
         if X_val is None:
             raise ValueError("y_val is provided, but X_val was not provided.")
-        if not self._is_stochastic():
-            raise ValueError(
-                "X_val and y_val are used for early stopping, which needs a "
-                f"stochastic solver; got solver={solver_name(self.solver)!r}."
-            )
-        if not self.early_stopping:
-            raise ValueError(
-                "X_val and y_val are passed to fit while early_stopping is False. "
-                "Set early_stopping=True to use them."
-            )
         X_val, y_val = validate_data(
             self, X_val, y_val, reset=False, accept_sparse=["csr", "csc"],
             multi_output=True, y_numeric=not is_classifier(self),

@@ -8,6 +8,7 @@ definition time.
 from textwrap import indent
 
 from .._kernels.activations import ACTIVATIONS
+from ..regularization import PENALTIES
 
 _ACTIVATION_LINES = "\n".join(
     f"    - ``'{name}'``: {a.formula}" for name, a in ACTIVATIONS.items()
@@ -194,8 +195,8 @@ class_weight : dict, list of dict, 'balanced' or None, default=None
     ``'balanced'`` for ``n_samples / (n_classes * np.bincount(y))``. Not
     available with ``'balanced'`` in :meth:`partial_fit`, where the class
     frequencies are unknown.""",
-    "penalty": """\
-penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
+    "penalty": f"""\
+penalty : {{{", ".join(repr(p) for p in PENALTIES)}}} or None, default='l2'
     The weight penalty, with strength ``alpha`` (as ``SGDClassifier``):
     ``'l2'`` is ``alpha/2 ||W||^2``, ``'l1'`` is ``alpha ||W||_1`` and
     ``'elasticnet'`` mixes them with ``l1_ratio``. Biases are never penalised.

@@ -6,6 +6,8 @@ from contextlib import contextmanager
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._listeners import Listener
+
 #: attributes owned by scikit-learn's callback machinery, left alone on rollback
 _CALLBACK_KEYS = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
@@ -43,9 +45,11 @@ def generator(random_state):
     return np.random.default_rng(seed)
 
 
-class SklearnCallbacks:
+class SklearnCallbacks(Listener):
     """Bridges the training loop's events to scikit-learn's callback protocol
-    (``sklearn.callback``): one subtask per epoch (or solver iteration)."""
+    (``sklearn.callback``): one subtask per epoch (or solver iteration). The
+    fit task spans every run of ``n_init``, so the estimator begins and ends
+    it (``begin_fit``, ``end_fit``), not the loop's ``on_fit_*`` events."""
 
     def __init__(self, estimator, context, X, y, metadata, reconstruct):
         self.estimator = estimator
@@ -71,8 +75,6 @@ class SklearnCallbacks:
         self.current.call_on_fit_task_begin(**self._hook_arguments())
 
     def on_epoch_end(self, loop, record):
-        if self.current is None:  # full-batch solvers only announce the end
-            self.on_epoch_begin(loop)
         stop = self.current.call_on_fit_task_end(**self._hook_arguments())
         self.current = None
         return stop

@@ -6,9 +6,9 @@ an object with ``get_params`` (so ``GridSearchCV`` can tune
 which the compiled epoch updates in place; continuing training
 (``partial_fit``) continues the same state.
 
-The estimators accept a name (``solver='rmsprop'``), built from their flat
-parameters where scikit-learn has them (``momentum``, ``beta_1``, ``beta_2``,
-``epsilon``), or one of these objects.
+The estimators accept a name (``solver='rmsprop'``), built from the flat
+parameters of the fit's configuration where scikit-learn has them
+(``momentum``, ``beta_1``, ``beta_2``, ``epsilon``), or one of these objects.
 """
 
 from dataclasses import dataclass
@@ -229,19 +229,25 @@ class AdaHessian(Optimizer):
         return [self.beta_1, self.beta_2, self.epsilon, self.hessian_power]
 
 
-#: solver name -> builder taking the estimator's flat scikit-learn parameters
+#: solver name -> builder of the optimizer from a fit's configuration, which
+#: carries scikit-learn's flat parameters (``momentum``, ``nesterovs_momentum``,
+#: ``beta_1``, ``beta_2``, ``epsilon``)
 FIRST_ORDER = {
-    "sgd": lambda est: SGD(momentum=est.momentum, nesterov=est.nesterovs_momentum),
-    "adam": lambda est: Adam(beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon),
-    "adagrad": lambda est: AdaGrad(epsilon=est.epsilon),
-    "rmsprop": lambda est: RMSProp(epsilon=est.epsilon),
-    "adamw": lambda est: AdamW(beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon),
-    "adahessian": lambda est: AdaHessian(beta_1=est.beta_1, beta_2=est.beta_2),
+    "sgd": lambda config: SGD(momentum=config.momentum, nesterov=config.nesterovs_momentum),
+    "adam": lambda config: Adam(beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon),
+    "adagrad": lambda config: AdaGrad(epsilon=config.epsilon),
+    "rmsprop": lambda config: RMSProp(epsilon=config.epsilon),
+    "adamw": lambda config: AdamW(beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon),
+    "adahessian": lambda config: AdaHessian(beta_1=config.beta_1, beta_2=config.beta_2),
 }
 
 
-def resolve_optimizer(solver, est):
-    """The optimizer object for a first-order ``solver`` (name or object)."""
+def resolve_optimizer(config):
+    """The first-order optimizer of ``config.solver``: the object itself, or
+    the one its name stands for, built from the configuration's flat
+    parameters; None for a full-batch solver."""
+    solver = config.solver
     if isinstance(solver, Optimizer):
         return solver
-    return FIRST_ORDER[solver](est)
+    builder = FIRST_ORDER.get(solver)
+    return None if builder is None else builder(config)

@@ -1,8 +1,10 @@
-"""The regularisation settings of one fit, from the estimator's parameters.
+"""The regularisation settings of one fit, from its configuration.
 
-``Regularization.from_estimator`` validates what parameter constraints cannot
-(per-layer dropout of the right length, the prior network, combinations with
-the solver) and ``kernel_array`` packs the settings for the compiled code.
+``Regularization.from_config`` validates what neither the parameter
+constraints nor the table of combinations (``skdeep._combinations``) can:
+per-layer dropout of the right length and the prior network, both checked
+against the network. The stochastic loop turns the settings into the
+kernels' ``records.Settings`` and ``records.Options``.
 """
 
 from dataclasses import dataclass
@@ -10,12 +12,22 @@ from numbers import Real
 
 import numpy as np
 
-from .._kernels import config
 from ._prior import prior_parameters
 
-#: techniques whose training objective is random: a full-batch solver needs a
-#: deterministic objective (its line search compares values of it)
-_STOCHASTIC = ("dropout", "input_dropout", "input_noise", "weight_noise", "adversarial_eps", "augment")
+#: penalty name -> how it splits ``alpha`` (and ``l1_ratio``) into the
+#: strengths ``(l1, l2)`` of its L1 and L2 parts
+PENALTIES = {
+    "l2": lambda alpha, l1_ratio: (0.0, float(alpha)),
+    "l1": lambda alpha, l1_ratio: (float(alpha), 0.0),
+    "elasticnet": lambda alpha, l1_ratio: (float(alpha * l1_ratio), float(alpha * (1.0 - l1_ratio))),
+}
+
+
+def penalty_strengths(penalty, alpha, l1_ratio):
+    """``(l1, l2)`` of the ``penalty`` named (None: no penalty)."""
+    if penalty is None:
+        return 0.0, 0.0
+    return PENALTIES[penalty](alpha, l1_ratio)
 
 
 @dataclass
@@ -36,91 +48,30 @@ class Regularization:
     augment: object = None
 
     @classmethod
-    def from_estimator(cls, est, network, dtype, stochastic):
-        """Settings for fitting ``network`` with the estimator's parameters;
-        ``stochastic`` tells whether the solver works on mini-batches."""
+    def from_config(cls, config, network, dtype):
+        """Settings for fitting ``network`` with the configuration ``config``
+        (a ``FitConfig``)."""
         n_hidden = network.n_layers - 1
         reg = cls()
-        penalty = est.penalty
-        if penalty == "l2":
-            reg.l2 = float(est.alpha)
-        elif penalty == "l1":
-            reg.l1 = float(est.alpha)
-        elif penalty == "elasticnet":
-            reg.l1 = float(est.alpha * est.l1_ratio)
-            reg.l2 = float(est.alpha * (1.0 - est.l1_ratio))
-        reg.dropout = per_layer_dropout(est.dropout, n_hidden)
-        reg.max_norm = float(est.max_norm or 0.0)
-        reg.input_dropout = float(est.input_dropout)
-        reg.input_noise = float(est.input_noise)
-        reg.weight_noise = float(est.weight_noise)
-        reg.activity_l1 = float(est.activity_l1)
-        reg.adversarial_eps = float(est.adversarial_eps)
-        reg.adversarial_steps = int(est.adversarial_steps)
-        reg.tangent_prop = float(est.tangent_prop)
-        reg.prior_alpha = float(est.prior_alpha)
-        reg.augment = est.augment
-        if est.coef_prior is not None:
-            reg.prior = prior_parameters(est.coef_prior, network, dtype)
-        elif reg.prior_alpha > 0:
-            raise ValueError("prior_alpha > 0 needs coef_prior, the network to share with.")
-        reg._check_solver(est.solver, stochastic)
-        if reg.tangent_prop > 0 and (reg.dropout.any() or reg.weight_noise > 0):
-            raise ValueError(
-                "tangent_prop cannot be combined with dropout or weight_noise: the "
-                "penalty is the derivative of the network actually trained, which "
-                "these make random."
-            )
+        reg.l1, reg.l2 = config.l1, config.l2
+        reg.dropout = per_layer_dropout(config.dropout, n_hidden)
+        reg.max_norm = float(config.max_norm or 0.0)
+        reg.input_dropout = float(config.input_dropout)
+        reg.input_noise = float(config.input_noise)
+        reg.weight_noise = float(config.weight_noise)
+        reg.activity_l1 = float(config.activity_l1)
+        reg.adversarial_eps = float(config.adversarial_eps)
+        reg.adversarial_steps = int(config.adversarial_steps)
+        reg.tangent_prop = float(config.tangent_prop)
+        reg.prior_alpha = float(config.prior_alpha)
+        reg.augment = config.augment
+        if config.coef_prior is not None:
+            reg.prior = prior_parameters(config.coef_prior, network, dtype)
         return reg
-
-    def _check_solver(self, solver, stochastic):
-        if stochastic:
-            return
-        used = [name for name in _STOCHASTIC if self._on(name)]
-        if used:
-            raise ValueError(
-                f"{', '.join(used)} make{'s' if len(used) == 1 else ''} the training "
-                f"objective random, but solver={solver!r} minimises a fixed function "
-                "of the whole data set; use a stochastic solver ('sgd', 'adam', ...)."
-            )
-        if self.max_norm > 0:
-            raise ValueError(
-                f"max_norm is enforced by projecting the weights after every update "
-                f"of a stochastic solver; solver={solver!r} has no such step. Use "
-                "'sgd' or 'adam'."
-            )
-        if self.l1 > 0 and solver != "lbfgs":
-            raise ValueError(
-                f"penalty='l1'/'elasticnet' needs proximal updates (stochastic "
-                f"solvers) or bound constraints ('lbfgs'); solver={solver!r} would "
-                "only oscillate around zero."
-            )
-
-    def _on(self, name):
-        value = getattr(self, name)
-        if name == "dropout":
-            return bool(np.any(value > 0))
-        if name == "augment":
-            return value is not None
-        return value > 0
 
     @property
     def has_dropout(self):
         return bool(np.any(self.dropout > 0))
-
-    def kernel_array(self):
-        """The ``reg`` array of ``_kernels.config``."""
-        a = config.empty()
-        a[config.INPUT_DROPOUT] = self.input_dropout
-        a[config.INPUT_NOISE] = self.input_noise
-        a[config.ADVERSARIAL_EPS] = self.adversarial_eps
-        a[config.ADVERSARIAL_STEPS] = self.adversarial_steps
-        a[config.WEIGHT_NOISE] = self.weight_noise
-        a[config.L1] = self.l1
-        a[config.L2] = self.l2
-        a[config.PRIOR] = self.prior_alpha if self.prior is not None else 0.0
-        a[config.MAX_NORM] = self.max_norm
-        return a
 
 
 def per_layer_dropout(dropout, n_hidden):
