@@ -16,7 +16,8 @@ from skdeep._combinations import (
 )
 from skdeep._config import FitConfig
 from skdeep._listeners import Listener
-from skdeep._network import FullBatchObjective, Inputs, Network
+from skdeep._network import Inputs, Network
+from skdeep.optim._objective import FullBatchObjective
 from skdeep._training import Progress, StochasticLoop, TrainSet, run_full_batch
 from skdeep.optim import SGD, Adam
 from skdeep.regularization import PENALTIES, Regularization

@@ -117,7 +117,7 @@ def test_gradient_with_sparse_input_equals_dense():
 
 def test_chunked_full_batch_equals_one_block(monkeypatch):
     """Data sets larger than one block are accumulated chunk by chunk."""
-    import skdeep._network as network_module
+    import skdeep.optim._objective as objective_module
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(50, 4))
@@ -126,7 +126,7 @@ def test_chunked_full_batch_equals_one_block(monkeypatch):
     theta = rng.normal(size=net.n_params)
     l1, g1 = whole(theta)
     g1 = g1.copy()
-    monkeypatch.setattr(network_module, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(objective_module, "CHUNK_ROWS", 7)
     _, chunked = _objective([4, 3, 2], "elu", "squared_error", X, Y, np.ones(50), 0.1, np.float64)
     assert chunked.chunk == 7
     l2, g2 = chunked(theta)

@@ -53,12 +53,12 @@ def test_hvp_of_softmax_heads_sparse_input_and_prior():
 
 
 def test_hvp_without_hidden_layer_and_chunked(monkeypatch):
-    import skdeep._network as network_module
+    import skdeep.optim._objective as objective_module
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(40, 5))
     Y = _problem("binary_log_loss", 40, 2, rng)
-    monkeypatch.setattr(network_module, "CHUNK_ROWS", 9)
+    monkeypatch.setattr(objective_module, "CHUNK_ROWS", 9)
     net, obj = _objective([5, 2], "relu", "binary_log_loss", X, Y, np.ones(40), 0.1, np.float64)
     assert obj.chunk == 9
     theta = rng.normal(size=net.n_params)
@@ -121,9 +121,9 @@ def test_full_hessian_sparse_heads_prior_and_chunks(monkeypatch, dtype):
     """Sparse input (the first layer's input column from CSR rows), two
     softmax heads, a prior's curvature, several chunks of rows, one hidden
     layer and none."""
-    import skdeep._network as network_module
+    import skdeep.optim._objective as objective_module
 
-    monkeypatch.setattr(network_module, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(objective_module, "CHUNK_ROWS", 7)
     rng = np.random.default_rng(6)
     segments = [0, 3, 5]
     X = rng.normal(size=(20, 6))
