@@ -9,7 +9,10 @@ from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOpti
 
 from skdeep._kernels import activations as act
 from skdeep._kernels import linalg, losses, updates
+from skdeep._kernels._jit import kernel_code
 from skdeep._kernels.activations import ACTIVATIONS, LEAKY_SLOPE
+from skdeep._kernels.records import Diagonal, Hyper, OptimizerStep, Penalties
+from skdeep.optim import SGD, AdaGrad, AdaHessian, Adam, AdamW, RMSProp
 
 from .conftest import DTYPES, RTOL
 
@@ -246,6 +249,18 @@ def test_gathers_and_sums():
     np.testing.assert_array_equal(vector, [X[0, 1] + X[2, 2], X[1, 1] + X[3, 2], X[2, 1], X[3, 1]])
 
 
+# ---------------------------------------------------------------- optimizers
+
+
+def _no_diagonal():
+    """The Hessian probe of the optimizers that have none."""
+    return Diagonal(np.zeros(0), np.zeros(0))
+
+
+def _penalties(l2=0.0, l1=None, prior_coef=0.0, prior=None):
+    return Penalties(l2, l1, prior_coef, prior)
+
+
 def _run_reference(optimizer, params, grads, l2=0.0, n_weights=None):
     """scikit-learn's optimizer, fed the gradient plus the L2 term on the
     weights (the first ``n_weights`` entries)."""
@@ -256,14 +271,14 @@ def _run_reference(optimizer, params, grads, l2=0.0, n_weights=None):
     return params[0]
 
 
-def _run_kernel(code, theta, grads, state, hyper, lr, l2, n_weights):
+def _run_kernel(optimizer, theta, grads, lr, l2, n_weights):
     squares = []
-    empty = np.zeros(0)
+    state = optimizer.start(theta.shape[0], theta.dtype).state
+    opt = OptimizerStep(optimizer.code, state, optimizer.hyper(), lr, n_weights, 0)
     for t, g in enumerate(grads, start=1):
         w = theta[:n_weights].copy()
         got = updates.optimizer_step(
-            code, theta, g, state, hyper, 0, theta.shape[0], n_weights, t, lr, 1.0, l2,
-            0.0, 0.0, empty, empty, empty,
+            opt, theta, g, 0, theta.shape[0], t, 1.0, _penalties(l2), _no_diagonal()
         )
         squares.append((got[0], w @ w))
     return squares
@@ -281,10 +296,7 @@ def test_sgd_update_matches_sklearn(momentum, nesterov, l2):
         [theta0.copy()], grads, l2, 7,
     )
     theta = theta0.copy()
-    squares = _run_kernel(
-        updates.SGD, theta, grads, np.zeros((1, 10)), np.array([momentum, float(nesterov), 0, 0]),
-        0.1, l2, 7,
-    )
+    squares = _run_kernel(SGD(momentum=momentum, nesterov=nesterov), theta, grads, 0.1, l2, 7)
     np.testing.assert_allclose(theta, reference, rtol=1e-12)
     for got, expected in squares:  # the penalty of the weights before each step
         np.testing.assert_allclose(got, expected, rtol=1e-12)
@@ -299,12 +311,140 @@ def test_adam_update_matches_sklearn(l2):
         AdamOptimizer([theta0.copy()], 0.01, 0.8, 0.99, 1e-7), [theta0.copy()], grads, l2, 7
     )
     theta = theta0.copy()
-    squares = _run_kernel(
-        updates.ADAM, theta, grads, np.zeros((2, 10)), np.array([0.8, 0.99, 1e-7, 0]), 0.01, l2, 7
-    )
+    squares = _run_kernel(Adam(beta_1=0.8, beta_2=0.99, epsilon=1e-7), theta, grads, 0.01, l2, 7)
     np.testing.assert_allclose(theta, reference, rtol=1e-12)
     for got, expected in squares:
         np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+# Each optimizer's step from its paper, in NumPy: ``(theta, state, t, lr,
+# g, ridge, decay, d)`` -> ``(new theta, each coordinate's step)``, where
+# ``g`` already holds the L2 term (``ridge * theta``), ``decay`` is AdamW's
+# per coordinate and ``d`` AdaHessian's Hessian-diagonal estimate. ``state``
+# (float64 copies of the moments) is updated in place.
+
+
+def _sgd_reference(h, theta, state, t, lr, g, decay, d):
+    """scikit-learn's SGD; Nesterov's momentum as Sutskever et al. (2013)."""
+    if h.momentum == 0.0:
+        return theta - lr * g, np.full_like(theta, lr)
+    state[0] = h.momentum * state[0] - lr * g
+    step = h.momentum * state[0] - lr * g if h.nesterov else state[0]
+    return theta + step, np.full_like(theta, lr)
+
+
+def _adam_reference(h, theta, state, t, lr, g, decay, d):
+    """Kingma & Ba (2014), Algorithm 1 with section 2's epsilon; AdamW's
+    decoupled decay ``theta *= 1 - lr * decay`` (Loshchilov & Hutter, 2019)."""
+    state[0] = h.beta_1 * state[0] + (1 - h.beta_1) * g
+    state[1] = h.beta_2 * state[1] + (1 - h.beta_2) * g**2
+    step = lr * np.sqrt(1 - h.beta_2**t) / (1 - h.beta_1**t) / (np.sqrt(state[1]) + h.epsilon)
+    return theta * (1 - lr * decay) - step * state[0], step
+
+
+def _adagrad_reference(h, theta, state, t, lr, g, decay, d):
+    """Duchi, Hazan & Singer (2011): the sum of squared gradients."""
+    state[0] = state[0] + g**2
+    step = lr / (np.sqrt(state[0]) + h.epsilon)
+    return theta - step * g, step
+
+
+def _rmsprop_reference(h, theta, state, t, lr, g, decay, d):
+    """Tieleman & Hinton (2012): their moving average."""
+    state[0] = h.rho * state[0] + (1 - h.rho) * g**2
+    step = lr / (np.sqrt(state[0]) + h.epsilon)
+    return theta - step * g, step
+
+
+def _adahessian_reference(h, theta, state, t, lr, g, decay, d):
+    """Yao et al. (2021), Algorithm 1 (no spatial averaging)."""
+    state[0] = h.beta_1 * state[0] + (1 - h.beta_1) * g
+    state[1] = h.beta_2 * state[1] + (1 - h.beta_2) * d**2
+    v_hat = state[1] / (1 - h.beta_2**t)
+    step = lr / (1 - h.beta_1**t) / (np.sqrt(v_hat) ** h.hessian_power + h.epsilon)
+    return theta - step * state[0], step
+
+
+REFERENCE_STEPS = {
+    updates.SGD: _sgd_reference,
+    updates.ADAM: _adam_reference,
+    updates.ADAGRAD: _adagrad_reference,
+    updates.RMSPROP: _rmsprop_reference,
+    updates.ADAMW: _adam_reference,
+    updates.ADAHESSIAN: _adahessian_reference,
+}
+#: every optimizer, with hyper-parameters away from their defaults
+OPTIMIZER_CASES = [
+    SGD(momentum=0.0), SGD(momentum=0.8, nesterov=False), SGD(momentum=0.9, nesterov=True),
+    Adam(beta_1=0.8, beta_2=0.99, epsilon=1e-7), AdamW(beta_1=0.85, weight_decay=0.05),
+    AdaGrad(epsilon=1e-6), RMSProp(rho=0.8, epsilon=1e-7),
+    AdaHessian(), AdaHessian(beta_1=0.8, beta_2=0.99, epsilon=1e-3, hessian_power=0.5),
+]
+
+
+def test_the_registry_covers_every_optimizer():
+    codes = {
+        updates.SGD, updates.ADAM, updates.ADAGRAD, updates.RMSPROP, updates.ADAMW,
+        updates.ADAHESSIAN,
+    }
+    assert set(updates.UPDATE_RULES) == codes
+    assert set(REFERENCE_STEPS) == codes
+    assert {o.code for o in OPTIMIZER_CASES} == codes
+    assert {o.code for o in (SGD(), Adam(), AdamW(), AdaGrad(), RMSProp(), AdaHessian())} == codes
+    for code, rule in updates.UPDATE_RULES.items():
+        assert rule.update is updates._update_slice.kernels[code]
+        assert rule.l1_proximal is updates._l1_proximal_step.kernels[code]
+
+
+def test_a_rule_without_a_kernel_is_an_error():
+    rule = updates.UPDATE_RULES[updates.SGD]
+    with pytest.raises(TypeError, match="l1_proximal is not a compiled kernel"):
+        updates.selections({updates.SGD: rule._replace(l1_proximal=None)})
+    with pytest.raises(TypeError, match="update is not a compiled kernel"):
+        updates.selections({updates.SGD: rule._replace(update=_sgd_reference)})
+    with pytest.raises(TypeError):  # no field has a default
+        updates.UpdateRule(rule.update, n_slots=1)
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZER_CASES, ids=repr)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_optimizer_steps_as_its_paper_with_l2_and_l1(optimizer, dtype):
+    """Three steps of each registered optimizer against its NumPy reference:
+    the gradient scaled by ``gs`` plus L2 on the weights (the first
+    ``n_weights`` entries), the update, then the L1 proximal step on the
+    weights, soft-thresholding by ``l1`` times each coordinate's step."""
+    n, n_weights, lr, gs, l2, l1 = 11, 7, 0.05, 0.5, 0.1, 0.5
+    rng = np.random.default_rng(15)
+    theta = rng.normal(scale=0.05, size=n).astype(dtype)
+    zeros = 0
+    expected = theta.astype(np.float64)
+    hyper = optimizer.hyper()
+    state = optimizer.start(n, dtype).state
+    moments = np.zeros(state.shape)
+    reference = REFERENCE_STEPS[optimizer.code]
+    weights = np.arange(n) < n_weights
+    ridge = np.where(weights, l2, 0.0)
+    decay = np.where(weights, hyper.weight_decay, 0.0)
+    opt = OptimizerStep(kernel_code(optimizer.code), state, hyper, lr, n_weights, 0)
+    for t in range(1, 4):
+        grad = rng.normal(size=n).astype(dtype)
+        z = np.sign(rng.normal(size=n)).astype(dtype)
+        hz = rng.normal(size=n).astype(dtype)
+        before = theta.astype(np.float64)
+        got = updates.optimizer_step(
+            opt, theta, grad, 0, n, t, gs, _penalties(l2, l1), Diagonal(z, hz)
+        )
+        g = gs * grad + ridge * expected
+        d = z.astype(np.float64) * hz + ridge  # the L2 term's curvature
+        expected, step = reference(hyper, expected, moments, t, lr, g, decay, d)
+        expected[weights] = _soft(expected[weights], l1 * step[weights])
+        rtol = RTOL[dtype]
+        np.testing.assert_allclose(theta, expected, rtol=rtol, atol=rtol * 1e-2)
+        np.testing.assert_allclose(state, moments, rtol=rtol, atol=rtol * 1e-4)
+        w = before[:n_weights]
+        np.testing.assert_allclose(got[:2], [w @ w, np.abs(w).sum()], rtol=rtol)
+        zeros += np.count_nonzero(theta[:n_weights] == 0)
+    assert zeros  # exact zeros, not tiny values
 
 
 def _soft(w, t):
@@ -318,28 +458,13 @@ def test_l1_is_a_proximal_step_after_sgd():
     expected = theta - 0.1 * grad
     expected[:8] = _soft(expected[:8], 0.1 * 0.2)  # weights only
     before = theta.copy()
+    opt = OptimizerStep(updates.SGD, np.zeros((1, 12)), SGD(momentum=0.0).hyper(), 0.1, 8, 0)
     got = updates.optimizer_step(
-        updates.SGD, theta, grad, np.zeros((1, 12)), np.array([0.0, 0.0, 0, 0]), 0, 12, 8,
-        1, 0.1, 1.0, 0.0, 0.2, 0.0, np.zeros(0), np.zeros(0), np.zeros(0),
+        opt, theta, grad, 0, 12, 1, 1.0, _penalties(l1=0.2), _no_diagonal()
     )
     np.testing.assert_allclose(theta, expected, rtol=1e-14)
     assert (theta[:8] == 0).any()  # exact zeros, not tiny values
     np.testing.assert_allclose(got[1], np.abs(before[:8]).sum())
-
-
-def test_l1_proximal_step_of_adam_uses_its_preconditioned_step():
-    rng = np.random.default_rng(10)
-    theta = rng.normal(scale=0.01, size=6)
-    grad = rng.normal(size=6)
-    m = (1 - 0.9) * grad
-    v = (1 - 0.999) * grad**2
-    step = 0.01 * np.sqrt(1 - 0.999) / (1 - 0.9) / (np.sqrt(v) + 1e-8)
-    expected = _soft(theta - step * m, 0.5 * step)
-    updates.optimizer_step(
-        updates.ADAM, theta, grad, np.zeros((2, 6)), np.array([0.9, 0.999, 1e-8, 0]), 0, 6,
-        6, 1, 0.01, 1.0, 0.0, 0.5, 0.0, np.zeros(0), np.zeros(0), np.zeros(0),
-    )
-    np.testing.assert_allclose(theta, expected, rtol=1e-12)
 
 
 def test_prior_pulls_towards_the_prior_weights():
@@ -348,34 +473,53 @@ def test_prior_pulls_towards_the_prior_weights():
     prior = rng.normal(size=5)
     grad = np.zeros(5)
     before = theta.copy()
+    opt = OptimizerStep(updates.SGD, np.zeros((1, 5)), SGD(momentum=0.0).hyper(), 0.1, 5, 0)
     got = updates.optimizer_step(
-        updates.SGD, theta, grad, np.zeros((1, 5)), np.array([0.0, 0.0, 0, 0]), 0, 5, 5, 1,
-        0.1, 1.0, 0.0, 0.0, 2.0, prior, np.zeros(0), np.zeros(0),
+        opt, theta, grad, 0, 5, 1, 1.0, _penalties(prior_coef=2.0, prior=prior), _no_diagonal()
     )
     np.testing.assert_allclose(theta, before - 0.1 * 2.0 * (before - prior), rtol=1e-14)
     np.testing.assert_allclose(got[2], ((before - prior) ** 2).sum())
 
 
-@pytest.mark.parametrize("code", [updates.SGD, updates.ADAM, updates.ADAGRAD, updates.RMSPROP, updates.ADAMW, updates.ADAHESSIAN])
+@pytest.mark.parametrize("code", list(updates.UPDATE_RULES))
 def test_update_of_two_ranges_equals_one(code):
     """Workers update disjoint ranges; together they equal one update."""
     rng = np.random.default_rng(8)
     theta = rng.normal(size=23)
     grad = rng.normal(size=23)
     prior = rng.normal(size=23)
-    hyper = np.array([0.9, 1.0, 1e-8, 0.01])
+    hyper = Hyper(momentum=0.9, nesterov=True, weight_decay=0.01)
     whole, split = theta.copy(), theta.copy()
     s1, s2 = np.zeros((2, 23)), np.zeros((2, 23))
-    hz, z = rng.normal(size=23), np.sign(rng.normal(size=23))
-    args = (15, 1, 0.1, 0.7, 0.2, 0.05, 0.3, prior, hz, z)
+    diagonal = Diagonal(np.sign(rng.normal(size=23)), rng.normal(size=23))
+    penalties = _penalties(0.2, 0.05, 0.3, prior)
+    args = (1, 0.7, penalties, diagonal)
     # each call gets its own gradient: the step adds the prior's pull to it
-    a = updates.optimizer_step(code, whole, grad.copy(), s1, hyper, 0, 23, *args)
+    a = updates.optimizer_step(
+        OptimizerStep(code, s1, hyper, 0.1, 15, 0), whole, grad.copy(), 0, 23, *args
+    )
     g2 = grad.copy()
-    b1 = updates.optimizer_step(code, split, g2, s2, hyper, 0, 11, *args)
-    b2 = updates.optimizer_step(code, split, g2, s2, hyper, 11, 23, *args)
+    opt = OptimizerStep(code, s2, hyper, 0.1, 15, 0)
+    b1 = updates.optimizer_step(opt, split, g2, 0, 11, *args)
+    b2 = updates.optimizer_step(opt, split, g2, 11, 23, *args)
     np.testing.assert_array_equal(whole, split)
     np.testing.assert_array_equal(s1, s2)
     np.testing.assert_allclose(a, np.add(b1, b2), rtol=1e-14)
+
+
+def test_gradient_scale_and_averaging():
+    rng = np.random.default_rng(14)
+    theta = rng.normal(size=5)
+    g = rng.normal(size=5)
+    expected = theta - 0.1 * 0.25 * g
+    opt = OptimizerStep(updates.SGD, np.zeros((1, 5)), SGD(momentum=0.0).hyper(), 0.1, 5, 0)
+    updates.optimizer_step(opt, theta, g, 0, 5, 1, 0.25, _penalties(), _no_diagonal())
+    np.testing.assert_allclose(theta, expected, rtol=1e-14)
+    average = np.zeros(5)
+    values = [rng.normal(size=5) for _ in range(4)]
+    for k, value in enumerate(values, 1):
+        updates.average_update(average, value, 1.0 / k)
+    np.testing.assert_allclose(average, np.mean(values, axis=0), rtol=1e-12)
 
 
 def test_counter_based_random_numbers():
@@ -408,74 +552,3 @@ def test_counter_based_random_numbers():
     again = np.empty(10)
     fill_uniform(key, again)
     np.testing.assert_array_equal(again, u[:10])
-
-
-def _step(code, theta, grad, state, hyper, t=1, lr=0.1, gs=1.0, hz=None, z=None):
-    n = theta.shape[0]
-    empty = np.zeros(0)
-    return updates.optimizer_step(
-        code, theta, grad, state, np.asarray(hyper, dtype=float), 0, n, n, t, lr, gs, 0.0,
-        0.0, 0.0, empty, empty if hz is None else hz, empty if z is None else z,
-    )
-
-
-def test_adagrad_rmsprop_adamw_match_their_formulas():
-    rng = np.random.default_rng(12)
-    theta0 = rng.normal(size=8)
-    grads = [rng.normal(size=8) for _ in range(4)]
-    # AdaGrad
-    theta, G = theta0.copy(), np.zeros(8)
-    state = np.zeros((1, 8))
-    for t, g in enumerate(grads, 1):
-        G += g * g
-        expected = theta - 0.1 * g / (np.sqrt(G) + 1e-8)
-        _step(updates.ADAGRAD, theta, g, state, [1e-8, 0, 0, 0], t)
-        np.testing.assert_allclose(theta, expected, rtol=1e-12)
-    # RMSProp
-    theta, v = theta0.copy(), np.zeros(8)
-    state = np.zeros((1, 8))
-    for t, g in enumerate(grads, 1):
-        v = 0.9 * v + 0.1 * g * g
-        expected = theta - 0.1 * g / (np.sqrt(v) + 1e-8)
-        _step(updates.RMSPROP, theta, g, state, [0.9, 1e-8, 0, 0], t)
-        np.testing.assert_allclose(theta, expected, rtol=1e-12)
-    # AdamW: decoupled decay, then Adam on the gradient alone
-    theta, m, v = theta0.copy(), np.zeros(8), np.zeros(8)
-    state = np.zeros((2, 8))
-    for t, g in enumerate(grads, 1):
-        m = 0.9 * m + 0.1 * g
-        v = 0.999 * v + 0.001 * g * g
-        step = 0.1 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
-        expected = theta * (1 - 0.1 * 0.05) - step * m / (np.sqrt(v) + 1e-8)
-        _step(updates.ADAMW, theta, g, state, [0.9, 0.999, 1e-8, 0.05], t)
-        np.testing.assert_allclose(theta, expected, rtol=1e-12)
-
-
-def test_adahessian_matches_its_formula():
-    rng = np.random.default_rng(13)
-    theta = rng.normal(size=6)
-    m, v = np.zeros(6), np.zeros(6)
-    state = np.zeros((2, 6))
-    for t in range(1, 4):
-        g, hz, z = rng.normal(size=6), rng.normal(size=6), np.sign(rng.normal(size=6))
-        d = z * hz
-        m = 0.9 * m + 0.1 * g
-        v = 0.999 * v + 0.001 * d * d
-        denom = np.sqrt(v / (1 - 0.999**t)) ** 0.5 + 1e-4
-        expected = theta - 0.1 / (1 - 0.9**t) * m / denom
-        _step(updates.ADAHESSIAN, theta, g, state, [0.9, 0.999, 1e-4, 0.5], t, hz=hz, z=z)
-        np.testing.assert_allclose(theta, expected, rtol=1e-12)
-
-
-def test_gradient_scale_and_averaging():
-    rng = np.random.default_rng(14)
-    theta = rng.normal(size=5)
-    g = rng.normal(size=5)
-    expected = theta - 0.1 * 0.25 * g
-    _step(updates.SGD, theta, g, np.zeros((1, 5)), [0.0, 0.0, 0, 0], gs=0.25)
-    np.testing.assert_allclose(theta, expected, rtol=1e-14)
-    average = np.zeros(5)
-    values = [rng.normal(size=5) for _ in range(4)]
-    for k, value in enumerate(values, 1):
-        updates.average_update(average, value, 1.0 / k)
-    np.testing.assert_allclose(average, np.mean(values, axis=0), rtol=1e-12)

@@ -198,17 +198,43 @@ def test_grid_search_tunes_an_optimizers_parameters(iris):
     assert clone(est).solver is not est.solver  # cloned, not shared
 
 
+def test_optimizers_give_their_hyper_parameters_by_name():
+    """Each optimizer's ``Hyper`` holds its own values, as floats (and a
+    bool), whatever numbers it was given, and the defaults elsewhere (no
+    momentum, no decay); its state has the rows its registry entry says,
+    and a copy of the state shares the immutable record."""
+    from skdeep._kernels import updates
+    from skdeep._kernels.records import Hyper
+
+    sgd = SGD(momentum=0, nesterov=np.bool_(False)).hyper()
+    assert sgd == Hyper(momentum=0.0, nesterov=False)
+    assert type(sgd.momentum) is float and type(sgd.nesterov) is bool
+    assert RMSProp(rho=0.5, epsilon=1e-6).hyper() == Hyper(rho=0.5, epsilon=1e-6)
+    assert Adam(beta_1=0.8).hyper().weight_decay == 0.0
+    assert AdamW(weight_decay=0.1).hyper().weight_decay == 0.1
+    assert AdaHessian(hessian_power=0.5).hyper() == Hyper(epsilon=1e-4, hessian_power=0.5)
+    for optimizer in (SGD(), Adam(), AdamW(), AdaGrad(), RMSProp(), AdaHessian()):
+        state = optimizer.start(5, np.float32)
+        assert state.state.shape == (updates.UPDATE_RULES[optimizer.code].n_slots, 5)
+        assert state.state.dtype == np.float32
+        assert state.hyper == optimizer.hyper()
+        copy = state.copy()
+        assert copy.hyper is state.hyper and copy.state is not state.state
+
+
 def test_adamw_decays_weights_not_biases():
     """With a zero gradient only the decoupled decay acts: the weights (the
     first two entries) shrink by ``1 - lr * weight_decay``, the bias stays."""
     from skdeep._kernels import updates
+    from skdeep._kernels.records import Diagonal, OptimizerStep, Penalties
 
     theta = np.array([1.0, -2.0, 0.5])
-    state = np.zeros((2, 3))
-    hyper = AdamW(weight_decay=0.1).hyper_array()
+    optimizer = AdamW(weight_decay=0.1)
+    state = optimizer.start(3, theta.dtype).state
+    opt = OptimizerStep(optimizer.code, state, optimizer.hyper(), 0.5, 2, 0)
     updates.optimizer_step(
-        updates.ADAMW, theta, np.zeros(3), state, hyper, 0, 3, 2, 1, 0.5, 1.0, 0.0,
-        0.0, 0.0, np.zeros(0), np.zeros(0), np.zeros(0),
+        opt, theta, np.zeros(3), 0, 3, 1, 1.0, Penalties(0.0, None, 0.0, None),
+        Diagonal(np.zeros(0), np.zeros(0)),
     )
     np.testing.assert_allclose(theta, [0.95, -1.9, 0.5])
 

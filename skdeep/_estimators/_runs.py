@@ -95,7 +95,7 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
         progress.epoch = 0
         progress.lr = float(config.learning_rate_init)
     else:  # continuing: the same state, the current hyper-parameters
-        progress.optimizer.hyper[:] = optimizer.hyper_array()
+        progress.optimizer.hyper = optimizer.hyper()
     if validation is not None:
         if progress.validation_scores is None:
             progress.validation_scores = []

@@ -2,9 +2,11 @@
 
 An optimizer is a small description: its kernel code and hyper-parameters, as
 an object with ``get_params`` (so ``GridSearchCV`` can tune
-``solver__rho``). ``start`` allocates its state once per fit as flat arrays,
-which the compiled epoch updates in place; continuing training
-(``partial_fit``) continues the same state.
+``solver__rho``). ``hyper`` gives the hyper-parameters as the kernels read
+them, a ``records.Hyper``; the code selects the optimizer's kernels and
+number of state slots in ``updates.UPDATE_RULES``. ``start`` allocates its
+state once per fit as flat arrays, which the compiled epoch updates in place;
+continuing training (``partial_fit``) continues the same state.
 
 The estimators accept a name (``solver='rmsprop'``), built from the flat
 parameters of the fit's configuration where scikit-learn has them
@@ -19,6 +21,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
 from .._kernels import updates
+from .._kernels.records import Hyper
 
 
 @dataclass
@@ -27,33 +30,35 @@ class OptimizerState:
 
     code: int
     state: np.ndarray  # (n_slots, n_params), same dtype as theta
-    hyper: np.ndarray  # float64 hyper-parameters, read by the kernel
+    hyper: Hyper  # the hyper-parameters by name, immutable: replaced, not written
     counters: np.ndarray  # int64; counters[0] is the step count
 
     def copy(self):
-        return OptimizerState(
-            self.code, self.state.copy(), self.hyper.copy(), self.counters.copy()
-        )
+        return OptimizerState(self.code, self.state.copy(), self.hyper, self.counters.copy())
 
 
 class Optimizer(BaseEstimator):
-    """Base class of the first-order optimizers."""
+    """Base class of the first-order optimizers.
+
+    A subclass sets ``code`` (its entry in ``updates.UPDATE_RULES``, which
+    holds its kernels) and returns its hyper-parameters from ``hyper``.
+    """
 
     _parameter_constraints: dict = {}
     code = None
-    n_slots = 1
     #: whether the optimizer needs Hessian-vector products
     needs_hessian = False
 
-    def _hyper(self):
-        return []
+    @property
+    def n_slots(self):
+        """Number of rows of the optimizer's state."""
+        return updates.UPDATE_RULES[self.code].n_slots
 
-    def hyper_array(self):
-        """The hyper-parameters as the kernel reads them."""
-        hyper = np.zeros(4, dtype=np.float64)
-        values = self._hyper()
-        hyper[: len(values)] = values
-        return hyper
+    def hyper(self):
+        """The hyper-parameters as the kernels read them: a ``records.Hyper``
+        with this optimizer's fields set (as floats, ``nesterov`` a bool, so
+        that every value types alike) and the others at their defaults."""
+        return Hyper()
 
     def start(self, n_params, dtype):
         """A fresh state for ``n_params`` parameters of ``dtype``."""
@@ -61,7 +66,7 @@ class Optimizer(BaseEstimator):
         return OptimizerState(
             self.code,
             np.zeros((self.n_slots, n_params), dtype=dtype),
-            self.hyper_array(),
+            self.hyper(),
             np.zeros(1, dtype=np.int64),
         )
 
@@ -72,6 +77,8 @@ _POSITIVE = Interval(Real, 0, None, closed="neither")
 
 class SGD(Optimizer):
     """Stochastic gradient descent with (Nesterov) momentum, as scikit-learn's.
+    Its state is the velocity; an L1 penalty soft-thresholds the weights by
+    its coefficient times ``lr`` after each step.
 
     Parameters
     ----------
@@ -91,12 +98,15 @@ class SGD(Optimizer):
         self.momentum = momentum
         self.nesterov = nesterov
 
-    def _hyper(self):
-        return [self.momentum, float(self.nesterov)]
+    def hyper(self):
+        return Hyper(momentum=float(self.momentum), nesterov=bool(self.nesterov))
 
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2014), with scikit-learn's placement of epsilon.
+    Its state is the two moments; an L1 penalty soft-thresholds each weight
+    by its coefficient times the weight's step
+    ``lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) / (sqrt(v) + epsilon)``.
 
     Parameters
     ----------
@@ -108,22 +118,23 @@ class Adam(Optimizer):
 
     _parameter_constraints: dict = {"beta_1": [_UNIT], "beta_2": [_UNIT], "epsilon": [_POSITIVE]}
     code = updates.ADAM
-    n_slots = 2
 
     def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
 
-    def _hyper(self):
-        return [self.beta_1, self.beta_2, self.epsilon]
+    def hyper(self):  # weight_decay stays 0: the kernels it shares with AdamW decay nothing
+        return Hyper(
+            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon)
+        )
 
 
 class AdamW(Optimizer):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): before each
     Adam step the weights (not the biases) shrink by ``lr * weight_decay``. The
     estimator's ``alpha`` penalty still adds to the gradient; set
-    ``penalty=None`` for AdamW's decay alone.
+    ``penalty=None`` for AdamW's decay alone. State and L1 step as Adam's.
 
     Parameters
     ----------
@@ -140,7 +151,6 @@ class AdamW(Optimizer):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
     }
     code = updates.ADAMW
-    n_slots = 2
 
     def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01):
         self.beta_1 = beta_1
@@ -148,13 +158,18 @@ class AdamW(Optimizer):
         self.epsilon = epsilon
         self.weight_decay = weight_decay
 
-    def _hyper(self):
-        return [self.beta_1, self.beta_2, self.epsilon, self.weight_decay]
+    def hyper(self):
+        return Hyper(
+            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon),
+            weight_decay=float(self.weight_decay),
+        )
 
 
 class AdaGrad(Optimizer):
     """AdaGrad (Duchi, Hazan & Singer, 2011): per-parameter steps
-    ``lr / (sqrt(sum of squared gradients) + epsilon)``.
+    ``lr / (sqrt(sum of squared gradients) + epsilon)``. Its state is that
+    sum; an L1 penalty soft-thresholds each weight by its coefficient times
+    the weight's step.
 
     Parameters
     ----------
@@ -168,13 +183,15 @@ class AdaGrad(Optimizer):
     def __init__(self, epsilon=1e-8):
         self.epsilon = epsilon
 
-    def _hyper(self):
-        return [self.epsilon]
+    def hyper(self):
+        return Hyper(epsilon=float(self.epsilon))
 
 
 class RMSProp(Optimizer):
     """RMSProp (Tieleman & Hinton, 2012): per-parameter steps
-    ``lr / (sqrt(moving average of squared gradients) + epsilon)``.
+    ``lr / (sqrt(moving average of squared gradients) + epsilon)``. Its
+    state is that average; an L1 penalty soft-thresholds each weight by its
+    coefficient times the weight's step.
 
     Parameters
     ----------
@@ -191,15 +208,17 @@ class RMSProp(Optimizer):
         self.rho = rho
         self.epsilon = epsilon
 
-    def _hyper(self):
-        return [self.rho, self.epsilon]
+    def hyper(self):
+        return Hyper(rho=float(self.rho), epsilon=float(self.epsilon))
 
 
 class AdaHessian(Optimizer):
     """AdaHessian (Yao et al., 2021): Adam whose second moment is that of the
     Hessian's diagonal, estimated at every step by Hutchinson's method
     ``z * (H z)`` with ``H z`` an exact Hessian-vector product and ``z`` random
-    signs.
+    signs. Its state is the two moments; an L1 penalty soft-thresholds each
+    weight by its coefficient times the weight's step
+    ``lr / (1 - beta_1^t) / (sqrt(v / (1 - beta_2^t))^k + epsilon)``.
 
     Parameters
     ----------
@@ -216,7 +235,6 @@ class AdaHessian(Optimizer):
         "hessian_power": [Interval(Real, 0, 1, closed="right")],
     }
     code = updates.ADAHESSIAN
-    n_slots = 2
     needs_hessian = True
 
     def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-4, hessian_power=1.0):
@@ -225,8 +243,11 @@ class AdaHessian(Optimizer):
         self.epsilon = epsilon
         self.hessian_power = hessian_power
 
-    def _hyper(self):
-        return [self.beta_1, self.beta_2, self.epsilon, self.hessian_power]
+    def hyper(self):
+        return Hyper(
+            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon),
+            hessian_power=float(self.hessian_power),
+        )
 
 
 #: solver name -> builder of the optimizer from a fit's configuration, which
