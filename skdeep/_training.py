@@ -251,7 +251,7 @@ class StochasticLoop:
 
     def _probe(self, ws, rows, S, dtype):
         """AdaHessian's stacked ``Probe``, or None for other optimizers."""
-        if not getattr(self.progress.optimizer, 'needs_hessian', self.progress.optimizer.code == 5):  # TEMPORARY
+        if not self.progress.optimizer.needs_hessian:
             return None
         P = self.network.n_params
         return Probe(

@@ -17,9 +17,9 @@ from skdeep._combinations import (
 from skdeep._config import FitConfig
 from skdeep._listeners import Listener
 from skdeep._network import Inputs, Network
-from skdeep.optim._objective import FullBatchObjective
 from skdeep._training import Progress, StochasticLoop, TrainSet, run_full_batch
 from skdeep.optim import SGD, Adam
+from skdeep.optim._objective import FullBatchObjective
 from skdeep.regularization import PENALTIES, Regularization
 from skdeep.schedules import Constant
 

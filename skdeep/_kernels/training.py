@@ -74,16 +74,7 @@ from .records import (
 )
 from .regularizers import max_norm_project, perturb_inputs
 from .step import shard_step
-from .updates import average_update
-from .updates import optimizer_step as _old_optimizer_step
-
-
-@jit
-def optimizer_step(opt, theta, grad, lo, hi, t, gs, penalties, diagonal):  # TEMPORARY adapter
-    return _old_optimizer_step(
-        opt.code, theta, grad, opt.state, opt.hyper, lo, hi, opt.n_weights, t, opt.lr, gs,
-        penalties.l2, penalties.l1, penalties.prior_coef, penalties.prior, diagonal.hz, diagonal.z,
-    )
+from .updates import average_update, optimizer_step
 
 # counters in ``sync``: (claimed, done) per phase
 _NOISE, _SHARDS, _UPDATE, _PROJECT, _PROBE, _SUM = 0, 2, 4, 6, 8, 10

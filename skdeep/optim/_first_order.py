@@ -32,9 +32,12 @@ class OptimizerState:
     state: np.ndarray  # (n_slots, n_params), same dtype as theta
     hyper: Hyper  # the hyper-parameters by name, immutable: replaced, not written
     counters: np.ndarray  # int64; counters[0] is the step count
+    needs_hessian: bool = False  # AdaHessian: the epoch gets a Hessian probe
 
     def copy(self):
-        return OptimizerState(self.code, self.state.copy(), self.hyper, self.counters.copy())
+        return OptimizerState(
+            self.code, self.state.copy(), self.hyper, self.counters.copy(), self.needs_hessian
+        )
 
 
 class Optimizer(BaseEstimator):
@@ -68,6 +71,7 @@ class Optimizer(BaseEstimator):
             np.zeros((self.n_slots, n_params), dtype=dtype),
             self.hyper(),
             np.zeros(1, dtype=np.int64),
+            self.needs_hessian,
         )
 
 
