@@ -11,13 +11,17 @@ number of cores and by how many rows a batch gives each worker.
 The workers are the calling thread and threads of a pool kept for the
 process (``run_workers``); the compiled epoch releases the GIL. A process
 forked from one that trained gets a fresh pool: the parent's threads do not
-exist in the child.
+exist in the child (on platforms without ``fork``, such as Windows, there is
+nothing to do). With ``NUMBA_DISABLE_JIT=1`` the epoch is Python, which
+holds the GIL, so the calling thread does all the work alone (the same
+result: see ``run_workers``).
 """
 
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
+import numba
 from threadpoolctl import ThreadpoolController
 
 #: fewest rows of a mini-batch per shard: below it, synchronising the
@@ -35,7 +39,8 @@ def _forget_pool():
     _pool = None
 
 
-os.register_at_fork(after_in_child=_forget_pool)
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _blas():
@@ -84,7 +89,7 @@ def run_workers(worker, n_workers, *args):
     threads start.
     """
     global _pool
-    if n_workers <= 1:
+    if n_workers <= 1 or numba.config.DISABLE_JIT:
         return worker(*args)
     if _pool is None:
         _pool = ThreadPoolExecutor(MAX_SHARDS - 1, thread_name_prefix="skdeep")

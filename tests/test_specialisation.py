@@ -1,4 +1,4 @@
-"""Compiling for the codes in use: ``Constant``, ``Specialised`` and ``switch``
+"""Compiling for the codes in use: ``Constant``, records and ``switch``
 (``skdeep._kernels._jit``), and a fit that compiles only its own activation
 and optimizer."""
 
@@ -17,7 +17,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skdeep import MLPClassifier
 from skdeep._kernels import _jit, activations, updates
-from skdeep._kernels._jit import Constant, Specialised, switch
+from skdeep._kernels._jit import Constant, switch
+from skdeep._kernels.records import Layout
 
 ONE = Constant(1)
 
@@ -89,33 +90,36 @@ def test_a_switch_needs_kernels_of_one_arity():
         switch("bad", {0: numba.njit(lambda x: x), 1: numba.njit(lambda x, y: x)})
 
 
-def test_a_specialised_tuple_types_its_constants_as_literals():
+def test_a_record_types_its_constants_as_literals():
     a = np.zeros(3)
-    t = Specialised((a, Constant(3), 1.0))
-    assert numba.typeof(t) == types.Tuple((numba.typeof(a), types.IntegerLiteral(3), types.float64))
-    assert numba.typeof(t) is numba.typeof(Specialised((np.ones(3), Constant(3), 2.0)))  # from the cache
-    assert numba.typeof(Specialised((a, Constant(4), 1.0))).types[1] == types.IntegerLiteral(4)
-    assert numba.typeof(Specialised((a.astype(np.float32), Constant(3), 1.0))).types[0].dtype == types.float32
+    r = Layout(a, a, a, Constant(3), 1, a)
+    typ = numba.typeof(r)
+    assert isinstance(typ, types.NamedTuple) and typ.types[3] == types.IntegerLiteral(3)
+    assert typ.types[4] == types.int64
+    assert numba.typeof(Layout(np.ones(3), a, a, Constant(3), 2, a)) is typ  # from the cache
+    assert numba.typeof(Layout(a, a, a, Constant(4), 1, a)).types[3] == types.IntegerLiteral(4)
+    assert numba.typeof(Layout(a.astype(np.float32), a, a, Constant(3), 1, a)).types[0].dtype == types.float32
     # a Constant's place is part of the key: same fingerprint, other types
-    assert numba.typeof(Specialised((Constant(1), 2))) != numba.typeof(Specialised((1, Constant(2))))
+    assert numba.typeof(Layout(a, a, a, Constant(1), 2, a)) != numba.typeof(Layout(a, a, a, 1, Constant(2), a))
 
     @numba.njit
-    def second(t):
-        return t[1] + t[2]
+    def code_plus_loss(net):
+        return net.activation + net.loss
 
-    assert second(t) == 4.0
-    assert second.signatures[0][0].types[1] == types.IntegerLiteral(3)
+    assert code_plus_loss(r) == 4
+    assert code_plus_loss.signatures[0][0].types[3] == types.IntegerLiteral(3)
 
 
 def test_kernel_arguments_follow_the_specialise_setting(monkeypatch):
-    items = (np.zeros(2), activations.RELU, 0.5)
+    from skdeep._network import Network
+
+    net = Network([3, 4, 2], "relu", "log_loss")
     monkeypatch.setattr(_jit, "SPECIALISE", True)
-    on = _jit.kernel_tuple(items)
-    assert isinstance(on, Specialised) and type(on[1]) is Constant
+    assert type(net.layout().activation) is Constant
     assert type(_jit.kernel_code(3)) is Constant
     monkeypatch.setattr(_jit, "SPECIALISE", False)
-    off = _jit.kernel_tuple(items)
-    assert type(off) is tuple and type(off[1]) is int and off[1] == activations.RELU
+    off = net.layout()
+    assert type(off.activation) is int and off.activation == activations.RELU
     assert type(_jit.kernel_code(activations.RELU)) is int
     # a cheap option that is off: its zeros at run time, else None
     assert _jit.option(0.0, False) == 0.0 and _jit.option(0.5, True) == 0.5

@@ -10,9 +10,8 @@ threading backend run several fits at once.
 A fit compiles only the activation and optimizer it uses: their codes are
 compile-time ``Constant``s and each selection is a ``switch`` (numba
 overloads, see ``SPECIALISE``); the options it leaves off reach the kernels
-as None (``option``), which numba prunes. Two more things cut what a fresh process pays
-(numba internals, with numba's own behaviour as the fallback when they are
-missing):
+as None (``option``), which numba prunes. Two more things cut what a fresh
+process pays:
 
 - loading from the cache skips numba's context refresh
   (``_FastLoadingCache``): 0.1 s of a fresh process's first fit;
@@ -26,37 +25,124 @@ missing):
 And the machine code of a kernel calls its own copies of its callees
 (``_SelfContainedLibrary``), so that the process that compiles a kernel
 computes the same bits as every process that loads it.
+
+These three hooks subclass numba internals. They are built in one place
+(``_numba_hooks``), which also checks that numba's methods they override or
+rely on still exist, take the same arguments and are still called where the
+hooks expect; on a numba outside ``TESTED_NUMBA``, on any failure there, or
+with ``SKDEEP_PLAIN_NUMBA=1`` in the environment, the kernels are plain
+``numba.njit`` functions, after one ``NumbaFallbackWarning``. With
+``NUMBA_DISABLE_JIT=1`` (numba's way to debug kernels as Python) every
+decorator returns the Python function itself, as ``numba.njit`` does.
 """
 
 import hashlib
 import inspect
 import os
 import types as pytypes
+import warnings
+from typing import NamedTuple
 
 import numba
 from numba.core import errors, types
-from numba.extending import overload, typeof_impl
-
-try:  # numba internals; without them, numba's own cache, wrappers and linking
-    from llvmlite import binding as llvm
-    from numba.core.caching import FunctionCache
-    from numba.core.codegen import JITCodeLibrary
-    from numba.core.compiler import Compiler
-    from numba.core.registry import CPUDispatcher
-    from numba.core.runtime import rtsys
-except ImportError:  # pragma: no cover
-    FunctionCache = None
-try:  # numba's C fingerprint of a value's type; without it, typed each call
-    from numba._dispatcher import compute_fingerprint
-except ImportError:  # pragma: no cover
-    compute_fingerprint = None
+from numba.extending import intrinsic, overload, typeof_impl
 
 FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 #: the options of a kernel that only kernels call
 _INNER_OPTIONS = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
+#: the oldest and newest numba (major, minor) the hooks were tested with
+#: (``pyproject.toml`` admits the same range)
+TESTED_NUMBA = ((0, 60), (0, 68))
+#: whether to use plain numba, without the hooks (``SKDEEP_PLAIN_NUMBA``, off
+#: unless set to something other than ``0``): for a user whose numba
+#: misbehaves with them, and for the test of the fallback
+PLAIN_NUMBA = os.environ.get("SKDEEP_PLAIN_NUMBA", "0") not in ("", "0")
 
-if FunctionCache is not None:
+
+class NumbaFallbackWarning(UserWarning):
+    """skdeep's hooks into numba internals are not installed: the kernels are
+    plain ``numba.njit`` functions. Fits give the same models within
+    rounding; first fits compile and load somewhat more slowly."""
+
+
+def compiles():
+    """Whether numba compiles the kernels: not with ``NUMBA_DISABLE_JIT=1``,
+    which runs them as Python."""
+    return not numba.config.DISABLE_JIT
+
+
+class _Hooks(NamedTuple):
+    dispatcher: type
+    cache: type
+    inner_kernel: type
+    library: type
+    pipeline: type
+    fingerprint: object
+
+
+def _require(owner, name, parameters, calls=(), only=False):
+    """Raise unless numba's ``owner.name`` takes ``parameters`` and its code
+    names each of ``calls`` (``only``: and nothing else), as the hooks
+    expect: a renamed method, or an override numba no longer calls, would
+    otherwise fail or change the behaviour silently."""
+    function = getattr(owner, name)
+    found = list(inspect.signature(function).parameters)
+    if found != list(parameters):
+        raise TypeError(f"{owner.__name__}.{name} takes {found}, expected {list(parameters)}")
+    names = set(function.__code__.co_names)
+    if (names != set(calls)) if only else not set(calls) <= names:
+        raise TypeError(f"{owner.__name__}.{name} uses {sorted(names)}, expected {sorted(calls)}")
+
+
+def _numba_hooks():
+    """The hooks into numba internals (``_Hooks``); raises if numba is
+    outside ``TESTED_NUMBA`` or does not have what they need."""
+    version = tuple(int(part) for part in numba.__version__.split(".")[:2])
+    if not TESTED_NUMBA[0] <= version <= TESTED_NUMBA[1]:
+        raise RuntimeError(f"numba {numba.__version__} is outside the tested range "
+                           "{}.{} to {}.{}".format(*TESTED_NUMBA[0], *TESTED_NUMBA[1]))
+    from llvmlite import binding as llvm
+    from numba._dispatcher import compute_fingerprint
+    from numba.core.caching import FunctionCache
+    from numba.core.codegen import JITCodeLibrary, JITCPUCodegen
+    from numba.core.compiler import Compiler
+    from numba.core.cpu import CPUTargetOptions
+    from numba.core.registry import CPUDispatcher
+    from numba.core.runtime import rtsys
+    from numba.core.typed_passes import NativeLowering
+
+    # _FastLoadingCache: numba's loading is the refresh plus what it repeats
+    _require(FunctionCache, "load_overload", ["self", "sig", "target_context"],
+             ["refresh", "_guard_against_spurious_io_errors", "_load_overload"], only=True)
+    _require(FunctionCache, "_load_overload", ["self", "sig", "target_context"])
+    _require(CPUDispatcher, "enable_caching", ["self"], ["FunctionCache", "_cache"])
+    _require(CPUDispatcher, "compile", ["self", "sig"], ["_cache", "load_overload"])
+    if not callable(rtsys.initialize):
+        raise TypeError("numba's runtime has no initialize")
+    # _InnerKernel and _dispatcher: the dispatcher numba.njit makes
+    _require(CPUDispatcher, "__init__",
+             ["self", "py_func", "locals", "targetoptions", "pipeline_class"], ["targetoptions"])
+    missing = [k for k in [*_INNER_OPTIONS, "nogil", "fastmath", "error_model", "inline"]
+               if not hasattr(CPUTargetOptions, k)]
+    if missing:
+        raise TypeError(f"numba's CPU target has no option {missing}")
+    # _SelfContainedLibrary and _Pipeline: the library numba would make,
+    # made by the pipeline before numba's lowering makes one
+    if JITCPUCodegen._library_class is not JITCodeLibrary:
+        raise TypeError("numba's JIT codegen makes another code library")
+    _require(JITCodeLibrary, "__init__", ["self", "codegen", "name"])
+    _require(JITCodeLibrary, "finalize", ["self"],
+             ["_optimize_final_module", "_get_module_for_linking"])
+    _require(JITCodeLibrary, "_optimize_final_module", ["self"], ["_final_module"])
+    _require(JITCodeLibrary, "_get_module_for_linking", ["self"], ["_final_module"])
+    _require(JITCodeLibrary, "enable_object_caching", ["self"])
+    _require(Compiler, "compile_extra", ["self", "func"])
+    _require(NativeLowering, "run_pass", ["self", "state"], ["library", "create_library"])
+    for linkage in ("external", "linkonce_odr"):
+        getattr(llvm.Linkage, linkage)
+    # records holding Constants: numba's fingerprint of a tuple
+    compute_fingerprint((1, 2.0))
 
     class _FastLoadingCache(FunctionCache):
         """numba's cache of a function's machine code, loaded without
@@ -95,18 +181,10 @@ if FunctionCache is not None:
         def __call__(self, *args, **kwargs):
             twin = self.__dict__.get("_twin")
             if twin is None:
-                function = self.py_func
-                copy = pytypes.FunctionType(
-                    function.__code__, function.__globals__, function.__name__,
-                    function.__defaults__, function.__closure__,
-                )
-                copy.__qualname__ = function.__qualname__ + "_from_python"
-                copy.__module__ = function.__module__
-                copy.__doc__ = function.__doc__
                 options = {k: v for k, v in self.targetoptions.items() if k not in _INNER_OPTIONS}
+                copy = _renamed(self.py_func, "_from_python")
                 twin = self._twin = _dispatcher(copy, options, CPUDispatcher)
             return twin(*args, **kwargs)
-
 
     class _SelfContainedLibrary(JITCodeLibrary):
         """A kernel's machine code, calling copies of the kernels it calls
@@ -164,6 +242,57 @@ if FunctionCache is not None:
                 self.state.library.enable_object_caching()  # as numba does, for the cache
             return super().compile_extra(func)
 
+    hooks = _Hooks(
+        CPUDispatcher, _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _Pipeline,
+        compute_fingerprint,
+    )
+    for cls in hooks[1:5]:  # module-level names, for pickle (numba pickles a dispatcher's class)
+        cls.__qualname__ = cls.__name__
+    return hooks
+
+
+def _install_hooks():
+    """The hooks (``_Hooks``), or None after one ``NumbaFallbackWarning`` if
+    they cannot be used (any exception) or ``PLAIN_NUMBA``; None, quietly,
+    when numba does not compile."""
+    if not compiles():
+        return None
+    if PLAIN_NUMBA:
+        reason = "SKDEEP_PLAIN_NUMBA is set"
+    else:
+        try:
+            return _numba_hooks()
+        except Exception as error:  # whatever numba changed
+            reason = f"{type(error).__name__}: {error}"
+    warnings.warn(
+        f"skdeep compiles its kernels with plain numba, without its hooks into "
+        f"numba's internals ({reason}). Models are the same within rounding; first "
+        f"fits compile and load more slowly.",
+        NumbaFallbackWarning, stacklevel=2,
+    )
+    return None
+
+
+_HOOKS = _install_hooks()
+if _HOOKS is not None:  # the module's names of the hooks (tests patch and inspect them)
+    _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _Pipeline = _HOOKS[1:5]
+else:
+    _FastLoadingCache = _InnerKernel = _SelfContainedLibrary = _Pipeline = None
+
+
+def _renamed(function, suffix):
+    """A copy of ``function`` whose qualified name (and so numba's cache
+    file) ends in ``suffix``."""
+    copy = pytypes.FunctionType(
+        function.__code__, function.__globals__, function.__name__,
+        function.__defaults__, function.__closure__,
+    )
+    copy.__qualname__ = function.__qualname__ + suffix
+    copy.__module__ = function.__module__
+    copy.__doc__ = function.__doc__
+    copy.__kwdefaults__ = function.__kwdefaults__
+    return copy
+
 
 def _dispatcher(function, options, kind):
     """What ``numba.njit(**options)(function)`` makes, as a ``kind``, with
@@ -180,15 +309,34 @@ def kernel_decorator(python=False, **options):
     """``numba.njit`` with the cache and ``nogil`` on, numpy's error model,
     ``options`` and the fast cache loading. ``python``: whether Python code
     calls the kernel; other kernels are compiled without the CPython
-    wrapper (``_InnerKernel``)."""
+    wrapper (``_InnerKernel``).
+
+    Without the hooks, plain ``numba.njit`` under a name of its own
+    (``_plain``): numba's cache does not key on the compile options, and a
+    kernel cached with the hooks has no CPython wrapper. With
+    ``NUMBA_DISABLE_JIT=1``, the function itself.
+    """
     options = {"nogil": True, "error_model": "numpy", **options}
-    if FunctionCache is None:  # pragma: no cover
-        return numba.njit(cache=True, **options)
 
     def decorate(function):
+        if not compiles():
+            return function
+        if _HOOKS is None:
+            return numba.njit(cache=True, **options)(_renamed(function, "_plain"))
         if python:
-            return _dispatcher(function, options, CPUDispatcher)
+            return _dispatcher(function, options, _HOOKS.dispatcher)
         return _dispatcher(function, {**options, **_INNER_OPTIONS}, _InnerKernel)
+
+    return decorate
+
+
+def intrinsic_with_python(python):
+    """numba's ``intrinsic`` decorator, with ``python`` standing in for the
+    intrinsic when numba does not compile (``NUMBA_DISABLE_JIT=1``): an
+    intrinsic cannot run as Python."""
+
+    def decorate(typer):
+        return intrinsic(typer) if compiles() else python
 
     return decorate
 
@@ -216,8 +364,8 @@ def optional(impl):
     """
     compiled = jit(impl)
 
-    def kernel(x, *args):
-        raise NotImplementedError("compiled only: call it from a numba kernel")
+    def kernel(x, *args):  # from Python (and with NUMBA_DISABLE_JIT=1)
+        return None if x is None else compiled(x, *args)
 
     kernel.__name__ = kernel.__qualname__ = impl.__name__
     kernel.__doc__ = impl.__doc__
@@ -258,7 +406,7 @@ class Constant(int):
     The codes of the activations and optimizers are Constants.
     numba's dispatcher cannot fingerprint an int subclass in C and types
     such an argument in Python at each call: pass Constants alone or in a
-    ``Specialised`` tuple.
+    record (``records``), whose type is then looked up in a cache.
     """
 
     __slots__ = ()  # and no __repr__ of its own: llvmlite writes constants with str()
@@ -269,48 +417,10 @@ def _typeof_constant(value, context):
     return types.IntegerLiteral(int(value))
 
 
-class Specialised(tuple):
-    """A tuple of kernel arguments that holds Constants, typed from a cache.
-
-    numba types a tuple that holds a Constant in Python at every call (90 us
-    for a network's description); this one costs about 8 us (numba then
-    hashes the type, recursively): its type is looked up by numba's own
-    fingerprint of the tuple with plain ints in place of the Constants, and
-    by the Constants' values and places. Only the tuple's own items may be
-    Constants, not those of tuples nested in it.
-    """
-
-    __slots__ = ()
-
-
-_SPECIALISED_TYPES = {}
-
-
-@typeof_impl.register(Specialised)
-def _typeof_specialised(value, context):
-    if compute_fingerprint is None:  # pragma: no cover
-        return types.BaseTuple.from_types([typeof_impl(x, context) for x in value])
-    plain = tuple([int(x) if type(x) is Constant else x for x in value])
-    constants = tuple([(i, int(x)) for i, x in enumerate(value) if type(x) is Constant])
-    key = (compute_fingerprint(plain), constants)
-    found = _SPECIALISED_TYPES.get(key)
-    if found is None:
-        found = types.BaseTuple.from_types([typeof_impl(x, context) for x in value])
-        _SPECIALISED_TYPES[key] = found
-    return found
-
-
 def kernel_code(code):
     """``code`` as the kernels should get it: a Constant when
     ``SPECIALISE``, else a plain int."""
     return Constant(code) if SPECIALISE else int(code)
-
-
-def kernel_tuple(items):
-    """The tuple of ``items`` for the kernels, its codes (Constants) made
-    by ``kernel_code``."""
-    items = [kernel_code(x) if isinstance(x, Constant) else x for x in items]
-    return Specialised(items) if SPECIALISE else tuple(items)
 
 
 def switch(name, kernels):
@@ -323,7 +433,7 @@ def switch(name, kernels):
     From Python, ``f`` makes the choice at run time.
     """
     codes = list(kernels)
-    arity = {len(inspect.signature(k.py_func).parameters) for k in kernels.values()}
+    arity = {len(inspect.signature(getattr(k, "py_func", k)).parameters) for k in kernels.values()}
     if len(arity) != 1:
         raise TypeError(f"{name}: the kernels take different numbers of arguments")
     # written out with explicit arguments, which numba's IR inliner needs (it

@@ -12,17 +12,56 @@ already claimed, so the scheme cannot deadlock, whatever the thread pool
 does: if the workers happen to run one after the other on a single thread, the
 first does every item and the others find nothing left. Waiting workers spin
 briefly, then yield the CPU to a partner that may have been descheduled.
+
+With ``NUMBA_DISABLE_JIT=1`` the kernels run as Python and each intrinsic is
+replaced by a Python function under one lock.
 """
 
+import os
+import threading
+import time
+
+from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
 
-from ._jit import jit
+from ._jit import intrinsic_with_python, jit
 
 #: spins before a waiting worker starts yielding the CPU
 SPINS_BEFORE_YIELD = 200
+#: the C functions that give the CPU to another thread, by platform: the
+#: first the process has is called (none: the worker only spins)
+_YIELD_FUNCTIONS = ("sched_yield", "SwitchToThread")  # POSIX, Windows
+#: the Python stand-ins' atomicity (``NUMBA_DISABLE_JIT=1``)
+_PYTHON_LOCK = threading.Lock()
+
+
+def _fetch_add_python(array, index, value):
+    with _PYTHON_LOCK:
+        old = array[index]
+        array[index] = old + value
+        return old
+
+
+def _load_python(array, index):
+    with _PYTHON_LOCK:
+        return array[index]
+
+
+def _compare_exchange_python(array, index, expected, value):
+    with _PYTHON_LOCK:
+        found = array[index]
+        if found == expected:
+            array[index] = value
+        return found
+
+
+def _yield_cpu_python():
+    if hasattr(os, "sched_yield"):
+        os.sched_yield()
+    else:
+        time.sleep(0)
 
 
 def _element_pointer(context, builder, signature, args):
@@ -31,7 +70,7 @@ def _element_pointer(context, builder, signature, args):
     return cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
 
 
-@intrinsic
+@intrinsic_with_python(_fetch_add_python)
 def atomic_fetch_add(typingctx, array, index, value):
     """``array[index] += value`` atomically (int64); returns the old value."""
     if array.dtype != types.int64:
@@ -44,7 +83,7 @@ def atomic_fetch_add(typingctx, array, index, value):
     return types.int64(array, index, types.int64), codegen
 
 
-@intrinsic
+@intrinsic_with_python(_load_python)
 def atomic_load(typingctx, array, index):
     """``array[index]`` read with acquire semantics (int64)."""
     if array.dtype != types.int64:
@@ -57,7 +96,7 @@ def atomic_load(typingctx, array, index):
     return types.int64(array, index), codegen
 
 
-@intrinsic
+@intrinsic_with_python(_compare_exchange_python)
 def atomic_compare_exchange(typingctx, array, index, expected, value):
     """If ``array[index] == expected``, set it to ``value``; returns the value
     found (int64)."""
@@ -72,14 +111,16 @@ def atomic_compare_exchange(typingctx, array, index, expected, value):
     return types.int64(array, index, types.int64, types.int64), codegen
 
 
-@intrinsic
+@intrinsic_with_python(_yield_cpu_python)
 def yield_cpu(typingctx):
-    """Give the CPU to another thread (POSIX ``sched_yield``)."""
+    """Give the CPU to another thread (POSIX ``sched_yield``, Windows'
+    ``SwitchToThread``; nothing where neither exists)."""
 
     def codegen(context, builder, signature, args):
-        fnty = ir.FunctionType(ir.IntType(32), [])
-        function = cgutils.get_or_insert_function(builder.module, fnty, "sched_yield")
-        builder.call(function, [])
+        name = next((f for f in _YIELD_FUNCTIONS if llvm.address_of_symbol(f)), None)
+        if name is not None:  # both return an int and take no argument
+            fnty = ir.FunctionType(ir.IntType(32), [])
+            builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), [])
         return context.get_dummy_value()
 
     return types.void(), codegen

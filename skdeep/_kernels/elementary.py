@@ -35,14 +35,17 @@ quarter turns as selects. Both serve the Box-Muller draws of ``random``.
 Accuracy (checked by the tests against numpy over the whole range): a few
 ulps. These kernels are compiled without ``reassoc``, which would let LLVM
 merge the two parts of ``ln 2`` and lose the reduction's precision.
+
+With ``NUMBA_DISABLE_JIT=1`` the functions run as Python: numpy's ``exp``
+and ``log`` and Horner's rule stand in for the LLVM IR.
 """
 
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
-from ._jit import kernel_decorator
+from ._jit import intrinsic_with_python, kernel_decorator
 
 # contract (fused multiply-add) only, for the test kernels below
 _exact = kernel_decorator(python=True, fastmath={"contract"})
@@ -106,9 +109,9 @@ def _exp_ir(builder, x):
     return builder.select(builder.fcmp_unordered("uno", x, x), x, p)  # NaN stays NaN
 
 
-def _ir_function(emit, name, doc):
+def _ir_function(emit, name, doc, python):
     """An intrinsic of one float32 or float64 scalar whose LLVM IR
-    ``emit(builder, x)`` returns (compiled code only)."""
+    ``emit(builder, x)`` returns; ``python`` in Python."""
 
     def function(typingctx, x):
         if x not in (types.float32, types.float64):
@@ -121,19 +124,28 @@ def _ir_function(emit, name, doc):
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
-    return intrinsic(function)
+    return intrinsic_with_python(python)(function)
 
 
 exp = _ir_function(_exp_ir, "exp", """Vectorisable ``e^x`` for a float32 or
-float64 scalar, emitted inline (compiled code only).""")
+float64 scalar, emitted inline.""", np.exp)
+
+
+def _float_type(x):
+    """The numpy type a kernel gives the scalar ``x`` in Python."""
+    return np.float32 if isinstance(x, np.float32) else np.float64
 
 
 def _scalar_function(build):
-    """A function of one float32 or float64 scalar, for compiled code only:
-    ``build(numpy type)`` returns its implementation, which numba inlines."""
+    """A function of one float32 or float64 scalar: ``build(numpy type)``
+    returns its implementation, which numba inlines."""
+    built = {}
 
-    def function(x):
-        raise NotImplementedError("compiled only: call it from a numba kernel")
+    def function(x):  # from Python (and with NUMBA_DISABLE_JIT=1)
+        f = _float_type(x)
+        if f not in built:
+            built[f] = build(f)
+        return built[f](x)
 
     function.__name__ = function.__qualname__ = build.__name__
     function.__doc__ = build.__doc__
@@ -149,7 +161,7 @@ def _scalar_function(build):
 
 @_scalar_function
 def tanh(f):
-    """Vectorisable ``tanh(x)`` (compiled code only)."""
+    """Vectorisable ``tanh(x)``."""
     one, two, small = f(1), f(2), f(0.1)
     s3, s5, s7, s9, s11, s13, s15 = (f(c) for c in _TANH_SERIES)
 
@@ -181,7 +193,7 @@ _TANH_SERIES = (
 
 @_scalar_function
 def logistic(f):
-    """Vectorisable ``1 / (1 + e^-x)`` (compiled code only)."""
+    """Vectorisable ``1 / (1 + e^-x)``."""
     one = f(1)
 
     def impl(x):
@@ -212,7 +224,14 @@ def _series(table):
         f = _numpy_type(x.type)
         return _horner_ir(builder, x, [float(f(c)) for c in table[f]])
 
-    return _ir_function(emit, "series", _series.__doc__)
+    def python(x):
+        f = _float_type(x)
+        p = f(table[f][-1])
+        for c in table[f][-2::-1]:
+            p = p * x + f(c)
+        return p
+
+    return _ir_function(emit, "series", _series.__doc__, python)
 
 
 # expm1(x) = x (1 + x/2! + x^2/3! + ...), for |x| < 1: truncated below half
@@ -225,7 +244,7 @@ _expm1_series = _series({
 
 @_scalar_function
 def expm1(f):
-    """Vectorisable ``e^x - 1``, accurate for small ``x`` (compiled code only)."""
+    """Vectorisable ``e^x - 1``, accurate for small ``x``."""
     one = f(1)
 
     def impl(x):
@@ -305,7 +324,7 @@ def _log_ir(builder, x):
 
 
 log = _ir_function(_log_ir, "log", """Vectorisable natural logarithm of a
-float32 or float64 scalar, emitted inline (compiled code only).""")
+float32 or float64 scalar, emitted inline.""", np.log)
 
 
 def _alternating(first, count):
@@ -323,10 +342,10 @@ _cos_series = _series({np.float64: _alternating(0, 11), np.float32: _alternating
 
 @_scalar_function
 def cos_sin_turns(f):
-    """Vectorisable ``(cos 2 pi t, sin 2 pi t)`` of an angle ``t`` in turns
-    (compiled code only). The reduction to the nearest quarter turn, ``t = q /
-    4 + r`` with ``|r| <= 1/8``, is exact, and the Taylor series of sine and
-    cosine of ``2 pi r`` do the rest."""
+    """Vectorisable ``(cos 2 pi t, sin 2 pi t)`` of an angle ``t`` in turns.
+    The reduction to the nearest quarter turn, ``t = q / 4 + r`` with ``|r|
+    <= 1/8``, is exact, and the Taylor series of sine and cosine of ``2 pi
+    r`` do the rest."""
     one, two, three, four = f(1), f(2), f(3), f(4)
     half, quarter, two_pi = f(0.5), f(0.25), f(2.0 * np.pi)
 

@@ -9,7 +9,9 @@ static offset, free at run time) and types it by its class and fields.
 A field may hold a compile-time ``Constant`` (the activation and optimizer
 codes, see ``_jit``); numba's C fingerprint cannot type such a record, so
 its type is looked up in a cache keyed by the record with plain ints in
-place of the Constants (as ``_jit.Specialised`` does for plain tuples).
+place of the Constants and by the Constants' values and places (numba's
+fingerprint is one of ``_jit``'s hooks; without them, such a record is
+typed at each call).
 
 A technique that is off passes None in place of its record (or of a field),
 and numba compiles a specialisation without its code: it prunes a branch
@@ -23,12 +25,8 @@ from collections import namedtuple
 from numba.core import types
 from numba.extending import typeof_impl
 
+from . import _jit
 from ._jit import Constant
-
-try:  # numba's C fingerprint of a value's type; without it, typed each call
-    from numba._dispatcher import compute_fingerprint
-except ImportError:  # pragma: no cover
-    compute_fingerprint = None
 
 _RECORD_TYPES = {}
 
@@ -45,10 +43,10 @@ def _typeof_record(value, context):
     items = tuple(value)
     constants = tuple([(i, int(x)) for i, x in enumerate(items) if type(x) is Constant])
     key = None
-    if compute_fingerprint is not None:
+    if _jit._HOOKS is not None:
         plain = tuple([int(x) if type(x) is Constant else x for x in items])
         try:
-            key = (type(value), compute_fingerprint(plain), constants)
+            key = (type(value), _jit._HOOKS.fingerprint(plain), constants)
         except (NotImplementedError, ValueError, TypeError):  # a value numba types in Python
             key = None
         found = _RECORD_TYPES.get(key) if key is not None else None
