@@ -4,7 +4,7 @@ against numpy, in ulps."""
 import numpy as np
 import pytest
 
-from skdeep._kernels.elementary import (
+from .kernels_for_tests import (
     cos_sin_turns_array,
     exp_array,
     expm1_array,

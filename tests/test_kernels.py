@@ -525,7 +525,9 @@ def test_gradient_scale_and_averaging():
 def test_counter_based_random_numbers():
     from scipy import stats
 
-    from skdeep._kernels.random import fill_normal, fill_uniform, make_key
+    from skdeep._kernels.random import make_key
+
+    from .kernels_for_tests import fill_normal, fill_uniform
 
     def key_of(*args):  # keys above 2**63 come back from numba as Python ints
         return np.uint64(make_key(*args))

@@ -45,10 +45,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import overload
 
-from ._jit import intrinsic_with_python, kernel_decorator
-
-# contract (fused multiply-add) only, for the test kernels below
-_exact = kernel_decorator(python=True, fastmath={"contract"})
+from ._jit import intrinsic_with_python
 
 #: per width: ln 2 split so that ``k * hi`` is exact for the ``k`` that
 #: occur (fdlibm's ``exp`` and ``expf``), the clamp that keeps ``k`` in range
@@ -366,46 +363,3 @@ def cos_sin_turns(f):
         return cos, sin
 
     return impl
-
-
-@_exact
-def exp_array(x, out):
-    """``out <- exp(x)`` elementwise, for the tests and the benchmark."""
-    for i in range(x.shape[0]):
-        out[i] = exp(x[i])
-
-
-@_exact
-def tanh_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = tanh(x[i])
-
-
-@_exact
-def logistic_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = logistic(x[i])
-
-
-@_exact
-def expm1_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = expm1(x[i])
-
-
-@_exact
-def softplus_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = softplus(x[i])
-
-
-@_exact
-def log_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = log(x[i])
-
-
-@_exact
-def cos_sin_turns_array(t, cos, sin):
-    for i in range(t.shape[0]):
-        cos[i], sin[i] = cos_sin_turns(t[i])

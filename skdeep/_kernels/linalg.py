@@ -88,15 +88,6 @@ def column_sums(D, out):
             out[j] += D[i, j]
 
 
-@jit
-def sum_float64(v):
-    """Sum of a 1-D array accumulated in float64."""
-    total = 0.0
-    for i in range(v.shape[0]):
-        total += v[i]
-    return total
-
-
 # Copies as loops: numba's array-to-array slice assignment brings an error path
 # that formats both shapes into a message, and compiling that string code is a
 # large part of a first fit's compile (docs/performance.md).

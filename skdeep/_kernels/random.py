@@ -71,13 +71,6 @@ def normal(key, counter):
     return z0 if counter & 1 == 0 else z1
 
 
-@entry_jit
-def fill_uniform(key, out):
-    """``out`` (1-D) filled with uniform draws (for tests)."""
-    for i in range(out.shape[0]):
-        out[i] = uniform(key, i)
-
-
 @jit
 def add_normal(out, std, key):
     """``out += std * N(0, 1)``, element ``i`` drawn from counter ``i``."""
@@ -89,9 +82,3 @@ def add_normal(out, std, key):
         out[2 * k + 1] += dt(std * z1)
     if n % 2:
         out[n - 1] += dt(std * normal(key, n - 1))
-
-
-@entry_jit
-def fill_normal(key, out):
-    out[:] = 0
-    add_normal(out, 1.0, key)
