@@ -18,40 +18,23 @@ from skdeep._kernels.random import add_normal, uniform
 _exact = numba.njit(fastmath={"contract"}, error_model="numpy")
 
 
-@_exact
-def exp_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = exp(x[i])
+def _elementwise(function):
+    """The kernel ``out[i] <- function(x[i])``."""
+
+    @_exact
+    def loop(x, out):
+        for i in range(x.shape[0]):
+            out[i] = function(x[i])
+
+    return loop
 
 
-@_exact
-def tanh_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = tanh(x[i])
-
-
-@_exact
-def logistic_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = logistic(x[i])
-
-
-@_exact
-def expm1_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = expm1(x[i])
-
-
-@_exact
-def softplus_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = softplus(x[i])
-
-
-@_exact
-def log_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = log(x[i])
+exp_array = _elementwise(exp)
+tanh_array = _elementwise(tanh)
+logistic_array = _elementwise(logistic)
+expm1_array = _elementwise(expm1)
+softplus_array = _elementwise(softplus)
+log_array = _elementwise(log)
 
 
 @_exact
