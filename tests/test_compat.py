@@ -287,7 +287,22 @@ def test_verbose_prints_like_sklearn(iris, capsys):
     out = capsys.readouterr().out
     assert re.search(r"Iteration 1, loss = \d+\.\d{8}", out)
     assert "Validation score: " in out
-    MLPClassifier((4,), solver="lbfgs", max_iter=200, verbose=True).fit(X, y)
+
+
+def test_verbose_lbfgs_prints_what_sklearn_prints(iris, capfd):
+    """Whatever scipy's L-BFGS-B writes (from compiled code: captured at the
+    file descriptors), the same lines as scikit-learn, up to the numbers."""
+    X, y = iris
+
+    def output(cls):
+        capfd.readouterr()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            cls((4,), solver="lbfgs", max_iter=200, verbose=True, random_state=0).fit(X, y)
+        captured = capfd.readouterr()
+        return [re.sub(r"[-+]?\d[\d.eE+-]*", "#", line) for line in (captured.out + captured.err).splitlines()]
+
+    assert output(MLPClassifier) == output(sknn.MLPClassifier)
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])

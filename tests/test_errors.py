@@ -11,7 +11,7 @@ from skdeep import MLPClassifier, MLPRegressor
 from skdeep.optim import RMSProp
 from skdeep.schedules import Cosine, Cyclic, Step
 
-from .conftest import assert_unchanged, snapshot
+from .conftest import _same, assert_unchanged, snapshot
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(40, 4))
@@ -54,7 +54,7 @@ CLASSIFIER_CASES = [
     ("negative sample_weight", {}, lambda e: e.fit(X, y, sample_weight=-np.ones(40)), ValueError, "Negative values in data passed to `sample_weight`"),
     ("sample_weight length", {}, lambda e: e.fit(X, y, sample_weight=np.ones(3)), ValueError, r"sample_weight.shape == \(3,\), expected \(40,\)"),
     ("nan sample_weight", {}, lambda e: e.fit(X, y, sample_weight=np.full(40, np.nan)), ValueError, "sample_weight contains NaN"),
-    ("zero sample_weight", {}, lambda e: e.fit(X, y, sample_weight=np.zeros(40)), ValueError, "(?i)sample.weight"),
+    ("zero sample_weight", {}, lambda e: e.fit(X, y, sample_weight=np.zeros(40)), ValueError, "Sample weights must contain at least one non-zero number"),
     ("2-d sample_weight", {}, lambda e: e.fit(X, y, sample_weight=np.ones((40, 2))), ValueError, "1D array or scalar"),
     ("hidden size 0", {"hidden_layer_sizes": (4, 0)}, lambda e: e.fit(X, y), ValueError, r"hidden_layer_sizes must be > 0, got \[4, 0\]"),
     ("hidden size float", {"hidden_layer_sizes": (2.5,)}, lambda e: e.fit(X, y), ValueError, "hidden_layer_sizes must hold integers"),
@@ -70,7 +70,8 @@ CLASSIFIER_CASES = [
     ("unknown schedule", {"learning_rate": "cosine-ish"}, lambda e: e.fit(X, y), ValueError, "'learning_rate' parameter"),
     ("bad class_weight type", {"class_weight": "even"}, lambda e: e.fit(X, y), ValueError, "'class_weight' parameter"),
     ("class_weight list, single output", {"class_weight": [{0: 1.0}]}, lambda e: e.fit(X, y), ValueError, "a list of dicts is for multi-output"),
-    ("class_weight unknown label", {"class_weight": {7: 2.0}}, lambda e: e.fit(X, y), ValueError, "(?i)class"),
+    ("class_weight unknown label", {"class_weight": {7: 2.0}}, lambda e: e.fit(X, y), ValueError, r"The classes, \[0, 1, 2\], are not in class_weight"),
+    ("class_weight unknown label, named", {"class_weight": {7: 2.0}}, lambda e: e.fit(X, y), ValueError, r"class_weight.*\b7\b"),
     ("balanced in partial_fit", {"class_weight": "balanced"}, lambda e: e.partial_fit(X, y), ValueError, "'balanced' is not supported for partial_fit"),
     ("partial_fit with early stopping", {"early_stopping": True}, lambda e: e.partial_fit(X, y), ValueError, "partial_fit does not support early_stopping=True"),
     ("unknown class in partial_fit", {}, lambda e: e.partial_fit(X, y + 5), ValueError, "`y` has classes not in `self.classes_`"),
@@ -89,6 +90,11 @@ CLASSIFIER_CASES = [
     ("y_val length", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X, y_val=y[:5]), ValueError, "inconsistent numbers of samples"),
     ("sample_weight_val alone", {"early_stopping": True}, lambda e: e.fit(X, y, sample_weight_val=np.ones(40)), ValueError, "sample_weight_val is given without X_val"),
     ("sample_weight_val negative", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X, y_val=y, sample_weight_val=-np.ones(40)), ValueError, "Negative values"),
+    ("sample_weight_val negative, named", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X, y_val=y, sample_weight_val=-np.ones(40)), ValueError, "Negative values in data passed to `?sample_weight_val"),
+    ("sample_weight_val length", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X[:20], y_val=y[:20], sample_weight_val=np.ones(3)), ValueError, r"sample_weight_val.*\(3,\).*\(20,\)"),
+    ("sample_weight_val with nan", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X, y_val=y, sample_weight_val=np.where(np.arange(40) == 3, np.nan, 1.0)), ValueError, "sample_weight_val contains NaN"),
+    ("y_val with nan", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=X, y_val=np.where(y == 1, np.nan, y)), ValueError, "y_val contains NaN"),
+    ("X_val with nan, named", {"early_stopping": True}, lambda e: e.fit(X, y, X_val=nan_X(), y_val=y), ValueError, "X_val contains NaN"),
     ("validation split too small", {"early_stopping": True, "validation_fraction": 0.01}, lambda e: e.fit(X, y), ValueError, "The validation set is too small"),
     ("diverging solver", {"solver": "sgd", "activation": "identity", "learning_rate_init": 1e6, "max_iter": 30, "n_iter_no_change": 100}, lambda e: e.fit(X * 1e4, y), ValueError, "Solver produced non-finite parameter weights"),
     ("predict, wrong n_features", {}, lambda e: e.predict(X[:, :3]), ValueError, "X has 3 features, but MLPClassifier is expecting 4 features"),
@@ -100,6 +106,8 @@ CLASSIFIER_CASES = [
     ("negative dropout", {"dropout": -0.1}, lambda e: e.fit(X, y), ValueError, "'dropout' parameter"),
     ("dropout per layer, wrong length", {"dropout": (0.1, 0.2)}, lambda e: e.fit(X, y), ValueError, "dropout has 2 rates but the network has 1 hidden layers"),
     ("dropout per layer, rate of 1", {"dropout": [1.0]}, lambda e: e.fit(X, y), ValueError, r"dropout rates must be in \[0, 1\)"),
+    ("dropout per layer, negative rate", {"hidden_layer_sizes": (5, 4), "dropout": [0.1, -0.2]}, lambda e: e.fit(X, y), ValueError, r"dropout rates must be in \[0, 1\), got \[.*0\.1.*-0\.2.*\]"),
+    ("dropout per layer, nan rate", {"dropout": [np.nan]}, lambda e: e.fit(X, y), ValueError, r"dropout rates must be in \[0, 1\), got \[.*nan.*\]"),
     ("input_dropout of 1", {"input_dropout": 1.0}, lambda e: e.fit(X, y), ValueError, "'input_dropout' parameter"),
     ("negative input_noise", {"input_noise": -1.0}, lambda e: e.fit(X, y), ValueError, "'input_noise' parameter"),
     ("negative weight_noise", {"weight_noise": -1.0}, lambda e: e.fit(X, y), ValueError, "'weight_noise' parameter"),
@@ -112,8 +120,10 @@ CLASSIFIER_CASES = [
     ("tangents of the wrong shape", {"tangent_prop": 1.0}, lambda e: e.fit(X, y, tangents=np.ones((40, 2, 3))), ValueError, r"tangents must have shape \(n_samples, n_tangents, n_features\) = \(40, n_tangents, 4\)"),
     ("tangents for other rows", {"tangent_prop": 1.0}, lambda e: e.fit(X, y, tangents=np.ones((39, 1, 4))), ValueError, "tangents must have shape"),
     ("tangents with nan", {"tangent_prop": 1.0}, lambda e: e.fit(X, y, tangents=np.full((40, 1, 4), np.nan)), ValueError, "Input tangents contains NaN"),
-    ("no tangent", {"tangent_prop": 1.0}, lambda e: e.fit(X, y, tangents=np.ones((40, 0, 4))), ValueError, "n_tangents = 0|empty|0 feature"),
+    ("no tangent", {"tangent_prop": 1.0}, lambda e: e.fit(X, y, tangents=np.ones((40, 0, 4))), ValueError, r"tangents has no tangent vector \(n_tangents = 0\)"),
+    ("tangents with inf", {"tangent_prop": 1.0}, lambda e: e.fit(X, y, tangents=np.where(np.arange(4) == 2, np.inf, np.ones((40, 1, 4)))), ValueError, "Input tangents contains infinity"),
     ("tangent_prop with dropout", {"tangent_prop": 1.0, "dropout": 0.5}, lambda e: e.fit(X, y, tangents=np.ones((40, 1, 4))), ValueError, "tangent_prop cannot be combined with dropout"),
+    ("tangent_prop with weight_noise", {"tangent_prop": 1.0, "weight_noise": 0.1}, lambda e: e.fit(X, y, tangents=np.ones((40, 1, 4))), ValueError, "tangent_prop cannot be combined with dropout or weight_noise"),
     ("negative prior_alpha", {"prior_alpha": -1.0}, lambda e: e.fit(X, y), ValueError, "'prior_alpha' parameter"),
     ("prior_alpha without prior", {"prior_alpha": 1.0}, lambda e: e.fit(X, y), ValueError, "prior_alpha > 0 needs coef_prior"),
     ("unfitted coef_prior", {"coef_prior": MLPClassifier(), "prior_alpha": 1.0}, lambda e: e.fit(X, y), ValueError, "coef_prior is a MLPClassifier that is not fitted"),
@@ -130,6 +140,11 @@ CLASSIFIER_CASES = [
     ("adversarial with lbfgs", {"solver": "lbfgs", "adversarial_eps": 0.1}, lambda e: e.fit(X, y), ValueError, "adversarial_eps makes the training objective random"),
     ("augment with lbfgs", {"solver": "lbfgs", "augment": lambda Xb, rng: Xb}, lambda e: e.fit(X, y), ValueError, "augment makes the training objective random"),
     ("max_norm with lbfgs", {"solver": "lbfgs", "max_norm": 1.0}, lambda e: e.fit(X, y), ValueError, "max_norm is enforced by projecting"),
+    *[
+        (f"{penalty} with {solver}", {"solver": solver, "penalty": penalty}, lambda e: e.fit(X, y), ValueError,
+         f"penalty='l1'/'elasticnet' needs proximal updates .*solver='{solver}'")
+        for solver in ("cg", "bfgs", "newton", "newton-cg") for penalty in ("l1", "elasticnet")
+    ],
     # optimization
     ("solver of a bad type", {"solver": 3}, lambda e: e.fit(X, y), ValueError, "'solver' parameter"),
     ("invalid optimizer object", {"solver": RMSProp(rho=1.5)}, lambda e: e.fit(X, y), ValueError, "'rho' parameter of RMSProp"),
@@ -175,10 +190,31 @@ REGRESSOR_CASES = [
     ("unknown loss", {"loss": "huber"}, lambda e: e.fit(X, y_reg), ValueError, "'loss' parameter"),
     ("string y", {}, lambda e: e.fit(X, np.full(40, "a")), ValueError, "could not convert"),
     ("inf in y", {}, lambda e: e.fit(X, np.where(y_reg > 0, np.inf, y_reg)), ValueError, "Input y contains infinity"),
+    ("y_val with nan", {"early_stopping": True}, lambda e: e.fit(X, y_reg, X_val=X, y_val=np.where(y_reg > 0, np.nan, y_reg)), ValueError, "y_val contains NaN"),
     ("warm start, other n_outputs", {"warm_start": True}, lambda e: e.fit(X, np.column_stack([y_reg, y_reg])), ValueError, "cannot change with warm_start or partial_fit"),
     ("partial_fit, other n_outputs", {}, lambda e: e.partial_fit(X, np.column_stack([y_reg, y_reg])), ValueError, "cannot change with warm_start or partial_fit"),
     ("predict, wrong n_features", {}, lambda e: e.predict(X[:, :1]), ValueError, "X has 1 features, but MLPRegressor is expecting 4 features"),
 ]
+
+
+#: cases whose message does not name the problem yet (the library's bugs, for
+#: its owner to fix; strict: a fix makes them fail until the mark goes)
+KNOWN_BUGS = {
+    "class_weight unknown label, named": "the message (scikit-learn's compute_class_weight) lists the classes without a weight, [0, 1, 2], not the unknown label 7",
+    "sample_weight_val negative, named": "the message names `sample_weight`, not sample_weight_val",
+    "sample_weight_val length": "the message is 'sample_weight.shape == (3,), expected (20,)!': it names sample_weight, not sample_weight_val",
+    "sample_weight_val with nan": "the message is 'Input sample_weight contains NaN.': it names sample_weight, not sample_weight_val",
+    "y_val with nan": "the message is 'Input y contains NaN.': it names y, which is valid, not y_val",
+    "X_val with nan, named": "the message is 'Input X contains NaN.': it names X, which is valid, not X_val",
+}
+
+
+def _cases(cases):
+    return [
+        pytest.param(*case[1:], id=case[0], marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[case[0]])])
+        if case[0] in KNOWN_BUGS else pytest.param(*case[1:], id=case[0])
+        for case in cases
+    ]
 
 
 def _run_case(cls, params, call, exception, match):
@@ -193,20 +229,12 @@ def _run_case(cls, params, call, exception, match):
     assert_unchanged(est, before)
 
 
-@pytest.mark.parametrize(
-    "params, call, exception, match",
-    [case[1:] for case in CLASSIFIER_CASES],
-    ids=[case[0] for case in CLASSIFIER_CASES],
-)
+@pytest.mark.parametrize("params, call, exception, match", _cases(CLASSIFIER_CASES))
 def test_classifier_bad_input(params, call, exception, match):
     _run_case(MLPClassifier, params, call, exception, match)
 
 
-@pytest.mark.parametrize(
-    "params, call, exception, match",
-    [case[1:] for case in REGRESSOR_CASES],
-    ids=[case[0] for case in REGRESSOR_CASES],
-)
+@pytest.mark.parametrize("params, call, exception, match", _cases(REGRESSOR_CASES))
 def test_regressor_bad_input(params, call, exception, match):
     _run_case(MLPRegressor, params, call, exception, match)
 
@@ -253,3 +281,117 @@ def test_invalid_schedule_parameter_is_reported():
     est = MLPClassifier(solver="sgd", learning_rate=InvScaling(power_t=-1.0))
     with pytest.raises(ValueError, match="'power_t' parameter of InvScaling"):
         est.fit(X, y)
+
+
+# ------------------------------------- a failure in the middle of training
+
+
+class _FailingAugment:
+    """An ``augment`` that raises on its ``n``-th call (a mini-batch in the
+    middle of an epoch)."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self, X_batch, rng):
+        self.calls += 1
+        if self.calls == self.n:
+            raise RuntimeError("augment failed")
+        return X_batch
+
+
+class _FailingCallback:
+    """A scikit-learn callback that raises at the end of its ``n``-th epoch."""
+
+    def __init__(self, n):
+        self.n, self.ends = n, 0
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_name == "epoch":
+            self.ends += 1
+            if self.ends == self.n:
+                raise RuntimeError("callback failed")
+        return False
+
+
+#: the user's objects, which count their calls: not the estimator's state
+_USER_OBJECTS = ("augment", "_skl_callbacks")
+
+
+def _state(est, timings=True):
+    """A deep copy of the estimator's attributes, without the user's objects
+    (and without the epochs' durations when ``timings`` is False)."""
+    state = snapshot(est) | {k: None for k in _USER_OBJECTS}
+    if not timings:
+        untimed = [{k: v for k, v in r.items() if k != "seconds"} for r in state["history_"]]
+        state["history_"] = state["_progress"].history = untimed
+    return state
+
+
+def _continued(params, mode):
+    """A model fitted once (twice with partial_fit), ready to continue."""
+    est = MLPClassifier(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if mode == "partial_fit":
+            est.partial_fit(X, y, classes=[0, 1, 2])
+            est.partial_fit(X, y)
+        else:
+            est.set_params(warm_start=True).fit(X, y)
+    return est
+
+
+def _continue(est, mode):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.partial_fit(X, y) if mode == "partial_fit" else est.fit(X, y)
+
+
+CONTINUATIONS = [
+    ("partial_fit", "augment", {}),
+    ("partial_fit", "callback", {}),
+    ("partial_fit", "augment", {"solver": "sgd", "dropout": 0.2, "average": True}),
+    ("partial_fit", "augment", {"batch_norm": True, "weight_noise": 0.01}),
+    ("warm_start", "augment", {}),
+    ("warm_start", "callback", {}),
+    ("warm_start", "callback", {"early_stopping": True, "validation_fraction": 0.2}),
+    ("warm_start", "augment", {"solver": "adahessian"}),
+    ("warm_start", "callback", {"solver": "lbfgs"}),
+]
+
+
+@pytest.mark.parametrize("mode, failure, params", CONTINUATIONS, ids=[f"{m}-{f}-{p}" for m, f, p in CONTINUATIONS])
+def test_a_failure_in_the_middle_of_continued_training_leaves_the_model_as_it_was(mode, failure, params):
+    """An augment that raises on its 3rd batch, or a callback that raises at
+    the end of an epoch, in warm-started fit or partial_fit: every attribute
+    of the fitted model is as it was (weights, optimizer state, random
+    generator, history), and continuing afterwards gives the model that
+    continuing it without the failure gives."""
+    params = {"hidden_layer_sizes": (5,), "max_iter": 5, "batch_size": 10, "random_state": 0, **params}
+    est = _continued(params, mode)
+    undisturbed = _continued(params, mode)
+    if failure == "augment":
+        est.set_params(augment=_FailingAugment(3))
+    else:
+        est.set_callbacks(_FailingCallback(1 if mode == "partial_fit" else 3))
+    before = _state(est)
+    with pytest.raises(RuntimeError, match=f"{failure} failed"):
+        _continue(est, mode)
+    _same(before, _state(est), "MLPClassifier")
+    # nothing hidden moved either: the next continuation is the undisturbed one
+    if failure == "augment":
+        est.set_params(augment=None)
+    else:
+        est.set_callbacks()
+    _continue(est, mode)
+    _continue(undisturbed, mode)
+    _same(_state(undisturbed, timings=False), _state(est, timings=False), "MLPClassifier")

@@ -57,11 +57,22 @@ def test_class_weight_multiplies_sample_weight(iris):
 
 
 def test_class_weight_dict_in_partial_fit(iris):
+    """In partial_fit too, class_weight multiplies each row's weight by its
+    class's, also on a batch that lacks a class."""
     X, y = iris
     clf = MLPClassifier((5,), class_weight={0: 5.0}, random_state=0)
-    clf.partial_fit(X[y != 2], y[y != 2], classes=[0, 1, 2])  # a batch without class 2
+    by_sample = MLPClassifier((5,), random_state=0)
+    first = y != 2  # a batch without class 2
+    clf.partial_fit(X[first], y[first], classes=[0, 1, 2])
+    by_sample.partial_fit(X[first], y[first], classes=[0, 1, 2], sample_weight=np.where(y[first] == 0, 5.0, 1.0))
     clf.partial_fit(X, y)
-    assert clf.n_iter_ == 1
+    by_sample.partial_fit(X, y, sample_weight=np.where(y == 0, 5.0, 1.0))
+    np.testing.assert_array_equal(clf._theta, by_sample._theta)
+    unweighted = MLPClassifier((5,), random_state=0)
+    unweighted.partial_fit(X[first], y[first], classes=[0, 1, 2])
+    unweighted.partial_fit(X, y)
+    assert not np.array_equal(clf._theta, unweighted._theta)
+    assert clf.t_ == first.sum() + len(y) and len(clf.loss_curve_) == 2
 
 
 # ------------------------------------------------------- explicit validation

@@ -162,8 +162,41 @@ def test_dropout_masks_and_backward():
         return value, grad
 
     objective(theta)
-    first = block_view(masks, net.sizes, ws.a_off, 0, n)
-    rate = np.mean(first == 0)
-    assert 0.2 < rate < 0.8 and set(np.unique(first)) <= {0.0, 2.0}
+    for layer, rate in enumerate([0.5, 0.3]):  # each layer's mask, with its own rate
+        mask = block_view(masks, net.sizes, ws.a_off, layer, n)
+        assert set(np.unique(mask)) == {0.0, 1 / (1 - rate)}
     analytic = objective(theta)[1].copy()
     np.testing.assert_allclose(analytic, _numerical_gradient(objective, theta), rtol=1e-6, atol=1e-8)
+
+
+def test_dropout_masks_of_every_layer_drop_at_their_rate():
+    """The masks of a large batch: every hidden layer's units are dropped at
+    that layer's rate (within a 5-standard-error binomial bound) and the kept
+    ones scaled by 1 / (1 - rate), independently of the other layers'."""
+    rng = np.random.default_rng(7)
+    n, d, k = 500, 3, 2
+    X = rng.normal(size=(n, d))
+    Y = _problem("squared_error", n, k, rng)
+    rates = np.array([0.5, 0.2, 0.35])
+    net = Network([d, 40, 30, 30, k], "tanh", "squared_error")
+    theta = rng.normal(size=net.n_params)
+    ws = net.workspace(n, np.float64)
+    masks = np.empty_like(ws.acts)
+    train_pass(
+        theta, np.empty(net.n_params), net.spec(), X, Inputs(X, np.float64).csr, False,
+        np.arange(n), n, Y, np.ones(n), 1.0, ws.acts, ws.deltas, ws.a_off, rates, masks,
+        make_key(3, 1, 0, 2), 0.0, np.empty((0, d)), None, True, None,
+    )
+    dropped = []
+    for layer, rate in enumerate(rates):
+        mask = block_view(masks, net.sizes, ws.a_off, layer, n)
+        assert set(np.unique(mask)) == {0.0, 1 / (1 - rate)}
+        zeros = mask == 0
+        assert abs(zeros.mean() - rate) < 5 * np.sqrt(rate * (1 - rate) / zeros.size), layer
+        # every unit at that rate
+        per_unit = zeros.mean(0)
+        assert np.abs(per_unit - rate).max() < 5 * np.sqrt(rate * (1 - rate) / n), layer
+        dropped.append(zeros[:, :30].ravel().astype(float))
+    for a in range(len(dropped)):  # unit j of one layer and of another: independent
+        for b in range(a + 1, len(dropped)):
+            assert abs(np.corrcoef(dropped[a], dropped[b])[0, 1]) < 5 / np.sqrt(dropped[a].size)

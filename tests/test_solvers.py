@@ -193,8 +193,16 @@ def test_grid_search_tunes_an_optimizers_parameters(iris):
     assert est.get_params()["solver__rho"] == 0.9
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        search = GridSearchCV(est, {"solver__rho": [0.5, 0.99]}, cv=2).fit(X, y)
-    assert search.best_params_["solver__rho"] in (0.5, 0.99)
+        search = GridSearchCV(est, {"solver__rho": [0.5, 0.99]}, cv=2, scoring="neg_log_loss").fit(X, y)
+        # the value reaches the optimizer: the two settings train different models ...
+        scores = search.cv_results_["mean_test_score"]
+        assert scores[0] != scores[1]
+        # ... and the refitted model is the one that value gives
+        rho = search.best_params_["solver__rho"]
+        direct = MLPClassifier((5,), solver=RMSProp(rho=rho), max_iter=5, random_state=0).fit(X, y)
+    assert search.best_estimator_.solver.rho == rho
+    np.testing.assert_array_equal(search.best_estimator_._theta, direct._theta)
+    assert est.solver.rho == 0.9  # the search worked on clones
     assert clone(est).solver is not est.solver  # cloned, not shared
 
 
