@@ -22,8 +22,10 @@ from sklearn.callback import CallbackSupportMixin
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
+    _check_y,
     check_consistent_length,
     check_is_fitted,
+    check_non_negative,
     column_or_1d,
     validate_data,
 )
@@ -37,7 +39,7 @@ from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer, check_size
 from ..regularization import PENALTIES, Regularization, check_tangents, unused_inputs
 from ..schedules import SCHEDULES, Schedule
 from ._runs import split_validation, train_full_batch, train_stochastic
-from ._support import SklearnCallbacks, generator, rollback_on_error
+from ._support import SklearnCallbacks, generator, naming, rollback_on_error
 
 
 class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
@@ -309,21 +311,30 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError("X_val is provided, but y_val was not provided.")
         if X_val is None:
             raise ValueError("y_val is provided, but X_val was not provided.")
-        X_val, y_val = validate_data(
-            self, X_val, y_val, reset=False, accept_sparse=["csr", "csc"],
-            multi_output=True, y_numeric=not is_classifier(self),
-            dtype=(np.float64, np.float32),
-        )
-        if y_val.ndim == 2 and y_val.shape[1] == 1:
-            y_val = column_or_1d(y_val)
-        check_consistent_length(X_val, y_val)
+        # check_X_y's checks, one argument at a time, so that each message
+        # names the argument at fault
+        with naming("X_val"):
+            X_val = validate_data(
+                self, X_val, reset=False, accept_sparse=["csr", "csc"],
+                dtype=(np.float64, np.float32),
+            )
+        with naming("y_val"):
+            y_val = _check_y(
+                y_val, multi_output=True, y_numeric=not is_classifier(self),
+                estimator=self,
+            )
+            if y_val.ndim == 2 and y_val.shape[1] == 1:
+                y_val = column_or_1d(y_val)
+        with naming("X_val, y_val"):
+            check_consistent_length(X_val, y_val)
         if sample_weight_val is None:
             sw_val = np.ones(X_val.shape[0], dtype=dtype)
         else:
-            sw_val = _check_sample_weight(
-                sample_weight_val, X_val, dtype=dtype, ensure_non_negative=True
-            )
-        Y_val = np.ascontiguousarray(self._encode_targets(y_val), dtype=dtype)
+            with naming("sample_weight_val"):
+                sw_val = _check_sample_weight(sample_weight_val, X_val, dtype=dtype)
+            check_non_negative(sw_val, "`sample_weight_val`")
+        with naming("y_val"):
+            Y_val = np.ascontiguousarray(self._encode_targets(y_val), dtype=dtype)
         return Inputs(X_val, dtype), Y_val, y_val, sw_val
 
     def _continued_parameters(self, network):

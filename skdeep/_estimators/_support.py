@@ -30,6 +30,20 @@ def rollback_on_error(estimator):
         raise
 
 
+@contextmanager
+def naming(argument):
+    """Put ``argument``'s name in front of a ValueError raised in the block.
+
+    scikit-learn's validation names the input it was given (``X``, ``y``,
+    ``sample_weight``), not the argument of ``fit`` it came from (``X_val``,
+    ``y_val``, ``sample_weight_val``), which is valid under those names.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(f"{argument}: {exc}") from exc
+
+
 def store_parameters(estimator, arguments):
     """The body of the estimators' ``__init__``: store every argument under
     its own name, nothing else (scikit-learn's contract). The explicit

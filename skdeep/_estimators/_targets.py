@@ -23,6 +23,14 @@ def _check_known(labels, known, what="`y`"):
         )
 
 
+def _unknown_labels(class_weight, classes):
+    """The keys of a ``class_weight`` dict that are not in ``classes``."""
+    if not isinstance(class_weight, dict):
+        return []
+    known = classes.tolist()
+    return [label for label in class_weight if label not in known]
+
+
 class LabelTargets:
     """Binary, multiclass or multilabel targets through a ``LabelBinarizer``."""
 
@@ -87,7 +95,18 @@ class LabelTargets:
                 "class_weight must be a dict or 'balanced' for single-output "
                 "targets; a list of dicts is for multi-output targets."
             )
-        weights = compute_class_weight(class_weight, classes=self.classes_, y=y)
+        try:
+            weights = compute_class_weight(class_weight, classes=self.classes_, y=y)
+        except ValueError as exc:
+            # scikit-learn lists the classes without a weight, not the label
+            # that has a weight but is not a class
+            unknown = _unknown_labels(class_weight, self.classes_)
+            if not unknown:
+                raise
+            raise ValueError(
+                f"class_weight has weights for {unknown}, which are not among the "
+                f"classes, {self.classes_.tolist()}."
+            ) from exc
         return weights[np.searchsorted(self.classes_, y)]
 
 
