@@ -182,10 +182,11 @@ def test_dropout_masks_of_every_layer_drop_at_their_rate():
     theta = rng.normal(size=net.n_params)
     ws = net.workspace(n, np.float64)
     masks = np.empty_like(ws.acts)
+    block = Block(X, Inputs(X, np.float64).csr, False, np.arange(n), n, Y, np.ones(n), 1.0)
+    hidden = Hidden(rates, masks, make_key(3, 1, 0, 2), 0.0)
     train_pass(
-        theta, np.empty(net.n_params), net.spec(), X, Inputs(X, np.float64).csr, False,
-        np.arange(n), n, Y, np.ones(n), 1.0, ws.acts, ws.deltas, ws.a_off, rates, masks,
-        make_key(3, 1, 0, 2), 0.0, np.empty((0, d)), None, True, None,
+        theta, np.empty(net.n_params), net.layout(), block, ws.work(), hidden,
+        np.empty((0, d)), None, True, None,
     )
     dropped = []
     for layer, rate in enumerate(rates):

@@ -182,7 +182,7 @@ _OPTIONS = {"dropout": 0.2, "penalty": "l1", "max_norm": 3.0, "input_noise": 0.1
 #: the kernels of the cheap options and of sparse input
 _OPTION_KERNELS = {
     "dropout_forward", "dropout_backward", "add_normal", "adam_l1_proximal",
-    "_adaptive_soft_threshold", "_absolute_sum", "max_norm_project", "average_update",
+    "_absolute_sum", "max_norm_project", "average_update",
 }
 _SPARSE_KERNELS = {"csr_rows_dot", "csr_rows_t_dot", "dot_csr_rows", "_densify_rows"}
 _UNUSED_KERNELS = {"activity_penalty", "activity_backward", "_pull_towards_prior"} | _SPARSE_KERNELS

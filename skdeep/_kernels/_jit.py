@@ -472,6 +472,14 @@ def switch(name, kernels):
     return kernel
 
 
+def is_kernel(function):
+    """Whether ``function`` is a kernel made by the decorators here: a numba
+    dispatcher, or with ``NUMBA_DISABLE_JIT=1`` the Python function itself."""
+    if compiles():
+        return hasattr(function, "py_func")
+    return isinstance(function, pytypes.FunctionType)
+
+
 def remove_stale_caches():
     """Delete the compiled kernels if any is older than the newest kernel
     source; returns how many files were removed.

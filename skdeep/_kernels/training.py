@@ -397,9 +397,9 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
                 shards.grads[s, :] = 0
             else:
                 block = _shard_block(epoch, shards, s, lo, hi, scale, settings)
-                if settings.perturbed:  # on the shard's private copy
+                if settings.perturbed:  # on the shard's private copy (the block's rows)
                     perturb_inputs(
-                        block.X, options.input_dropout, options.input_noise,
+                        shards.Xb[s, : hi - lo], options.input_dropout, options.input_noise,
                         make_key(seed, step, s, INPUT_DROPOUT),
                         make_key(seed, step, s, INPUT_NOISE),
                     )

@@ -42,7 +42,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._jit import Constant, entry_jit, inline_jit, jit, switch
+from ._jit import Constant, entry_jit, inline_jit, is_kernel, jit, switch
 from .records import Diagonal
 
 SGD, ADAM, ADAGRAD, RMSPROP, ADAMW, ADAHESSIAN = map(Constant, range(6))
@@ -341,7 +341,7 @@ def selections(rules):
     ``rules``; a rule that lacks a kernel is an error, never a default."""
     for code, rule in rules.items():
         for field in ("update", "l1_proximal"):
-            if not hasattr(getattr(rule, field), "py_func"):
+            if not is_kernel(getattr(rule, field)):
                 raise TypeError(f"optimizer {int(code)}: its {field} is not a compiled kernel")
         if not isinstance(rule.n_slots, int) or rule.n_slots < 1:
             raise TypeError(f"optimizer {int(code)}: n_slots must be a positive integer")
