@@ -14,13 +14,13 @@ as None (``option``), which numba prunes. Two more things cut what a fresh
 process pays:
 
 - loading from the cache skips numba's context refresh
-  (``_FastLoadingCache``): 0.1 s of a fresh process's first fit;
+  (``_FastLoadingCache``);
 - a kernel that only other kernels call (``jit``) is compiled without the
-  CPython wrapper that unboxes Python arguments (``_InnerKernel``): the
-  default configuration's first compile took 24.4 s with every wrapper and
-  takes about 21 s without these. Kernels that Python code calls are
+  CPython wrapper that unboxes Python arguments (``_InnerKernel``), a
+  large part of a first compile. Kernels that Python code calls are
   ``entry_jit``: the library's own entry points (a test checks that the
   library calls nothing else) and small kernels the tests call directly.
+  (The figures are in docs/performance.md.)
 
 And the machine code of a kernel calls its own copies of its callees
 (``_SelfContainedLibrary``), so that the process that compiles a kernel
@@ -149,8 +149,8 @@ def _numba_hooks():
         refreshing the target context.
 
         numba's ``load_overload`` first calls ``target_context.refresh()``,
-        which imports and installs every lowering registry numba has (about
-        0.1 s in a fresh process) although loading machine code lowers
+        which imports and installs every lowering registry numba has
+        although loading machine code lowers
         nothing. What loading needs of it is the runtime (NRT), whose
         functions the code links against, and the symbols that
         ``numba.cpython.hashing`` adds when imported (the only module of the
@@ -207,8 +207,8 @@ def _numba_hooks():
         copy. The module other kernels link (``_get_module_for_linking``)
         keeps the plain names, so that the linker still merges the copies
         that reach a caller by several paths. (Copies made internal would
-        do as well, but LLVM then inlines far more of them: a first
-        compile 10% longer.)
+        do as well, but LLVM then inlines far more of them and a first
+        compile takes longer.)
         """
 
         def _optimize_final_module(self):

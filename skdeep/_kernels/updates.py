@@ -17,7 +17,7 @@ The common case is one branch-free pass per optimizer: the data gradient times
 ``gs`` (gradient-norm clipping) plus the L2 term ``l2 * w``, the update, and
 the sum of squared weights the loss needs. The rarer penalties get passes of
 their own, so that they cannot keep the compiler from vectorising that loop
-(a loop with them inside ran 4-15 times slower in float32):
+(a loop with them inside ran several times slower in float32):
 
 - the pull towards a prior network (``prior_coef``, soft parameter sharing) is
   added to the gradient in a pass before;
