@@ -215,7 +215,6 @@ class StochasticLoop:
                 if reg.adversarial_eps > 0 else None
             ),
             tangent=self._tangent_record(rows, S, dtype),
-            probe=self._probe(ws, rows, S, dtype),
             batch_norm=(
                 BatchNorm(
                     offsets=network.bn_off, xhat=np.empty((S, ws.size), dtype=dtype),
@@ -227,6 +226,7 @@ class StochasticLoop:
                 if network.batch_norm else None
             ),
         )
+        self._probe_record = self._probe(ws, rows, S, dtype)
         self._shared = Shared(
             sync=np.zeros(N_COUNTERS, dtype=np.int64),  # claimed/done, per phase
             acc=np.zeros(S),
@@ -272,7 +272,7 @@ class StochasticLoop:
         )
         loss, steps = train_epoch(
             self.n_workers, self.theta, self.layout, epoch, self._shards, step,
-            self._settings, self._options, self._techniques, self._shared,
+            self._settings, self._options, self._techniques, self._probe_record, self._shared,
         )
         opt.counters[0] += steps
         return loss

@@ -4,7 +4,6 @@ their summaries."""
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -225,10 +225,14 @@ def test_input_noise_on_sparse_input(digits):
     assert clf.score(Xs, y) > 0.9
 
 
-def _separate_points(n_points, rng=np.random.default_rng(0)):
+_POINTS_RNG = np.random.default_rng(0)
+
+
+def _separate_points(n_points, rng=None):
     """``n_points`` distinct points, each repeated 5 times: a network can
     give each point any output, so the log-loss is minimal exactly where the
     predicted probabilities equal the (smoothed) targets."""
+    rng = _POINTS_RNG if rng is None else rng
     centers = 2 * rng.normal(size=(n_points, 4))
     return centers, np.repeat(centers, 5, axis=0)
 

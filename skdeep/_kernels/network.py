@@ -36,7 +36,7 @@ weights first.
 
 import numpy as np
 
-from ._jit import entry_jit, jit, optional
+from ._jit import by_presence, entry_jit, inline_jit, jit, optional
 from .activations import (
     activation_backward,
     activation_forward,
@@ -88,7 +88,7 @@ def block_view(buf, sizes, a_off, layer, n):
     return buf[start : start + n * m].reshape((n, m))
 
 
-@jit
+@inline_jit
 def block_rows(data, start, stop):
     """The ``Block`` of rows ``start:stop`` of the block ``data``."""
     X = data.X[start:stop] if not data.sparse else data.X
@@ -114,13 +114,13 @@ def _input_t_product(X, csr, sparse, rows, D, G):
         np.dot(X.T, D, G)
 
 
-@jit
+@inline_jit
 def input_product(block, W, Z):
     """``Z <- X W`` for the block's input rows ``X`` (dense or CSR)."""
     _input_product(block.X, block.csr, block.sparse, block.rows, W, Z)
 
 
-@jit
+@inline_jit
 def input_t_product(block, D, G):
     """``G <- X^T D`` for the block's input rows ``X`` (dense or CSR)."""
     _input_t_product(block.X, block.csr, block.sparse, block.rows, D, G)
@@ -135,42 +135,56 @@ def forward_raw(theta, net, block, work):
     return out
 
 
-@jit
-def _activity_forward(activity, Z, sw, penalty):
-    """``penalty + activity * sum_i sw_i sum |Z_i|``; ``penalty`` when
-    ``activity`` is None."""
-    if activity is not None:
-        if activity > 0:
-            penalty += activity * activity_penalty(Z, sw)
+def _no_activity_forward(activity, Z, sw, penalty):
     return penalty
 
 
-@jit
+def _activity_forward(activity, Z, sw, penalty):
+    """``penalty + activity * sum_i sw_i sum |Z_i|``; ``penalty`` when
+    ``activity`` is None."""
+    if activity > 0:
+        penalty += activity * activity_penalty(Z, sw)
+    return penalty
+
+
+def _no_dropout_forward(drop, masks, Z, sizes, a_off, layer, key):
+    pass
+
+
 def _dropout_forward_layer(drop, masks, Z, sizes, a_off, layer, key):
     """Hidden layer ``layer``'s dropout (rate ``drop[layer]``), its mask in
     ``masks``; nothing when ``drop`` is None."""
-    if drop is not None:
-        if drop[layer] > 0:
-            M = block_view(masks, sizes, a_off, layer, Z.shape[0])
-            dropout_forward(Z, M, drop[layer], key, layer)
+    if drop[layer] > 0:
+        M = block_view(masks, sizes, a_off, layer, Z.shape[0])
+        dropout_forward(Z, M, drop[layer], key, layer)
 
 
-@jit
+def _no_dropout_backward(drop, masks, A, D, sizes, a_off, layer):
+    pass
+
+
 def _dropout_backward_layer(drop, masks, A, D, sizes, a_off, layer):
     """Undo hidden layer ``layer``'s dropout on ``A`` and mask ``D``;
     nothing when ``drop`` is None."""
-    if drop is not None:
-        if drop[layer] > 0:
-            dropout_backward(A, block_view(masks, sizes, a_off, layer, A.shape[0]), D)
+    if drop[layer] > 0:
+        dropout_backward(A, block_view(masks, sizes, a_off, layer, A.shape[0]), D)
 
 
-@jit
+def _no_activity_backward(activity, A, D, sw, scale):
+    pass
+
+
 def _activity_backward(activity, A, D, sw, scale):
     """The activity penalty's gradient into ``D``; nothing when
     ``activity`` is None."""
-    if activity is not None:
-        if activity > 0:
-            activity_backward(A, D, sw, activity * scale)
+    if activity > 0:
+        activity_backward(A, D, sw, activity * scale)
+
+
+_activity_forward = by_presence(_no_activity_forward, _activity_forward)
+_dropout_forward_layer = by_presence(_no_dropout_forward, _dropout_forward_layer)
+_dropout_backward_layer = by_presence(_no_dropout_backward, _dropout_backward_layer)
+_activity_backward = by_presence(_no_activity_backward, _activity_backward)
 
 
 @jit

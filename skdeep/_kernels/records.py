@@ -184,9 +184,10 @@ WeightNoise = record(
 )
 
 Techniques = record(
-    "Techniques", "weight_noise adversarial tangent probe batch_norm",
+    "Techniques", "weight_noise adversarial tangent batch_norm",
     """The costly techniques of an epoch, each its record or None when off
-    (numba then compiles the epoch without its code).""",
+    (numba then compiles the epoch without its code). AdaHessian's
+    ``Probe`` is an argument of the epoch kernel of its own.""",
 )
 
 # -------------------------------------------------------------- the epoch

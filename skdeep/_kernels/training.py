@@ -43,7 +43,7 @@ perturbed) and every per-layer array is a view.
 import numpy as np
 
 from .._threads import run_workers
-from ._jit import entry_jit, jit, optional
+from ._jit import by_presence, entry_jit, inline_jit, jit, optional
 from ._sync import claim, mark_done, wait_until
 from .hessian import hvp_pass
 from .linalg import add_vector, copy_vector, gather, gather_rows
@@ -66,10 +66,8 @@ from .records import (
     Diagonal,
     Hidden,
     Penalties,
-    Probe,
     RBuffers,
     Tangent,
-    Techniques,
     Work,
 )
 from .regularizers import max_norm_project, perturb_inputs
@@ -226,20 +224,14 @@ def _shard_batch_norm(bn, theta, s):
     return BatchNorm(bn.offsets, bn.xhat[s], bn.inv[s], theta, bn.momentum, bn.stats[s])
 
 
-@optional
-def _shard_probe(probe, s):
-    """Shard ``s``'s ``Probe`` (its ``H z`` and R-buffers); None without
-    AdaHessian."""
-    return Probe(probe.z, probe.hz[s], probe.rz[s], probe.ra[s], probe.rd[s], probe.scratch[s], probe.gtmp[s])
+def _unchanged_weights(noise, theta, n_weights, seed, step, shared, base):
+    return theta
 
 
-@jit
 def _weights_for_step(noise, theta, n_weights, seed, step, shared, base):
     """Phase 0 with weight noise: the noisy copy of the weights, range by
     range, which the step's passes then use; ``theta`` itself without
     (``noise`` None)."""
-    if noise is None:
-        return theta
     sync = shared.sync
     n_shards = shared.acc.shape[0]
     n_params = theta.shape[0]
@@ -258,59 +250,27 @@ def _weights_for_step(noise, theta, n_weights, seed, step, shared, base):
 
 
 @jit
-def _draw_probe(probe, seed, step, shared, base):
-    """Phase 0 with AdaHessian: the random signs of the Hessian probe,
-    range by range; nothing without (``probe`` None)."""
-    if probe is not None:
-        sync = shared.sync
-        n_shards = shared.acc.shape[0]
-        z = probe.z
-        n_params = z.shape[0]
-        key = make_key(seed, step, 0, HESSIAN_PROBE)
-        while True:
-            item = claim(sync, _PROBE, base + n_shards)
-            if item < 0:
-                break
-            r = item - base
-            _rademacher(z, (n_params * r) // n_shards, (n_params * (r + 1)) // n_shards, key)
-            mark_done(sync, _PROBE + 1)
-        wait_until(sync, _PROBE + 1, base + n_shards)
+def _draw_probe(z, seed, step, shared, base):
+    """Phase 0 with AdaHessian: the random signs ``z`` of the Hessian
+    probe, range by range."""
+    sync = shared.sync
+    n_shards = shared.acc.shape[0]
+    n_params = z.shape[0]
+    key = make_key(seed, step, 0, HESSIAN_PROBE)
+    while True:
+        item = claim(sync, _PROBE, base + n_shards)
+        if item < 0:
+            break
+        r = item - base
+        _rademacher(z, (n_params * r) // n_shards, (n_params * (r + 1)) // n_shards, key)
+        mark_done(sync, _PROBE + 1)
+    wait_until(sync, _PROBE + 1, base + n_shards)
 
 
-@jit
-def _sum_probe(probe, lo, hi):
-    """``H z`` summed over the shards on ``[lo, hi)``; nothing without
-    AdaHessian."""
-    if probe is not None:
-        _sum_shards(probe.hz, lo, hi)
+_weights_for_step = by_presence(_unchanged_weights, _weights_for_step)
 
 
-@jit
-def _diagonal(probe, theta):
-    """The step's ``Diagonal``: AdaHessian's signs and summed ``H z``, or
-    empty arrays."""
-    if probe is None:
-        return Diagonal(theta[:0], theta[:0])
-    return Diagonal(probe.z, probe.hz[0])
-
-
-@jit
-def _shard_pass(probe, used, grad, net, block, work, hidden, techniques):
-    """Phase 1's forward/backward pass of a shard (its records in
-    ``techniques``): AdaHessian's R-operator pass, which also gives ``H z``
-    (no dropout: AdaHessian excludes it), when ``probe`` is not None, else
-    the training step. Returns the shard's loss sum."""
-    if probe is not None:
-        rbuf = RBuffers(probe.rz, probe.ra, probe.rd, probe.scratch, probe.gtmp)
-        return hvp_pass(used, probe.z, grad, probe.hz, net, block, work, rbuf)
-    else:
-        return shard_step(
-            used, grad, net, block, work, hidden, techniques.adversarial, techniques.tangent,
-            techniques.batch_norm,
-        )
-
-
-@jit
+@inline_jit
 def _shard_block(epoch, shards, s, lo, hi, scale, settings):
     """Shard ``s``'s rows ``order[lo:hi]`` as a ``Block``: gathered into
     its buffers (densified for sparse input that is perturbed: the
@@ -341,15 +301,16 @@ def _shard_block(epoch, shards, s, lo, hi, scale, settings):
 
 
 @entry_jit
-def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, shared):
+def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, probe, shared):
     """One worker's part of an epoch: the items of each phase it claims. Adds
     each shard's share of the batch losses to ``shared.acc[shard]``; returns
     the number of optimizer steps of the epoch.
 
     The arguments are ``records``: ``epoch`` the rows, ``shards`` the
     per-shard buffers, ``opt`` the optimizer, ``settings`` the scalar
-    settings, ``options`` the cheap options and ``techniques`` the costly
-    ones. A technique that is off is None (a cheap option too, unless
+    settings, ``options`` the cheap options, ``techniques`` the costly
+    ones and ``probe`` AdaHessian's Hessian probe (an argument of its own:
+    it replaces the training pass). A technique that is off is None (a cheap option too, unless
     ``_jit.SPECIALISE`` is off: then zeros switch it off at run time, in
     one compile for every configuration); numba prunes ``if arg is None``
     on a None argument and caches each specialisation apart, so a
@@ -363,7 +324,6 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
     n_params = theta.shape[0]
     batch_size = epoch.batch_size
     seed = settings.seed
-    probe = techniques.probe
     steps = 0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -384,7 +344,8 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
 
         # phase 0: the weights this step sees; AdaHessian's random signs
         used = _weights_for_step(techniques.weight_noise, theta, opt.n_weights, seed, step, shared, base)
-        _draw_probe(probe, seed, step, shared, base)
+        if probe is not None:
+            _draw_probe(probe.z, seed, step, shared, base)
 
         while True:  # phase 1: forward/backward of the shards
             item = claim(sync, _SHARDS, base + n_shards)
@@ -404,20 +365,22 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
                         make_key(seed, step, s, INPUT_NOISE),
                     )
                 work = Work(shards.acts[s], shards.deltas[s], shards.a_off)
-                hidden = Hidden(
-                    options.drop, shards.masks[s], make_key(seed, step, s, HIDDEN_DROPOUT),
-                    options.activity,
-                )
-                mine = Techniques(
-                    None,
-                    _shard_adversarial(
-                        techniques.adversarial, s, make_key(seed, step, s, ADVERSARIAL_START)
-                    ),
-                    _shard_tangent(techniques.tangent, epoch.T, block.rows, s),
-                    _shard_probe(probe, s),
-                    _shard_batch_norm(techniques.batch_norm, theta, s),
-                )
-                part = _shard_pass(mine.probe, used, shards.grads[s], net, block, work, hidden, mine)
+                if probe is not None:  # AdaHessian: the R-operator pass, which gives H z too
+                    rbuf = RBuffers(probe.rz[s], probe.ra[s], probe.rd[s], probe.scratch[s], probe.gtmp[s])
+                    part = hvp_pass(used, probe.z, shards.grads[s], probe.hz[s], net, block, work, rbuf)
+                else:
+                    hidden = Hidden(
+                        options.drop, shards.masks[s], make_key(seed, step, s, HIDDEN_DROPOUT),
+                        options.activity,
+                    )
+                    part = shard_step(
+                        used, shards.grads[s], net, block, work, hidden,
+                        _shard_adversarial(
+                            techniques.adversarial, s, make_key(seed, step, s, ADVERSARIAL_START)
+                        ),
+                        _shard_tangent(techniques.tangent, epoch.T, block.rows, s),
+                        _shard_batch_norm(techniques.batch_norm, theta, s),
+                    )
                 acc[s] += part * scale * nb
             mark_done(sync, _SHARDS + 1)
         wait_until(sync, _SHARDS + 1, base + n_shards)
@@ -432,7 +395,8 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
                 r = item - base
                 p_lo, p_hi = (n_params * r) // n_shards, (n_params * (r + 1)) // n_shards
                 shared.norm_parts[r] = _sum_shards(shards.grads, p_lo, p_hi)
-                _sum_probe(probe, p_lo, p_hi)
+                if probe is not None:
+                    _sum_shards(probe.hz, p_lo, p_hi)
                 mark_done(sync, _SUM + 1)
             wait_until(sync, _SUM + 1, base + n_shards)
             squared = 0.0
@@ -444,7 +408,10 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
 
         l2, l1, prior_coef = settings.l2, settings.l1, settings.prior_coef
         penalties = Penalties(l2 * scale, _scaled(options.l1, scale), prior_coef * scale, options.prior)
-        diagonal = _diagonal(probe, theta)
+        if probe is not None:
+            diagonal = Diagonal(probe.z, probe.hz[0])
+        else:
+            diagonal = Diagonal(theta[:0], theta[:0])
         while True:  # phase 2: sum the gradients and step, range by range
             item = claim(sync, _UPDATE, base + n_shards)
             if item < 0:
@@ -454,7 +421,8 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
             p_hi = (n_params * (r + 1)) // n_shards
             if clip <= 0:
                 _sum_shards(shards.grads, p_lo, p_hi)
-                _sum_probe(probe, p_lo, p_hi)
+                if probe is not None:
+                    _sum_shards(probe.hz, p_lo, p_hi)
             squares, absolutes, distances = _step_trainable(
                 opt, theta, shards.grads, p_lo, p_hi, settings, step, gs, penalties, diagonal
             )
@@ -470,7 +438,7 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
     return steps
 
 
-def train_epoch(n_workers, theta, net, epoch, shards, opt, settings, options, techniques, shared):
+def train_epoch(n_workers, theta, net, epoch, shards, opt, settings, options, techniques, probe, shared):
     """One epoch over ``epoch.order`` with ``n_workers`` threads; returns
     ``(scikit-learn's epoch loss, optimizer steps taken)``.
 
@@ -481,7 +449,7 @@ def train_epoch(n_workers, theta, net, epoch, shards, opt, settings, options, te
     """
     steps = run_workers(
         worker_epoch, n_workers, theta, net, epoch, shards, opt, settings, options,
-        techniques, shared,
+        techniques, probe, shared,
     )
     total = 0.0
     for part in shared.acc.tolist():  # in shard order, whatever the workers
