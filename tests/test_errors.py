@@ -11,6 +11,7 @@ from skdeep import MLPClassifier, MLPRegressor
 from skdeep.optim import RMSProp
 from skdeep.schedules import Cosine, Cyclic, Step
 
+from .callbacks_for_tests import EpochCallback
 from .conftest import _same, assert_unchanged, snapshot
 
 rng = np.random.default_rng(0)
@@ -293,26 +294,12 @@ class _FailingAugment:
         return X_batch
 
 
-class _FailingCallback:
+class _FailingCallback(EpochCallback):
     """A scikit-learn callback that raises at the end of its ``n``-th epoch."""
 
-    def __init__(self, n):
-        self.n, self.ends = n, 0
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context):
-        if context.task_name == "epoch":
-            self.ends += 1
-            if self.ends == self.n:
-                raise RuntimeError("callback failed")
+    def on_epoch_end(self, count):
+        if count == self.n:
+            raise RuntimeError("callback failed")
         return False
 
 

@@ -11,6 +11,8 @@ from sklearn.model_selection import train_test_split
 
 from skdeep import MLPClassifier, MLPRegressor
 
+from .callbacks_for_tests import EpochCallback
+
 
 def _quiet_fit(est, *args, **kwargs):
     with warnings.catch_warnings():
@@ -210,27 +212,11 @@ def test_extra_activations_train_as_well_as_relu(activation, digits):
 # ------------------------------------------------- scikit-learn callbacks
 
 
-class StopAfter:
+class StopAfter(EpochCallback):
     """A FitCallback that stops training after ``n`` epochs."""
 
-    def __init__(self, n):
-        self.n = n
-        self.ends = 0
-
-    def setup(self, estimator, context):
-        self.ends = 0
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context):
-        if context.task_name == "epoch":
-            self.ends += 1
-            return self.ends >= self.n
-        return False
+    def on_epoch_end(self, count):
+        return count >= self.n
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
