@@ -386,12 +386,12 @@ def by_presence(absent, present):
 
     This is how a kernel acts on a field of a record that may be None (a
     technique that is off): numba prunes ``if x is None`` only for an
-    argument of the function it compiles, and a helper compiled as a
-    function of its own would be one more function to compile and one more
-    level that LLVM optimises its callees' code again in (a first compile
-    took 4 s longer with such helpers). ``absent`` and ``present`` are plain
-    Python functions with the same explicit parameters (numba's inliner
-    takes no ``*args``); the kernel is named after ``present``.
+    argument of the function it compiles. numba still compiles the chosen
+    implementation once to type it, but callers get its code inlined
+    instead of a call to link and optimise again, as they would for a
+    helper kernel of its own. ``absent`` and ``present`` are plain Python
+    functions with the same explicit parameters (numba's inliner takes no
+    ``*args``); the kernel is named after ``present``.
     """
     params = list(inspect.signature(present).parameters)
     if params != list(inspect.signature(absent).parameters):
