@@ -39,8 +39,10 @@ decorator returns the Python function itself, as ``numba.njit`` does.
 import hashlib
 import inspect
 import os
+import sys
 import types as pytypes
 import warnings
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numba
@@ -107,6 +109,7 @@ def _numba_hooks():
     from numba.core.caching import FunctionCache
     from numba.core.codegen import JITCodeLibrary, JITCPUCodegen
     from numba.core.compiler import Compiler
+    from numba.core.compiler_lock import global_compiler_lock
     from numba.core.cpu import CPUTargetOptions
     from numba.core.registry import CPUDispatcher
     from numba.core.runtime import rtsys
@@ -118,6 +121,12 @@ def _numba_hooks():
     _require(FunctionCache, "_load_overload", ["self", "sig", "target_context"])
     _require(CPUDispatcher, "enable_caching", ["self"], ["FunctionCache", "_cache"])
     _require(CPUDispatcher, "compile", ["self", "sig"], ["_cache", "load_overload"])
+    _require(FunctionCache, "save_overload", ["self", "sig", "data"])
+    if not isinstance(FunctionCache.cache_path, property):
+        raise TypeError("numba's cache has no cache_path")
+    from numba.core import sigutils
+
+    sigutils.normalize_signature((types.float64,))
     if not callable(rtsys.initialize):
         raise TypeError("numba's runtime has no initialize")
     # _InnerKernel and _dispatcher: the dispatcher numba.njit makes
@@ -163,9 +172,54 @@ def _numba_hooks():
 
             rtsys.initialize(target_context)
             with self._guard_against_spurious_io_errors():
-                return self._load_overload(sig, target_context)
+                loaded = self._load_overload(sig, target_context)
+            if loaded is None:
+                _announce_compilation()
+            return loaded
 
-    class _InnerKernel(CPUDispatcher):
+        def save_overload(self, sig, data):
+            """numba's saving, under the function's lock file: it rewrites
+            the function's index (read, add this signature, write), which
+            two processes saving other signatures at once would otherwise
+            race on, losing one's entry."""
+            with _file_lock(self.lock_file):
+                super().save_overload(sig, data)
+
+        def lock_file(self, args=None):
+            """The lock file of the function's index, or of compiling
+            signature ``args``: beside the cached machine code, named after
+            the function (and a hash of the signature)."""
+            name = self._impl.filename_base
+            if args is not None:
+                name += "." + hashlib.sha1(repr(tuple(args)).encode()).hexdigest()[:16]
+            return os.path.join(self.cache_path, "skdeep-locks", name)
+
+    class _Dispatcher(CPUDispatcher):
+        """numba's dispatcher, which compiles a signature it has neither in
+        memory nor in the cache while holding a lock file beside the cache
+        (``_file_lock``): processes that need the same kernel at the
+        same time (joblib's workers of a grid search) compile it once, the
+        others wait and then load it from the cache.
+
+        The lock is taken under numba's compiler lock, so threads of one
+        process never wait for each other's file locks, and a kernel holds
+        its lock while it compiles the kernels it calls: locks are taken
+        in the order of the call graph, which has no cycle, so processes
+        cannot deadlock.
+        """
+
+        def compile(self, sig):
+            with global_compiler_lock:
+                args, _ = sigutils.normalize_signature(sig)
+                if tuple(args) in self.overloads or not self._cache_enabled():
+                    return super().compile(sig)
+                with _file_lock(self._cache.lock_file, args):
+                    return super().compile(sig)
+
+        def _cache_enabled(self):
+            return isinstance(self._cache, _FastLoadingCache) and self._cache._enabled
+
+    class _InnerKernel(_Dispatcher):
         """A kernel that only other kernels call, compiled without numba's
         CPython wrapper (the code that unboxes Python arguments: for the
         kernels that take tuples of arrays, a large part of what LLVM
@@ -183,7 +237,7 @@ def _numba_hooks():
             if twin is None:
                 options = {k: v for k, v in self.targetoptions.items() if k not in _INNER_OPTIONS}
                 copy = _renamed(self.py_func, "_from_python")
-                twin = self._twin = _dispatcher(copy, options, CPUDispatcher)
+                twin = self._twin = _dispatcher(copy, options, _Dispatcher)
             return twin(*args, **kwargs)
 
     class _SelfContainedLibrary(JITCodeLibrary):
@@ -243,10 +297,10 @@ def _numba_hooks():
             return super().compile_extra(func)
 
     hooks = _Hooks(
-        CPUDispatcher, _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _Pipeline,
+        _Dispatcher, _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _Pipeline,
         compute_fingerprint,
     )
-    for cls in hooks[1:5]:  # module-level names, for pickle (numba pickles a dispatcher's class)
+    for cls in hooks[:5]:  # module-level names, for pickle (numba pickles a dispatcher's class)
         cls.__qualname__ = cls.__name__
     return hooks
 
@@ -273,11 +327,70 @@ def _install_hooks():
     return None
 
 
+#: whether to tell the user, once per process, that the engine compiles
+#: (``SKDEEP_COMPILE_MESSAGE``, on unless set to ``0``)
+COMPILE_MESSAGE = os.environ.get("SKDEEP_COMPILE_MESSAGE", "1") != "0"
+_announced = False
+
+
+def _announce_compilation():
+    """Print, the first time in this process that a kernel is not in the
+    cache, one line on stderr saying what the wait is; nothing when the
+    kernels load from the cache."""
+    global _announced
+    if _announced or not COMPILE_MESSAGE:
+        return
+    _announced = True
+    print(
+        "skdeep: compiling the engine for this configuration (once per machine: later "
+        "runs load it from the cache; `python -m skdeep.precompile` compiles ahead of time)",
+        file=sys.stderr, flush=True,
+    )
+
+
+#: the lock files this process holds, with how many times (a lock is
+#: re-entered, not waited for, by the process that holds it)
+_held = {}
+
+
+@contextmanager
+def _file_lock(lock_file, *args):
+    """Hold an exclusive lock on the file ``lock_file(*args)`` names
+    (``fcntl.flock``: released when the process ends, however it ends).
+    Without a lock when the file cannot be made: a cache directory that is
+    not writable (numba then does not save either), or no ``fcntl``.
+    Callers hold numba's compiler lock, which also guards ``_held``."""
+    try:
+        import fcntl
+
+        path = lock_file(*args)
+        if path in _held:
+            handle = None
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            handle = open(path, "a")  # noqa: SIM115 (closed below)
+    except (ImportError, OSError, AttributeError):
+        yield
+        return
+    if handle is None:
+        _held[path] += 1
+    else:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _held[path] = 1
+    try:
+        yield
+    finally:
+        _held[path] -= 1
+        if not _held[path]:
+            del _held[path]
+            handle.close()  # releases the lock
+
+
 _HOOKS = _install_hooks()
 if _HOOKS is not None:  # the module's names of the hooks (tests patch and inspect them)
-    _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _Pipeline = _HOOKS[1:5]
+    _Dispatcher, _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _Pipeline = _HOOKS[:5]
 else:
-    _FastLoadingCache = _InnerKernel = _SelfContainedLibrary = _Pipeline = None
+    _Dispatcher = _FastLoadingCache = _InnerKernel = _SelfContainedLibrary = _Pipeline = None
 
 
 def _renamed(function, suffix):
