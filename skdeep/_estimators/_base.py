@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
 from .._config import FitConfig, is_stochastic, solver_name
 from .._initializers import INITIALIZERS, initialize
 from .._kernels.activations import ACTIVATIONS
-from .._network import Inputs, Network
+from .._network import Inputs, Network, kernel_view
 from .._training import Progress, ValidationSet
 from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer, check_size
 from ..regularization import PENALTIES, Regularization, check_tangents, unused_inputs
@@ -422,9 +422,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         theta = self._theta
         if not self._network.is_view_of(theta, self.coefs_, self.intercepts_):
             return self._network.pack(self.coefs_, self.intercepts_, theta.dtype, base=theta)
-        if not theta.flags.writeable:  # e.g. loaded by joblib with mmap_mode
-            return theta.copy()
-        return theta
+        return kernel_view(theta)  # read-only when loaded by joblib with mmap_mode
 
     def _prediction_inputs(self, X):
         """``(inputs, theta)`` for a pass of the fitted network over ``X``,
@@ -443,7 +441,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         snapshots = getattr(self, "_snapshots", None)
         if snapshots and self._network.is_view_of(self._theta, self.coefs_, self.intercepts_):
             # a snapshot ensemble: the mean of its members' outputs
-            return np.mean([self._network.predict(s, inputs) for s in snapshots], axis=0)
+            return np.mean(
+                [self._network.predict(kernel_view(s), inputs) for s in snapshots], axis=0
+            )
         return self._network.predict(theta, inputs)
 
     def _activation_sparsity(self, inputs, theta):
