@@ -65,6 +65,25 @@ def kernel_view(array):
     return np.asarray(_SharedMemory(array))
 
 
+def _converted(X, dtype):
+    """``X`` as a C-contiguous array, or a CSR matrix, of ``dtype``; the
+    caller's arrays when they already are."""
+    if sp.issparse(X):
+        return sp.csr_matrix(X, dtype=dtype)  # may share the caller's arrays
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def _check_in_range(values, dtype):
+    """Raise if ``values``, just cast to ``dtype``, overflowed (validated
+    input is finite, so an infinity here is a value out of ``dtype``'s range)."""
+    if not np.isfinite(values).all():
+        raise ValueError(
+            f"X has values beyond the range of {dtype} (largest magnitude "
+            f"{np.finfo(dtype).max:.3g}), the precision this model was fitted in: "
+            "scale X, or fit the model on float64 data."
+        )
+
+
 class Inputs:
     """Validated input rows in the form the kernels take.
 
@@ -79,8 +98,12 @@ class Inputs:
         self.dtype = np.dtype(dtype)
         self.n_samples, self.n_features = X.shape
         self.sparse = sp.issparse(X)
+        narrowed = X.dtype.itemsize > self.dtype.itemsize  # float64 X, float32 model
+        with np.errstate(over="ignore"):  # checked below
+            X = _converted(X, self.dtype)
+        if narrowed:
+            _check_in_range(X.data if self.sparse else X, self.dtype)
         if self.sparse:
-            X = sp.csr_matrix(X, dtype=self.dtype)  # may share the caller's arrays
             if not X.has_canonical_format:
                 # never write to the caller's matrix (it may be read-only, or
                 # shared with other threads): canonicalise a copy
@@ -94,7 +117,7 @@ class Inputs:
                 kernel_view(np.ascontiguousarray(X.indptr, dtype=index_dtype)),
             )
         else:
-            self.dense = kernel_view(np.ascontiguousarray(X, dtype=self.dtype))
+            self.dense = kernel_view(X)
             self.csr = no_csr(self.dtype)
         self.matrix = X
 

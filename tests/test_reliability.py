@@ -15,6 +15,8 @@ from sklearn.exceptions import ConvergenceWarning
 import skdeep._kernels
 from skdeep import MLPClassifier, MLPRegressor
 
+from .conftest import assert_unchanged, snapshot
+
 rng = np.random.default_rng(0)
 X = rng.normal(size=(60, 5))
 y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
@@ -123,3 +125,28 @@ def test_a_read_only_snapshot_ensemble_and_mc_dropout_compile_nothing_of_their_o
         reg.predict_mc_dropout(X, n_samples=3, random_state=0)[0],
     )
     assert _read_only_signatures() == set()
+
+
+# ------------------------------------------ float64 input of a float32 model
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_float32_model_refuses_float64_input_beyond_float32s_range(sparse):
+    clf = _quiet_fit(MLPClassifier((4,), max_iter=5, random_state=0), X.astype(np.float32), y)
+    big = X.copy()
+    big[3, 2] = 1e39
+    big = sp.csr_matrix(big) if sparse else big
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy cast warning either
+        for method in (clf.predict, clf.predict_proba, clf.predict_log_proba):
+            with pytest.raises(ValueError, match="X has values beyond the range of float32"):
+                method(big)
+    before = snapshot(clf)
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        clf.set_params(warm_start=True).fit(big, y)
+    clf.set_params(warm_start=False)
+    assert_unchanged(clf, before | {"warm_start": False})
+    # within the range, float64 input predicts as its float32 cast
+    fine = X.copy()
+    fine[3, 2] = 1e38
+    np.testing.assert_array_equal(clf.predict_proba(fine), clf.predict_proba(fine.astype(np.float32)))
