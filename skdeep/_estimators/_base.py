@@ -13,6 +13,7 @@ attributes are restored as they were before the call.
 """
 
 import copy
+import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -242,26 +243,37 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             run_progress = progress if n_runs == 1 else Progress()
             if callbacks is not None:
                 callbacks.theta = run_theta
-            if config.stochastic:
-                n_iter, loss_value = train_stochastic(
-                    config, network, run_theta, train, validation, run_progress,
-                    run_rng, listeners, reg,
-                )
-                evaluations = None
-            else:
-                n_iter, loss_value, evaluations = train_full_batch(
-                    config, network, run_theta, inputs, Y, sw, run_progress, listeners,
-                    reg, tangents,
-                )
-            finite = bool(np.isfinite(run_theta).all())
+            try:
+                if config.stochastic:
+                    run = train_stochastic(
+                        config, network, run_theta, train, validation, run_progress,
+                        run_rng, listeners, reg,
+                    )
+                else:
+                    run = train_full_batch(
+                        config, network, run_theta, inputs, Y, sw, run_progress, listeners,
+                        reg, tangents,
+                    )
+            except KeyboardInterrupt:  # before this run completed an epoch
+                if best is None:
+                    raise
+                _warn_interrupted()
+                break
+            # a run without a finite loss and weights is never kept
+            finite = bool(np.isfinite(run_theta).all() and np.isfinite(run.loss))
             summary = {
-                "loss": float(loss_value) if finite else np.nan,
+                "loss": float(run.loss) if finite else np.nan,
                 "validation_score": run_progress.best_validation_score,
-                "n_iter": int(n_iter),
+                "n_iter": int(run.n_iter),
             }
             summaries.append(summary)
             if finite and (best is None or _better(summary, best[0])):
-                best = (summary, run_theta, run_progress, run_rng, evaluations)
+                best = (summary, run_theta, run_progress, run_rng, run.evaluations)
+            if run.interrupted:  # the whole fit stops, no other restart runs
+                if best is None:
+                    raise KeyboardInterrupt
+                _warn_interrupted()
+                break
         if best is None:
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
@@ -543,6 +555,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
 #: the fitted attributes of batch normalisation, in ``batch_norm_views`` order
 _BATCH_NORM_ATTRIBUTES = ("batch_norm_scales_", "batch_norm_shifts_", "running_means_", "running_vars_")
+
+
+def _warn_interrupted():
+    warnings.warn(
+        "Training interrupted by user: the model of the last completed epoch "
+        "(or solver iteration) is kept.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _better(run, other):

@@ -31,7 +31,7 @@ _ATTRIBUTES = [
     "out_activation_", "unused_features_", "activation_sparsity_",
     *_docstrings.STRATEGY_ATTRIBUTES,
 ]
-_EXTRA = """\
+_EXTRA = f"""\
 See Also
 --------
 MLPRegressor : Multilayer perceptron regressor.
@@ -46,6 +46,8 @@ activations, ``class_weight``, an explicit validation set for early stopping
 multiclass-multioutput targets (``y`` with several categorical columns gets one
 softmax head per column on shared hidden layers). The loss is computed from the
 logits, so it stays exact for confident predictions.
+
+{_docstrings.FIT_CONTRACT}
 
 Examples
 --------

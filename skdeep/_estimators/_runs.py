@@ -11,6 +11,7 @@ reads the configuration, not the estimator.
 import math
 import warnings
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -21,6 +22,18 @@ from .._training import StochasticLoop, Strategy, TrainSet, run_full_batch
 from ..optim import SGD
 from ..optim._objective import FullBatchObjective
 from ..schedules import resolve_schedule
+
+
+class RunResult(NamedTuple):
+    """What a training run reports: its epochs (or solver iterations), its
+    final training loss, the full-batch solvers' objective evaluations
+    (None for the first-order ones), and whether a ``KeyboardInterrupt``
+    stopped it (at the end of a completed epoch or iteration)."""
+
+    n_iter: int
+    loss: float
+    evaluations: int | None
+    interrupted: bool
 
 
 def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
@@ -85,7 +98,7 @@ def strategy(config, batch):
 
 def train_stochastic(config, network, theta, train, validation, progress, rng, listeners, reg):
     """Run the first-order optimizer of ``config`` on ``train = (inputs, Y,
-    sw, tangents)``; returns ``(n_iter, loss)``."""
+    sw, tangents)``; returns its ``RunResult``."""
     inputs, Y, sw, tangents = train
     optimizer = config.optimizer
     batch = batch_size(config, inputs.n_samples)
@@ -114,12 +127,12 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
         tangents=tangents, listeners=listeners, strategy=strategy(config, batch),
     )
     n_iter = loop.run(config.max_iter, config.incremental)
-    return n_iter, progress.loss_curve[-1] if progress.loss_curve else np.nan
+    loss = progress.loss_curve[-1] if progress.loss_curve else np.nan
+    return RunResult(n_iter, loss, None, loop.interrupted)
 
 
 def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners, reg, tangents):
-    """Run the full-batch solver of ``config``; returns ``(n_iter, loss,
-    n_evaluations)``."""
+    """Run the full-batch solver of ``config``; returns its ``RunResult``."""
     solver = config.solver
     objective = FullBatchObjective(network, inputs, Y, sw, reg, tangents)
     k = int(config.freeze_layers)
@@ -134,7 +147,11 @@ def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners,
         tol=config.tol, verbose=config.verbose, progress=progress, listeners=listeners,
         l1=reg.l1 * objective.scale, n_weights=network.n_weights, free=free,
     )
-    if stopped:  # a callback asked to stop: not a convergence failure
+    interrupted = bool(result.get("interrupted", False))
+    evaluations = objective.n_evaluations
+    if interrupted:  # at the last completed iteration, as its record says
+        evaluations = progress.history[-1]["evaluations"]
+    if stopped or interrupted:  # not a convergence failure
         n_iter = int(result.nit)
     elif solver == "lbfgs":
         n_iter = _check_optimize_result(solver, result, config.max_iter)
@@ -148,8 +165,8 @@ def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners,
                 ConvergenceWarning,
                 stacklevel=4,
             )
-    progress.t += inputs.n_samples * objective.n_evaluations
+    progress.t += inputs.n_samples * evaluations
     progress.best_loss = min(progress.loss_curve, default=float(result.fun))
     progress.validation_scores = None
     progress.best_validation_score = None
-    return n_iter, float(result.fun), objective.n_evaluations
+    return RunResult(n_iter, float(result.fun), evaluations, interrupted)
