@@ -37,19 +37,32 @@ class RunResult(NamedTuple):
 
 
 def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
-    """Hold out ``config.validation_fraction`` of the rows (stratified for
-    single-output classification when every class allows it). Returns
+    """Hold out ``config.validation_fraction`` of the rows, stratified for
+    single-output classification (a class of one member is an error, as is a
+    binary target's validation set of one row; a multiclass target's
+    validation set smaller than its number of classes is drawn without
+    stratification, as scikit-learn's MLP draws it). Returns
     ``(inputs, Y, sw, tangents)`` of the training rows and ``(inputs, Y, y,
     sw)`` of the validation rows."""
     indices = np.arange(Y.shape[0])
     seed = int(rng.integers(np.iinfo(np.int32).max))
     stratify = y if classifier and y.ndim == 1 else None
+    if stratify is not None:
+        _check_stratifiable(stratify)
     split = dict(test_size=config.validation_fraction, random_state=seed)
     try:
         train_idx, val_idx = train_test_split(indices, stratify=stratify, **split)
-    except ValueError:
+    except ValueError as exc:
         if stratify is None:
             raise
+        if np.unique(stratify).shape[0] == 2:  # scikit-learn stratifies binary targets too
+            raise ValueError(
+                f"{exc}: early_stopping=True holds out validation_fraction of the rows, "
+                "stratified by class. Increase validation_fraction or the size of "
+                "your dataset."
+            ) from exc
+        # scikit-learn does not stratify multiclass targets: a validation set
+        # smaller than the number of classes is drawn without stratification
         train_idx, val_idx = train_test_split(indices, **split)
     if val_idx.shape[0] < 2:
         raise ValueError(
@@ -60,6 +73,30 @@ def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
     train = (inputs.take(train_idx), Y[train_idx], sw[train_idx], train_tangents)
     val = (inputs.take(val_idx), Y[val_idx], y[val_idx], sw[val_idx])
     return train, val
+
+
+def _check_stratifiable(y):
+    """Raise scikit-learn's error (with its wording, which its MLP's tests
+    match) when a class of ``y`` has a single member: the stratified
+    validation split cannot give it to both sides."""
+    classes, counts = np.unique(y, return_counts=True)
+    rare = classes[counts < 2]
+    if not rare.size:
+        return
+    if classes.shape[0] == 2:
+        # scikit-learn stratifies a binary target by its positive-class
+        # indicator, and names the indicator's value
+        shown = [str(bool(label == classes[1])) for label in rare]
+        which = f" (the class {rare.tolist()[0]!r}, named as scikit-learn names a binary target's)"
+    else:
+        shown, which = rare.tolist(), ""
+    raise ValueError(
+        "The least populated classes in y have only 1 member, which is too few. "
+        "The minimum number of groups for any class cannot be less than 2. "
+        f"Classes with too few members are: {shown}{which}. early_stopping=True "
+        "holds out a validation set stratified by class. Give every class at "
+        "least 2 members, or set early_stopping=False."
+    )
 
 
 def batch_size(config, n_samples):
