@@ -19,6 +19,11 @@ listeners, in list order:
 ``on_fit_end(loop)``
     after the last epoch, also when training was interrupted.
 
+A ``KeyboardInterrupt`` rewinds the epoch loop to the end of the last
+epoch that every listener heard: a listener whose state an epoch changes
+returns that state from ``checkpoint()`` at the end of each epoch and takes
+it back in ``rewind(state)``.
+
 ``loop`` is the ``StochasticLoop`` (its ``progress``, ``theta``,
 ``model_theta()`` and ``schedule``), or None from the full-batch driver.
 Listeners read the record and the loop, never each other; ``History`` comes
@@ -43,6 +48,13 @@ class Listener:
 
     def on_fit_end(self, loop):
         pass
+
+    def checkpoint(self):
+        """This listener's state at the end of an epoch, for ``rewind``."""
+        return None
+
+    def rewind(self, state):
+        """Go back to the state ``checkpoint`` returned."""
 
 
 class History(Listener):
@@ -112,6 +124,13 @@ class EarlyStopping(Listener):
     def on_fit_end(self, loop):
         if self.use_validation:
             np.copyto(loop.theta, self.best_theta)
+
+    def checkpoint(self):
+        return None if self.best_theta is None else self.best_theta.copy()
+
+    def rewind(self, state):
+        if state is not None:
+            np.copyto(self.best_theta, state)
 
     def update(self, progress, record):
         """Update the count and the best value from this epoch's record.

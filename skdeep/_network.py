@@ -39,6 +39,51 @@ CHUNK_ROWS = 4096
 
 
 
+class _SharedMemory:
+    """Read-only memory offered to numpy as writeable: numpy makes an array
+    of it from ``__array_interface__``, and the array's base, this object,
+    keeps ``array`` (the memory's owner) alive."""
+
+    def __init__(self, array):
+        self.array = array
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
+
+
+def kernel_view(array):
+    """``array``, or a writeable view of it when it is read-only, for the
+    kernels.
+
+    numba types a read-only array as a type of its own, so memory-mapped data
+    or a model loaded by ``joblib.load(..., mmap_mode="r")`` would compile
+    every kernel again. The kernels never write to the input rows or, when
+    predicting, to the parameters, so they may read the memory through a
+    writeable view (a copy would cost the data's size on every call)."""
+    if array.flags.writeable:
+        return array
+    return np.asarray(_SharedMemory(array))
+
+
+def _converted(X, dtype):
+    """``X`` as a C-contiguous array, or a CSR matrix, of ``dtype``; the
+    caller's arrays when they already are."""
+    if sp.issparse(X):
+        return sp.csr_matrix(X, dtype=dtype)  # may share the caller's arrays
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def _check_in_range(values, dtype):
+    """Raise if ``values``, just cast to ``dtype``, overflowed (validated
+    input is finite, so an infinity here is a value out of ``dtype``'s range)."""
+    if not np.isfinite(values).all():
+        raise ValueError(
+            f"X has values beyond the range of {dtype} (largest magnitude "
+            f"{np.finfo(dtype).max:.3g}), the precision this model was fitted in: "
+            "scale X, or fit the model on float64 data."
+        )
+
+
 class Inputs:
     """Validated input rows in the form the kernels take.
 
@@ -53,18 +98,26 @@ class Inputs:
         self.dtype = np.dtype(dtype)
         self.n_samples, self.n_features = X.shape
         self.sparse = sp.issparse(X)
+        narrowed = X.dtype.itemsize > self.dtype.itemsize  # float64 X, float32 model
+        with np.errstate(over="ignore"):  # checked below
+            X = _converted(X, self.dtype)
+        if narrowed:
+            _check_in_range(X.data if self.sparse else X, self.dtype)
         if self.sparse:
-            X = sp.csr_matrix(X, dtype=self.dtype)
-            X.sum_duplicates()
+            if not X.has_canonical_format:
+                # never write to the caller's matrix (it may be read-only, or
+                # shared with other threads): canonicalise a copy
+                X = X.copy()
+                X.sum_duplicates()
             index_dtype = np.int32 if X.nnz < np.iinfo(np.int32).max else np.int64
             self.dense = np.zeros((1, 1), dtype=self.dtype)
             self.csr = (
-                np.ascontiguousarray(X.data, dtype=self.dtype),
-                np.ascontiguousarray(X.indices, dtype=index_dtype),
-                np.ascontiguousarray(X.indptr, dtype=index_dtype),
+                kernel_view(np.ascontiguousarray(X.data, dtype=self.dtype)),
+                kernel_view(np.ascontiguousarray(X.indices, dtype=index_dtype)),
+                kernel_view(np.ascontiguousarray(X.indptr, dtype=index_dtype)),
             )
         else:
-            self.dense = np.ascontiguousarray(X, dtype=self.dtype)
+            self.dense = kernel_view(X)
             self.csr = no_csr(self.dtype)
         self.matrix = X
 
@@ -183,6 +236,13 @@ class Network:
         else:
             self.bn_off = np.zeros(0, dtype=np.int64)
             self.n_params = n_plain
+
+    def __setstate__(self, state):
+        # joblib.load(..., mmap_mode="r") maps these small index arrays
+        # read-only, which numba would type apart (see ``kernel_view``)
+        self.__dict__.update(
+            {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in state.items()}
+        )
 
     @property
     def n_layers(self):
@@ -383,7 +443,7 @@ class Network:
         data = inputs.block(
             np.empty((n, 0), dtype=theta.dtype), np.ones(n, dtype=theta.dtype)
         )
-        hidden = Hidden(np.asarray(dropout, dtype=np.float64), masks, np.uint64(0), None)
+        hidden = Hidden(np.array(dropout, dtype=np.float64), masks, np.uint64(0), None)
         sampling = Sampling(
             float(input_dropout if use_inputs else 0.0), x_buf, np.uint64(seed), sample
         )

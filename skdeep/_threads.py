@@ -97,8 +97,7 @@ def run_workers(worker, n_workers, *args):
     try:
         return worker(*args)
     finally:
-        for helper in helpers:
-            helper.result()
+        _wait_for(helpers)
 
 
 def run_each(function, n):
@@ -114,5 +113,20 @@ def run_each(function, n):
     try:
         function(0)
     finally:
-        for helper in helpers:
-            helper.result()
+        _wait_for(helpers)
+
+
+def _wait_for(helpers):
+    """Wait until every helper has returned, even through a
+    ``KeyboardInterrupt`` (raised once they have): the caller must not go on
+    while a helper still writes to the buffers they share."""
+    interrupted = False
+    for helper in helpers:
+        while True:
+            try:
+                helper.result()
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt

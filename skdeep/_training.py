@@ -95,6 +95,17 @@ class Strategy:
 
 
 @dataclass
+class _Checkpoint:
+    """The epoch loop's state at the end of an epoch (``StochasticLoop._checkpoint``)."""
+
+    theta: np.ndarray
+    progress: Progress
+    rng: dict
+    n_iter: int
+    listeners: list
+
+
+@dataclass
 class TrainSet:
     """Training rows plus the buffers the compiled loop gathers batches into."""
 
@@ -149,6 +160,7 @@ class StochasticLoop:
             verbose=verbose, validation=validation is not None, listeners=listeners,
         )
         self.n_iter = 0
+        self.interrupted = False  # by a KeyboardInterrupt
 
     def _buffers(self):
         """Per-shard buffers, allocated once per call to ``run``, and the
@@ -350,9 +362,32 @@ class StochasticLoop:
         for listener in self.listeners:
             getattr(listener, event)(self)
 
+    def _checkpoint(self):
+        """The loop's state now, at the end of an epoch (or before the first):
+        what a ``KeyboardInterrupt`` rewinds to (``_rewind``)."""
+        return _Checkpoint(
+            theta=self.theta.copy(), progress=self.progress.copy(),
+            rng=self.rng.bit_generator.state, n_iter=self.n_iter,
+            listeners=[listener.checkpoint() for listener in self.listeners],
+        )
+
+    def _rewind(self, saved):
+        np.copyto(self.theta, saved.theta)
+        vars(self.progress).update(vars(saved.progress))
+        self.rng.bit_generator.state = saved.rng
+        self.n_iter = saved.n_iter
+        for listener, state in zip(self.listeners, saved.listeners):
+            listener.rewind(state)
+
     def _run(self, max_epochs, incremental):
+        """The epochs. A ``KeyboardInterrupt`` stops them and rewinds to the
+        end of the last epoch that every listener heard (weights, optimizer
+        state, history, counters and random generator agree), as
+        scikit-learn's MLP keeps what it trained; it propagates if no epoch
+        was completed."""
         progress = self.progress
         self._announce("on_fit_begin")
+        saved = self._checkpoint()
         try:
             for _ in range(max_epochs):
                 self._announce("on_epoch_begin")
@@ -375,6 +410,7 @@ class StochasticLoop:
                     stop |= bool(listener.on_epoch_end(self, record))
                 if stop or incremental:
                     break
+                saved = self._checkpoint()
                 if self.n_iter == max_epochs:
                     warnings.warn(
                         f"Stochastic Optimizer: Maximum iterations ({max_epochs}) "
@@ -383,7 +419,10 @@ class StochasticLoop:
                         stacklevel=2,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=2)
+            self._rewind(saved)
+            if self.n_iter == 0:
+                raise
+            self.interrupted = True
         self._finish()
         return self.n_iter
 
@@ -428,7 +467,9 @@ def run_full_batch(
     """Minimise ``objective`` with a scipy-based solver; one history record per
     iteration, announced to ``History`` and then to ``listeners`` as the epoch
     loop announces its epochs (``loop`` is None). Returns scipy's result and
-    whether a listener stopped it."""
+    whether a listener stopped it. After a ``KeyboardInterrupt`` the result
+    is that of the last iteration every listener heard, with
+    ``interrupted=True`` (see ``optim.minimize``)."""
     listeners = [History(progress), *listeners]
     started = [time.perf_counter()]
     stopped = []
@@ -438,11 +479,16 @@ def run_full_batch(
         record["evaluations"] = objective.n_evaluations
         record["seconds"] = time.perf_counter() - started[0]
         started[0] = time.perf_counter()
-        for listener in listeners:  # scipy reports an iteration once it is done
-            listener.on_epoch_begin(None)
-        stop = False
-        for listener in listeners:
-            stop |= bool(listener.on_epoch_end(None, record))
+        kept = len(progress.history), len(progress.loss_curve)
+        try:
+            for listener in listeners:  # scipy reports an iteration once it is done
+                listener.on_epoch_begin(None)
+            stop = False
+            for listener in listeners:
+                stop |= bool(listener.on_epoch_end(None, record))
+        except KeyboardInterrupt:  # minimize goes back to the previous iteration
+            del progress.history[kept[0]:], progress.loss_curve[kept[1]:]
+            raise
         if stop:
             stopped.append(True)
             raise StopIteration

@@ -377,3 +377,26 @@ def test_lbfgs_honours_max_fun(digits):
     evaluations = clf.t_ // len(y)  # t_ counts samples x function evaluations
     assert 15 <= evaluations <= 15 + 25  # scipy may finish its last line search
     assert clf.n_iter_ <= evaluations
+
+
+def test_early_stopping_stratified():
+    """scikit-learn's own test (sklearn/neural_network/tests/test_mlp.py),
+    with skdeep's classifier: a class of one member cannot be stratified."""
+    X = [[1, 2], [2, 3], [3, 4], [4, 5]]
+    y = [0, 0, 0, 1]
+
+    mlp = MLPClassifier(early_stopping=True)
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"The least populated classes in y have only 1 member.*Classes with "
+            r"too few members are: \['True'\]"
+        ),
+    ):
+        mlp.fit(X, y)
+
+
+def test_early_stopping_names_a_multiclass_target_s_single_member_class():
+    X = np.arange(16.0).reshape(8, 2)
+    with pytest.raises(ValueError, match=r"Classes with too few members are: \['c'\]\. early_stopping=True"):
+        MLPClassifier(early_stopping=True).fit(X, list("aaaabbbc"))

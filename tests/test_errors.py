@@ -73,6 +73,10 @@ CLASSIFIER_CASES = [
     ("class_weight list, single output", {"class_weight": [{0: 1.0}]}, lambda e: e.fit(X, y), ValueError, "a list of dicts is for multi-output"),
     ("class_weight unknown label", {"class_weight": {7: 2.0}}, lambda e: e.fit(X, y), ValueError, r"class_weight has weights for \[7\], which are not among the classes, \[0, 1, 2\]"),
     ("class_weight unknown label, named", {"class_weight": {7: 2.0}}, lambda e: e.fit(X, y), ValueError, r"class_weight.*\b7\b"),
+    ("class_weight nan", {"class_weight": {0: 1.0, 1: np.nan, 2: 1.0}}, lambda e: e.fit(X, y), ValueError, r"class_weight of class 1 must be finite and non-negative, got nan"),
+    ("class_weight inf", {"class_weight": {0: np.inf}}, lambda e: e.fit(X, y), ValueError, r"class_weight of class 0 must be finite and non-negative, got inf"),
+    ("class_weight negative", {"class_weight": {2: -1.0}}, lambda e: e.fit(X, y), ValueError, r"class_weight of class 2 must be finite and non-negative, got -1.0"),
+    ("class_weight not a number", {"class_weight": {2: "heavy"}}, lambda e: e.fit(X, y), TypeError, r"class_weight of class 2 must be a number, got 'heavy'"),
     ("balanced in partial_fit", {"class_weight": "balanced"}, lambda e: e.partial_fit(X, y), ValueError, "'balanced' is not supported for partial_fit"),
     ("partial_fit with early stopping", {"early_stopping": True}, lambda e: e.partial_fit(X, y), ValueError, "partial_fit does not support early_stopping=True"),
     ("unknown class in partial_fit", {}, lambda e: e.partial_fit(X, y + 5), ValueError, "`y` has classes not in `self.classes_`"),
@@ -375,3 +379,150 @@ def test_a_failure_in_the_middle_of_continued_training_leaves_the_model_as_it_wa
     _continue(est, mode)
     _continue(undisturbed, mode)
     _same(_state(undisturbed, timings=False), _state(est, timings=False), "MLPClassifier")
+
+
+# ------------------------------------------------ a KeyboardInterrupt (Ctrl-C)
+
+
+class _InterruptingCallback(EpochCallback):
+    """A scikit-learn callback that raises KeyboardInterrupt at the end of its
+    ``n``-th epoch (or solver iteration), counted over every restart."""
+
+    def on_epoch_end(self, count):
+        if count == self.n:
+            raise KeyboardInterrupt
+        return False
+
+
+def _interrupted_fit(est, *args, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(*args, **kwargs)
+    assert any("Training interrupted by user" in str(w.message) for w in caught)
+    return est
+
+
+def _comparable(est):
+    """The estimator's state without the user's objects, timings and the
+    parameter that differs between an interrupted fit and its reference."""
+    state = _state(est, timings=False)
+    state.pop("max_iter")
+    return state
+
+
+INTERRUPTED = [
+    ("adam", {}),
+    ("sgd-early-stopping", {"solver": "sgd", "early_stopping": True, "validation_fraction": 0.2}),
+    ("adam-averaged", {"average": True, "dropout": 0.1}),
+    ("lbfgs", {"solver": "lbfgs"}),
+    ("newton-cg", {"solver": "newton-cg"}),
+]
+
+
+@pytest.mark.parametrize("params", [p for _, p in INTERRUPTED], ids=[i for i, _ in INTERRUPTED])
+def test_an_interrupt_keeps_the_last_completed_epoch_with_consistent_attributes(params):
+    """A KeyboardInterrupt at the end of the 4th epoch (solver iteration),
+    before every listener heard it: the fit returns, with a warning, the
+    model of 3 epochs, every attribute as a fit of ``max_iter=3`` has them."""
+    params = {"hidden_layer_sizes": (5,), "batch_size": 10, "random_state": 0, **params}
+    est = MLPClassifier(max_iter=20, **params)
+    est.set_callbacks(_InterruptingCallback(4))
+    _interrupted_fit(est, X, y)
+    est.set_callbacks()
+    assert est.n_iter_ == 3 and len(est.loss_curve_) == len(est.history_) == 3
+    assert est.loss_ == est.loss_curve_[-1] and np.isfinite(est.loss_)
+    reference = MLPClassifier(max_iter=3, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference.fit(X, y)
+    if params.get("solver") in ("lbfgs", "newton-cg"):
+        # the solver stops at its 3rd iteration either way; its evaluation
+        # count is the one at that iteration
+        assert est.n_evaluations_ == est.history_[-1]["evaluations"]
+        assert est.t_ == X.shape[0] * est.n_evaluations_
+        np.testing.assert_array_equal(est._theta, reference._theta)
+        assert est.loss_curve_ == reference.loss_curve_
+    else:
+        _same(_comparable(reference), _comparable(est), "MLPClassifier")
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_an_interrupt_inside_the_engine_rewinds_to_the_last_completed_epoch(monkeypatch, solver):
+    """Ctrl-C lands when the compiled code returns: after the 3rd epoch's
+    kernel changed the weights (or in the 7th objective evaluation, inside
+    a line search). The epoch or iteration it interrupted is undone."""
+    from skdeep import _training
+    from skdeep.optim import _objective
+
+    params = {"hidden_layer_sizes": (5,), "batch_size": 10, "random_state": 0, "solver": solver}
+    calls = []
+    if solver == "adam":
+        real = _training.train_epoch
+
+        def interrupted(*args):
+            result = real(*args)
+            calls.append(1)
+            if len(calls) == 3:  # one call per epoch
+                raise KeyboardInterrupt
+            return result
+
+        monkeypatch.setattr(_training, "train_epoch", interrupted)
+    else:
+        real = _objective.FullBatchObjective.__call__
+
+        def interrupted(self, theta):
+            calls.append(1)
+            if len(calls) == 7:
+                raise KeyboardInterrupt
+            return real(self, theta)
+
+        monkeypatch.setattr(_objective.FullBatchObjective, "__call__", interrupted)
+    est = _interrupted_fit(MLPClassifier(max_iter=20, **params), X, y)
+    monkeypatch.undo()
+    n = est.n_iter_
+    assert n >= 1 and len(est.loss_curve_) == n and est.loss_ == est.loss_curve_[-1]
+    if solver == "adam":
+        assert n == 2 and est.t_ == 2 * X.shape[0]
+    reference = MLPClassifier(max_iter=n, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference.fit(X, y)
+    np.testing.assert_array_equal(est._theta, reference._theta)
+    assert est.loss_curve_ == reference.loss_curve_
+
+
+def test_an_interrupt_stops_every_restart():
+    """n_init=3, interrupted in the first restart's 3rd epoch: no other
+    restart runs, and the interrupted one is kept at its 2nd epoch."""
+    callback = _InterruptingCallback(3)
+    est = MLPClassifier((5,), n_init=3, max_iter=20, random_state=0)
+    est.set_callbacks(callback)
+    _interrupted_fit(est, X, y)
+    assert callback.ends == 3  # nothing ran after the interrupt
+    assert len(est.restarts_) == 1 and est.best_restart_ == 0
+    assert est.n_iter_ == 2 and np.isfinite(est.loss_) and est.loss_ == est.loss_curve_[-1]
+
+
+def test_a_second_restart_interrupted_before_its_first_epoch_keeps_the_first():
+    est = MLPClassifier((5,), n_init=3, max_iter=4, random_state=0)
+    est.set_callbacks(_InterruptingCallback(5))  # the 1st epoch of the 2nd restart
+    _interrupted_fit(est, X, y)
+    assert len(est.restarts_) == 1 and est.n_iter_ == 4
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("mode", ["fit", "warm_start", "partial_fit"])
+def test_an_interrupt_before_anything_was_learnt_propagates_and_changes_nothing(solver, mode):
+    if mode == "partial_fit" and solver == "lbfgs":
+        pytest.skip("partial_fit is for stochastic solvers")
+    est = _fitted(solver=solver)
+    before = snapshot(est)
+    est.set_callbacks(_InterruptingCallback(1))
+    with pytest.raises(KeyboardInterrupt):
+        if mode == "partial_fit":
+            est.partial_fit(X, y)
+        else:
+            est.set_params(warm_start=mode == "warm_start").fit(X, y)
+    est.set_callbacks()
+    est.set_params(warm_start=False)
+    _same(before | {"_skl_callbacks": None}, snapshot(est) | {"_skl_callbacks": None}, "MLPClassifier")

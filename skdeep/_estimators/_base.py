@@ -13,6 +13,7 @@ attributes are restored as they were before the call.
 """
 
 import copy
+import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -33,7 +34,7 @@ from sklearn.utils.validation import (
 from .._config import FitConfig, is_stochastic, solver_name
 from .._initializers import INITIALIZERS, initialize
 from .._kernels.activations import ACTIVATIONS
-from .._network import Inputs, Network
+from .._network import Inputs, Network, kernel_view
 from .._training import Progress, ValidationSet
 from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer, check_size
 from ..regularization import PENALTIES, Regularization, check_tangents, unused_inputs
@@ -242,26 +243,37 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             run_progress = progress if n_runs == 1 else Progress()
             if callbacks is not None:
                 callbacks.theta = run_theta
-            if config.stochastic:
-                n_iter, loss_value = train_stochastic(
-                    config, network, run_theta, train, validation, run_progress,
-                    run_rng, listeners, reg,
-                )
-                evaluations = None
-            else:
-                n_iter, loss_value, evaluations = train_full_batch(
-                    config, network, run_theta, inputs, Y, sw, run_progress, listeners,
-                    reg, tangents,
-                )
-            finite = bool(np.isfinite(run_theta).all())
+            try:
+                if config.stochastic:
+                    run = train_stochastic(
+                        config, network, run_theta, train, validation, run_progress,
+                        run_rng, listeners, reg,
+                    )
+                else:
+                    run = train_full_batch(
+                        config, network, run_theta, inputs, Y, sw, run_progress, listeners,
+                        reg, tangents,
+                    )
+            except KeyboardInterrupt:  # before this run completed an epoch
+                if best is None:
+                    raise
+                _warn_interrupted()
+                break
+            # a run without a finite loss and weights is never kept
+            finite = bool(np.isfinite(run_theta).all() and np.isfinite(run.loss))
             summary = {
-                "loss": float(loss_value) if finite else np.nan,
+                "loss": float(run.loss) if finite else np.nan,
                 "validation_score": run_progress.best_validation_score,
-                "n_iter": int(n_iter),
+                "n_iter": int(run.n_iter),
             }
             summaries.append(summary)
             if finite and (best is None or _better(summary, best[0])):
-                best = (summary, run_theta, run_progress, run_rng, evaluations)
+                best = (summary, run_theta, run_progress, run_rng, run.evaluations)
+            if run.interrupted:  # the whole fit stops, no other restart runs
+                if best is None:
+                    raise KeyboardInterrupt
+                _warn_interrupted()
+                break
         if best is None:
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
@@ -422,9 +434,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         theta = self._theta
         if not self._network.is_view_of(theta, self.coefs_, self.intercepts_):
             return self._network.pack(self.coefs_, self.intercepts_, theta.dtype, base=theta)
-        if not theta.flags.writeable:  # e.g. loaded by joblib with mmap_mode
-            return theta.copy()
-        return theta
+        return kernel_view(theta)  # read-only when loaded by joblib with mmap_mode
 
     def _prediction_inputs(self, X):
         """``(inputs, theta)`` for a pass of the fitted network over ``X``,
@@ -443,7 +453,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         snapshots = getattr(self, "_snapshots", None)
         if snapshots and self._network.is_view_of(self._theta, self.coefs_, self.intercepts_):
             # a snapshot ensemble: the mean of its members' outputs
-            return np.mean([self._network.predict(s, inputs) for s in snapshots], axis=0)
+            return np.mean(
+                [self._network.predict(kernel_view(s), inputs) for s in snapshots], axis=0
+            )
         return self._network.predict(theta, inputs)
 
     def _activation_sparsity(self, inputs, theta):
@@ -543,6 +555,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
 #: the fitted attributes of batch normalisation, in ``batch_norm_views`` order
 _BATCH_NORM_ATTRIBUTES = ("batch_norm_scales_", "batch_norm_shifts_", "running_means_", "running_vars_")
+
+
+def _warn_interrupted():
+    warnings.warn(
+        "Training interrupted by user: the model of the last completed epoch "
+        "(or solver iteration) is kept.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _better(run, other):

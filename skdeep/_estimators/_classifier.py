@@ -31,7 +31,7 @@ _ATTRIBUTES = [
     "out_activation_", "unused_features_", "activation_sparsity_",
     *_docstrings.STRATEGY_ATTRIBUTES,
 ]
-_EXTRA = """\
+_EXTRA = f"""\
 See Also
 --------
 MLPRegressor : Multilayer perceptron regressor.
@@ -46,6 +46,8 @@ activations, ``class_weight``, an explicit validation set for early stopping
 multiclass-multioutput targets (``y`` with several categorical columns gets one
 softmax head per column on shared hidden layers). The loss is computed from the
 logits, so it stays exact for confident predictions.
+
+{_docstrings.FIT_CONTRACT}
 
 Examples
 --------
@@ -149,6 +151,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 "sklearn.utils.class_weight.compute_class_weight('balanced', "
                 "classes=classes, y=y) and pass class_weight as a dict."
             )
+        _check_class_weight(self.class_weight)
         return self._targets.class_sample_weight(self.class_weight, y)
 
     def _validation_score(self, output, y, sample_weight):
@@ -306,3 +309,22 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _check_class_weight(class_weight):
+    """Each weight of a ``class_weight`` dict (or list of dicts, one per
+    output) is a finite non-negative number, as ``sample_weight``'s are."""
+    dicts = class_weight if isinstance(class_weight, list) else [class_weight]
+    for weights in dicts:
+        if not isinstance(weights, dict):
+            continue
+        for label, weight in weights.items():
+            if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, (Real, np.number)):
+                raise TypeError(
+                    f"class_weight of class {label!r} must be a number, got {weight!r}."
+                )
+            if not np.isfinite(weight) or weight < 0:
+                raise ValueError(
+                    f"class_weight of class {label!r} must be finite and non-negative, "
+                    f"got {weight!r}."
+                )

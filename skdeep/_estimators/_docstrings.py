@@ -455,6 +455,22 @@ out_activation_ : str
 }
 
 
+#: how ``fit`` and ``partial_fit`` end when they do not finish, in both
+#: estimators' Notes
+FIT_CONTRACT = """\
+A ``fit`` or ``partial_fit`` that raises leaves the estimator as it was
+before the call. A ``KeyboardInterrupt`` (Ctrl-C) during training is not an
+error, as in scikit-learn's MLP: training stops, a ``UserWarning`` says so,
+and the model is that of the last completed epoch (or solver iteration, for
+the full-batch solvers), with every fitted attribute (``n_iter_``, ``t_``,
+``loss_``, ``loss_curve_``, ``best_loss_``, ``validation_scores_``,
+``history_``, ...) describing those weights; with early stopping the best
+epoch's weights up to it are restored. With ``n_init > 1`` no further
+restart runs and the best run so far is kept. An interrupt before the first
+epoch or iteration completed propagates, and the estimator is left as it
+was."""
+
+
 def compose(summary, parameters, attributes, extra=""):
     """A numpydoc docstring from entries of ``PARAMETERS`` and ``ATTRIBUTES``."""
 

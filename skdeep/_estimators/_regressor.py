@@ -29,7 +29,7 @@ _ATTRIBUTES = [
     "out_activation_", "unused_features_", "activation_sparsity_",
     *_docstrings.STRATEGY_ATTRIBUTES,
 ]
-_EXTRA = """\
+_EXTRA = f"""\
 See Also
 --------
 MLPClassifier : Multilayer perceptron classifier.
@@ -43,6 +43,8 @@ activations, an explicit validation set for early stopping
 (``fit(..., X_val=, y_val=)``) and a per-epoch ``history_``. Unlike
 scikit-learn's, ``partial_fit`` is unavailable (``AttributeError``) with the
 full-batch solver, as in the classifier.
+
+{_docstrings.FIT_CONTRACT}
 
 Examples
 --------

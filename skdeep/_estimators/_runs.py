@@ -11,6 +11,7 @@ reads the configuration, not the estimator.
 import math
 import warnings
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -23,20 +24,45 @@ from ..optim._objective import FullBatchObjective
 from ..schedules import resolve_schedule
 
 
+class RunResult(NamedTuple):
+    """What a training run reports: its epochs (or solver iterations), its
+    final training loss, the full-batch solvers' objective evaluations
+    (None for the first-order ones), and whether a ``KeyboardInterrupt``
+    stopped it (at the end of a completed epoch or iteration)."""
+
+    n_iter: int
+    loss: float
+    evaluations: int | None
+    interrupted: bool
+
+
 def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
-    """Hold out ``config.validation_fraction`` of the rows (stratified for
-    single-output classification when every class allows it). Returns
+    """Hold out ``config.validation_fraction`` of the rows, stratified for
+    single-output classification (a class of one member is an error, as is a
+    binary target's validation set of one row; a multiclass target's
+    validation set smaller than its number of classes is drawn without
+    stratification, as scikit-learn's MLP draws it). Returns
     ``(inputs, Y, sw, tangents)`` of the training rows and ``(inputs, Y, y,
     sw)`` of the validation rows."""
     indices = np.arange(Y.shape[0])
     seed = int(rng.integers(np.iinfo(np.int32).max))
     stratify = y if classifier and y.ndim == 1 else None
+    if stratify is not None:
+        _check_stratifiable(stratify)
     split = dict(test_size=config.validation_fraction, random_state=seed)
     try:
         train_idx, val_idx = train_test_split(indices, stratify=stratify, **split)
-    except ValueError:
+    except ValueError as exc:
         if stratify is None:
             raise
+        if np.unique(stratify).shape[0] == 2:  # scikit-learn stratifies binary targets too
+            raise ValueError(
+                f"{exc}: early_stopping=True holds out validation_fraction of the rows, "
+                "stratified by class. Increase validation_fraction or the size of "
+                "your dataset."
+            ) from exc
+        # scikit-learn does not stratify multiclass targets: a validation set
+        # smaller than the number of classes is drawn without stratification
         train_idx, val_idx = train_test_split(indices, **split)
     if val_idx.shape[0] < 2:
         raise ValueError(
@@ -47,6 +73,30 @@ def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
     train = (inputs.take(train_idx), Y[train_idx], sw[train_idx], train_tangents)
     val = (inputs.take(val_idx), Y[val_idx], y[val_idx], sw[val_idx])
     return train, val
+
+
+def _check_stratifiable(y):
+    """Raise scikit-learn's error (with its wording, which its MLP's tests
+    match) when a class of ``y`` has a single member: the stratified
+    validation split cannot give it to both sides."""
+    classes, counts = np.unique(y, return_counts=True)
+    rare = classes[counts < 2]
+    if not rare.size:
+        return
+    if classes.shape[0] == 2:
+        # scikit-learn stratifies a binary target by its positive-class
+        # indicator, and names the indicator's value
+        shown = [str(bool(label == classes[1])) for label in rare]
+        which = f" (the class {rare.tolist()[0]!r}, named as scikit-learn names a binary target's)"
+    else:
+        shown, which = rare.tolist(), ""
+    raise ValueError(
+        "The least populated classes in y have only 1 member, which is too few. "
+        "The minimum number of groups for any class cannot be less than 2. "
+        f"Classes with too few members are: {shown}{which}. early_stopping=True "
+        "holds out a validation set stratified by class. Give every class at "
+        "least 2 members, or set early_stopping=False."
+    )
 
 
 def batch_size(config, n_samples):
@@ -85,7 +135,7 @@ def strategy(config, batch):
 
 def train_stochastic(config, network, theta, train, validation, progress, rng, listeners, reg):
     """Run the first-order optimizer of ``config`` on ``train = (inputs, Y,
-    sw, tangents)``; returns ``(n_iter, loss)``."""
+    sw, tangents)``; returns its ``RunResult``."""
     inputs, Y, sw, tangents = train
     optimizer = config.optimizer
     batch = batch_size(config, inputs.n_samples)
@@ -114,12 +164,12 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
         tangents=tangents, listeners=listeners, strategy=strategy(config, batch),
     )
     n_iter = loop.run(config.max_iter, config.incremental)
-    return n_iter, progress.loss_curve[-1] if progress.loss_curve else np.nan
+    loss = progress.loss_curve[-1] if progress.loss_curve else np.nan
+    return RunResult(n_iter, loss, None, loop.interrupted)
 
 
 def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners, reg, tangents):
-    """Run the full-batch solver of ``config``; returns ``(n_iter, loss,
-    n_evaluations)``."""
+    """Run the full-batch solver of ``config``; returns its ``RunResult``."""
     solver = config.solver
     objective = FullBatchObjective(network, inputs, Y, sw, reg, tangents)
     k = int(config.freeze_layers)
@@ -134,7 +184,11 @@ def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners,
         tol=config.tol, verbose=config.verbose, progress=progress, listeners=listeners,
         l1=reg.l1 * objective.scale, n_weights=network.n_weights, free=free,
     )
-    if stopped:  # a callback asked to stop: not a convergence failure
+    interrupted = bool(result.get("interrupted", False))
+    evaluations = objective.n_evaluations
+    if interrupted:  # at the last completed iteration, as its record says
+        evaluations = progress.history[-1]["evaluations"]
+    if stopped or interrupted:  # not a convergence failure
         n_iter = int(result.nit)
     elif solver == "lbfgs":
         n_iter = _check_optimize_result(solver, result, config.max_iter)
@@ -148,8 +202,8 @@ def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners,
                 ConvergenceWarning,
                 stacklevel=4,
             )
-    progress.t += inputs.n_samples * objective.n_evaluations
+    progress.t += inputs.n_samples * evaluations
     progress.best_loss = min(progress.loss_curve, default=float(result.fun))
     progress.validation_scores = None
     progress.best_validation_score = None
-    return n_iter, float(result.fun), objective.n_evaluations
+    return RunResult(n_iter, float(result.fun), evaluations, interrupted)

@@ -391,7 +391,10 @@ def minimize(
     ``max_fun`` bounds the objective's evaluations: natively for ``'lbfgs'``,
     checked after each iteration for the others, which then stop with
     ``success=False`` and a message saying so. Returns scipy's
-    ``OptimizeResult``; ``theta`` holds the solution.
+    ``OptimizeResult``; ``theta`` holds the solution. A ``KeyboardInterrupt``
+    stops the solver at the last iteration ``callback`` returned from: the
+    result then has ``interrupted=True`` and that iteration's ``x``, ``fun``
+    and ``nit`` (the interrupt propagates if there is none).
     """
     if free is not None:
         n_weights = int(np.searchsorted(free, n_weights))
@@ -419,18 +422,38 @@ def minimize(
             return out
 
     out_of_evaluations = []
+    # the last iteration the callback returned from: a KeyboardInterrupt
+    # (in the objective, a line search or the callback) goes back to it
+    completed = {"nit": 0}
 
     def on_iteration(intermediate_result):
         to_theta(intermediate_result.x, theta)
-        callback(intermediate_result.fun)
+        done = {
+            "x": intermediate_result.x.copy(), "fun": intermediate_result.fun,
+            "nit": completed["nit"] + 1,
+        }
+        try:
+            callback(intermediate_result.fun)
+        except StopIteration:
+            completed.update(done)
+            raise
+        completed.update(done)
         if solver != "lbfgs" and objective.n_evaluations >= max_fun:
             out_of_evaluations.append(True)
             raise StopIteration
 
-    result = FULL_BATCH[solver](
-        evaluate, x0, max_iter=max_iter, max_fun=max_fun, tol=tol, verbose=verbose,
-        callback=on_iteration, bounds=bounds,
-    )
+    try:
+        result = FULL_BATCH[solver](
+            evaluate, x0, max_iter=max_iter, max_fun=max_fun, tol=tol, verbose=verbose,
+            callback=on_iteration, bounds=bounds,
+        )
+    except KeyboardInterrupt:
+        if not completed["nit"]:
+            raise
+        result = scipy.optimize.OptimizeResult(
+            **completed, success=False, interrupted=True,
+            message="Interrupted by the user (KeyboardInterrupt).",
+        )
     if out_of_evaluations:
         result.success = False
         result.message = f"Maximum number of function evaluations (max_fun={max_fun}) reached."

@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.utils import check_array
 
+from .._network import kernel_view
+
 
 def check_tangents(tangents, n_samples, n_features, dtype):
     """``tangents`` validated: a C-contiguous array of shape ``(n_samples,
@@ -20,7 +22,7 @@ def check_tangents(tangents, n_samples, n_features, dtype):
         )
     if T.shape[1] == 0:
         raise ValueError("tangents has no tangent vector (n_tangents = 0).")
-    return np.ascontiguousarray(T)
+    return kernel_view(np.ascontiguousarray(T))
 
 
 def unused_inputs(first_layer_weights):
