@@ -38,6 +38,7 @@ from .._training import Progress, ValidationSet
 from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer, check_size
 from ..regularization import PENALTIES, Regularization, check_tangents, unused_inputs
 from ..schedules import SCHEDULES, Schedule
+from ._predict_input import prediction_input
 from ._runs import split_validation, train_full_batch, train_stochastic
 from ._support import SklearnCallbacks, generator, naming, rollback_on_error
 
@@ -428,12 +429,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _prediction_inputs(self, X):
         """``(inputs, theta)`` for a pass of the fitted network over ``X``,
-        validated as at fit time (sparse or dense, in the model's dtype)."""
-        check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
-            reset=False,
-        )
+        validated as at fit time (sparse or dense, in the model's dtype).
+        The public methods have checked that the model is fitted."""
+        X = prediction_input(self, X)
         theta = self._parameters()
         return Inputs(X, theta.dtype), theta
 
@@ -464,6 +462,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             For each hidden layer, the fraction of (sample, unit) pairs whose
             activation is exactly 0 (ReLU-like units that are off).
         """
+        check_is_fitted(self)
         inputs, theta = self._prediction_inputs(X)
         return self._activation_sparsity(inputs, theta)
 
@@ -492,11 +491,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         std : ndarray or list of ndarray
             Its standard deviation, of the same shape.
         """
-        outputs = np.stack(self._sampled_outputs(X, n_samples, random_state))
-        return self._summarise_samples(outputs)
+        return self._summarise_samples(self._sampled_outputs(X, n_samples, random_state))
 
     def _sampled_outputs(self, X, n_samples, random_state):
-        """Network outputs under ``n_samples`` sets of dropout masks."""
+        """Network outputs under ``n_samples`` sets of dropout masks, shape
+        ``(n_samples, n_rows, n_outputs)``."""
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
@@ -508,10 +507,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "input_dropout > 0; this one has neither."
             )
         seed = generator(random_state).integers(np.iinfo(np.int64).max)
-        return [
-            self._network.predict_sampled(theta, inputs, rates, input_rate, seed, k)
-            for k in range(n_samples)
-        ]
+        return self._network.predict_sampled(theta, inputs, rates, input_rate, seed, n_samples)
 
     # ------------------------------------------------------------ pickling
 
