@@ -13,7 +13,9 @@ attributes are restored as they were before the call.
 """
 
 import copy
+import operator
 from abc import ABCMeta, abstractmethod
+from itertools import chain
 from numbers import Integral, Real
 
 import numpy as np
@@ -386,6 +388,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """The fitted attributes that are views of the flat parameters."""
         self.coefs_ = network.coefs(theta)
         self.intercepts_ = network.intercepts(theta)
+        # the views as made, to tell cheaply at prediction whether the user
+        # replaced some (``_theta_is_current``)
+        self._views = (*self.coefs_, *self.intercepts_)
         views = network.batch_norm_views(theta)
         for name, value in zip(_BATCH_NORM_ATTRIBUTES, views):
             self._set_optional(name, value if network.batch_norm else None)
@@ -417,11 +422,32 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     # --------------------------------------------------------- prediction
 
+    def __sklearn_is_fitted__(self):
+        """Whether the estimator has flat parameters (what ``fit`` makes): for
+        ``check_is_fitted``, cheaper than scikit-learn's default test, which
+        scans every attribute's name."""
+        return "_theta" in self.__dict__
+
+    def _theta_is_current(self):
+        """Whether ``coefs_``/``intercepts_`` are still views of ``_theta``:
+        by identity with the views ``fit`` made (a test of a few
+        microseconds less than ``Network.is_view_of``, which it falls back
+        to when they are not, or not known)."""
+        views = self.__dict__.get("_views")
+        coefs, intercepts = self.coefs_, self.intercepts_
+        if (
+            views is not None
+            and len(coefs) + len(intercepts) == len(views)
+            and all(map(operator.is_, chain(coefs, intercepts), views))
+        ):
+            return True
+        return self._network.is_view_of(self._theta, coefs, intercepts)
+
     def _parameters(self):
         """The flat parameters to predict with. They are ``_theta`` unless the
         user replaced ``coefs_``/``intercepts_`` by new arrays; never written."""
         theta = self._theta
-        if not self._network.is_view_of(theta, self.coefs_, self.intercepts_):
+        if not self._theta_is_current():
             return self._network.pack(self.coefs_, self.intercepts_, theta.dtype, base=theta)
         if not theta.flags.writeable:  # e.g. loaded by joblib with mmap_mode
             return theta.copy()
@@ -439,7 +465,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """Validated ``X`` -> network output (after the output activation)."""
         inputs, theta = self._prediction_inputs(X)
         snapshots = getattr(self, "_snapshots", None)
-        if snapshots and self._network.is_view_of(self._theta, self.coefs_, self.intercepts_):
+        if snapshots and self._theta_is_current():
             # a snapshot ensemble: the mean of its members' outputs
             return np.mean([self._network.predict(s, inputs) for s in snapshots], axis=0)
         return self._network.predict(theta, inputs)
@@ -519,6 +545,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # (packing the arrays if the user replaced them) and rebuild the
             # views on load
             coefs, intercepts = state.pop("coefs_"), state.pop("intercepts_")
+            state.pop("_views", None)  # made again on load
             for name in _BATCH_NORM_ATTRIBUTES:
                 state.pop(name, None)
             if not self._network.is_view_of(self._theta, coefs, intercepts):
