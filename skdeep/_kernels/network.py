@@ -443,10 +443,11 @@ def _scratch(sizes, rows, like):
 @inline_jit
 def _all_rows(X, csr, sparse, n, like):
     """The ``Block`` of the ``n`` input rows (dense ``X``, or CSR ``csr`` when
-    ``sparse``), without targets."""
-    rows = np.arange(n if sparse else 0)
-    Y = np.empty((0, 1), dtype=like.dtype)
-    return Block(X, csr, sparse, rows, n, Y, np.empty(0, dtype=like.dtype), 0.0)
+    ``sparse``), without targets (empty views of ``like``, a 1-D array)."""
+    rows = np.empty(n if sparse else 0, dtype=np.int64)
+    for i in range(rows.shape[0]):
+        rows[i] = i
+    return Block(X, csr, sparse, rows, n, like[:0].reshape((0, 1)), like[:0], 0.0)
 
 
 @entry_jit
