@@ -479,11 +479,14 @@ def hidden_zero_counts(theta, net, X, csr, sparse, n, chunk, zeros):
         forward_raw(theta, net, block_rows(data, start, stop), work)
         for layer in range(sizes.shape[0] - 2):
             A = block_view(work.acts, sizes, work.a_off, layer, stop - start)
+            zero = A.dtype.type(0)
             count = 0
             for i in range(A.shape[0]):
                 a = A[i]
+                row = 0  # an int per row, a select per value: vectorised
                 for j in range(a.shape[0]):
-                    count += a[j] == 0
+                    row += 1 if a[j] == zero else 0
+                count += row
             zeros[layer] += count
 
 
