@@ -4,7 +4,8 @@ Run from the repository root (PyTorch comes with the ``bench`` extra):
 
     python benchmarks/bench.py                  # everything, ~3 minutes
     python benchmarks/bench.py --only W1 W2     # some workloads
-    python benchmarks/bench.py --skip-extras    # workloads only
+    python benchmarks/bench.py --skip-extras    # workloads (and prediction) only
+    python benchmarks/bench.py --prediction     # the prediction table only
 
 Every measurement runs in a fresh process, one library at a time, so that no
 library's threads (BLAS pools that keep spinning after a call) slow the next
@@ -27,6 +28,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from prediction import render_prediction  # noqa: E402
 from workloads import WORKLOADS, gemm_flops  # noqa: E402
 
 OUTPUT = HERE / "output"
@@ -65,6 +67,10 @@ def child(args):
         result = {"seconds": workload_gemm_seconds(sizes, n_rows, batch, np.dtype(dtype).type)}
     elif kind == "memory":
         result = _memory()
+    elif kind == "predict":
+        from prediction import prediction
+
+        result = prediction()
     else:
         raise ValueError(kind)
     print("RESULT " + json.dumps(result))
@@ -155,6 +161,7 @@ def parse():
     parser.add_argument("--only", nargs="*", default=list(WORKLOADS), help="workloads to run")
     parser.add_argument("--repeat", type=int, default=2, help="timed fits per run (best kept)")
     parser.add_argument("--skip-extras", action="store_true", help="no start-up, memory or scaling runs")
+    parser.add_argument("--prediction", action="store_true", help="the prediction table only")
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -168,6 +175,8 @@ def main():
 
     if remove_stale_caches():  # else an edited kernel could run as it was
         print("kernel sources changed since the last compilation: caches removed")
+    if args.prediction:
+        args.only, args.skip_extras = [], True
     plan = []
     for name in args.only:
         w = WORKLOADS[name]
@@ -191,6 +200,8 @@ def main():
         gemm[key] = spawn("gemm", json.dumps([sizes, r["n_train"], batch, dtype]))["seconds"]
 
     results = {"machine": _machine(), "gemm_peak_gflops": {"float32": gemm["peak_float32"], "float64": gemm["peak_float64"]}, "workloads": []}
+    print("prediction ...", flush=True)
+    results["prediction"] = spawn("predict")
     for name, dtype, libraries in plan:
         w, ours = WORKLOADS[name], runs[(name, dtype, "skdeep")]
         sizes = [ours["n_features"], *w.hidden, ours["n_outputs"]]
@@ -325,21 +336,24 @@ def _machine():
 def render(results):
     lines = [f"GEMM peak (4096^3, all cores): float32 {results['gemm_peak_gflops']['float32']:.0f} GFLOP/s, "
              f"float64 {results['gemm_peak_gflops']['float64']:.0f} GFLOP/s", ""]
-    lines.append("| workload | dtype | library | ms/epoch | vs skdeep | test score | GFLOP/s | of peak | of BLAS limit | first call |")
-    lines.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for entry in results["workloads"]:
-        ours = entry["libraries"]["skdeep"]["ms_per_epoch"]
-        unit = "ms/iter" if entry["workload"] == "W4" else ""
-        for library, r in entry["libraries"].items():
-            lines.append(
-                f"| {entry['workload']} | {entry['dtype']} | {library} | {r['ms_per_epoch']:.1f}{' ' + unit if unit else ''} | "
-                f"{r['ms_per_epoch'] / ours:.2f}x | {r['score']:.4f} | {r['gflops']:.0f} | {100 * r['fraction_of_peak']:.0f}% | "
-                f"{100 * r['fraction_of_blas_limit']:.0f}% | {r['first_call_s']:.2f} s |"
-            )
-    lines.append("")
-    lines.append("'vs skdeep': how many times longer than skdeep an epoch takes. 'BLAS limit': the time of the "
-                 "workload's matrix products alone, on the same BLAS, measured in the same run "
-                 + ", ".join(f"({e['workload']} {e['dtype']}: {e['blas_limit_ms']:.1f} ms)" for e in results["workloads"]) + ".")
+    if results["workloads"]:
+        lines.append("| workload | dtype | library | ms/epoch | vs skdeep | test score | GFLOP/s | of peak | of BLAS limit | first call |")
+        lines.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for entry in results["workloads"]:
+            ours = entry["libraries"]["skdeep"]["ms_per_epoch"]
+            unit = "ms/iter" if entry["workload"] == "W4" else ""
+            for library, r in entry["libraries"].items():
+                lines.append(
+                    f"| {entry['workload']} | {entry['dtype']} | {library} | {r['ms_per_epoch']:.1f}{' ' + unit if unit else ''} | "
+                    f"{r['ms_per_epoch'] / ours:.2f}x | {r['score']:.4f} | {r['gflops']:.0f} | {100 * r['fraction_of_peak']:.0f}% | "
+                    f"{100 * r['fraction_of_blas_limit']:.0f}% | {r['first_call_s']:.2f} s |"
+                )
+        lines.append("")
+        lines.append("'vs skdeep': how many times longer than skdeep an epoch takes. 'BLAS limit': the time of the "
+                     "workload's matrix products alone, on the same BLAS, measured in the same run "
+                     + ", ".join(f"({e['workload']} {e['dtype']}: {e['blas_limit_ms']:.1f} ms)" for e in results["workloads"]) + ".")
+    if "prediction" in results:
+        lines += ["", *render_prediction(results["prediction"])]
     if "startup" in results:
         s = results["startup"]
         lines += ["", f"Start-up, fresh process, import + fit on iris (warm numba cache, byte-compiled modules): "

@@ -21,12 +21,12 @@ from ._kernels.batchnorm import EPSILON as BATCH_NORM_EPSILON
 from ._kernels.losses import LOSSES, loss_value, output_activation
 from ._kernels.network import (
     forward_raw,
-    predict_dropout_raw,
-    predict_raw,
+    hidden_zero_counts,
+    predict_output,
+    predict_sampled,
 )
 from ._kernels.records import (
     Block,
-    Hidden,
     Layout,
     Sampling,
     Tangent,
@@ -363,25 +363,21 @@ class Network:
 
     # ---------------------------------------------------- engine entry points
 
-    def predict_raw(self, theta, inputs):
-        """Raw output (before the output activation) for every input row."""
+    def predict(self, theta, inputs, link=True):
+        """The network's output for every input row, after the output
+        activation (or raw, without ``link``): one compiled call."""
         if self.batch_norm:
-            return self.plain().predict_raw(self.fold(theta), inputs)
-        n = inputs.n_samples
-        chunk = min(n, CHUNK_ROWS)
-        ws = self.workspace(chunk, theta.dtype)
-        out = np.empty((n, int(self.sizes[-1])), dtype=theta.dtype)
-        predict_raw(theta, self.layout(), inputs.block(), ws.work(), chunk, out)
+            return self.plain().predict(self.fold(theta), inputs, link)
+        out = np.empty((inputs.n_samples, int(self.sizes[-1])), dtype=theta.dtype)
+        predict_output(
+            theta, self.layout(), inputs.dense, inputs.csr, inputs.sparse, CHUNK_ROWS, link, out
+        )
         return out
 
     def activate(self, raw):
         """Apply the output activation to raw outputs, in place; returns them."""
         output_activation(LOSSES[self.loss].code, raw, self.segments)
         return raw
-
-    def predict(self, theta, inputs):
-        """Network output after the output activation."""
-        return self.activate(self.predict_raw(theta, inputs))
 
     def hidden_activations(self, theta, inputs):
         """The activations of every hidden layer for every input row."""
@@ -394,12 +390,15 @@ class Network:
 
     def hidden_zero_fractions(self, theta, inputs):
         """For every hidden layer, the fraction of its activations over the
-        input rows that are exactly zero (counted block by block: the
-        activations themselves are not kept)."""
-        zeros = np.zeros(len(self.sizes) - 2)
-        for _, _, blocks in self._hidden_blocks(theta, inputs):
-            for layer, block in enumerate(blocks):
-                zeros[layer] += block.size - np.count_nonzero(block)
+        input rows that are exactly zero (one compiled call, which counts
+        them chunk by chunk without keeping them)."""
+        if self.batch_norm:
+            return self.plain().hidden_zero_fractions(self.fold(theta), inputs)
+        zeros = np.empty(len(self.sizes) - 2, dtype=np.int64)
+        hidden_zero_counts(
+            theta, self.layout(), inputs.dense, inputs.csr, inputs.sparse, inputs.n_samples,
+            CHUNK_ROWS, zeros,
+        )
         return zeros / (inputs.n_samples * self.sizes[1:-1])
 
     def _hidden_blocks(self, theta, inputs):
@@ -427,28 +426,23 @@ class Network:
                 blocks.append(ws.acts[offset : offset + (stop - start) * u].reshape(stop - start, u))
             yield start, stop, blocks
 
-    def predict_sampled(self, theta, inputs, dropout, input_dropout, seed, sample):
-        """Output with freshly drawn dropout masks (Monte-Carlo dropout)."""
+    def predict_sampled(self, theta, inputs, dropout, input_dropout, seed, n_samples):
+        """Outputs with freshly drawn dropout masks (Monte-Carlo dropout), one
+        per sample, shape ``(n_samples, n_rows, n_outputs)``: one compiled
+        call. Input dropout applies to dense input only."""
         if self.batch_norm:
             return self.plain().predict_sampled(
-                self.fold(theta), inputs, dropout, input_dropout, seed, sample
+                self.fold(theta), inputs, dropout, input_dropout, seed, n_samples
             )
-        n = inputs.n_samples
-        chunk = min(n, CHUNK_ROWS)
-        ws = self.workspace(chunk, theta.dtype)
-        masks = np.empty_like(ws.acts)
-        use_inputs = input_dropout > 0 and not inputs.sparse
-        x_buf = np.empty((chunk if use_inputs else 0, inputs.n_features), dtype=theta.dtype)
-        out = np.empty((n, int(self.sizes[-1])), dtype=theta.dtype)
-        data = inputs.block(
-            np.empty((n, 0), dtype=theta.dtype), np.ones(n, dtype=theta.dtype)
-        )
-        hidden = Hidden(np.array(dropout, dtype=np.float64), masks, np.uint64(0), None)
+        out = np.empty((n_samples, inputs.n_samples, int(self.sizes[-1])), dtype=theta.dtype)
         sampling = Sampling(
-            float(input_dropout if use_inputs else 0.0), x_buf, np.uint64(seed), sample
+            np.array(dropout, dtype=np.float64),  # a copy: the model's may be read-only
+            float(input_dropout if not inputs.sparse else 0.0), np.uint64(seed),
         )
-        predict_dropout_raw(theta, self.layout(), data, ws.work(), chunk, hidden, sampling, out)
-        return self.activate(out)
+        predict_sampled(
+            theta, self.layout(), inputs.dense, inputs.csr, inputs.sparse, CHUNK_ROWS, sampling, out
+        )
+        return out
 
     def loss_value(self, raw, Y, sample_weight):
         """Weighted mean loss of raw outputs ``raw`` (data term only)."""

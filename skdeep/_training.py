@@ -331,7 +331,7 @@ class StochasticLoop:
 
     def _validate(self, record):
         val = self.validation
-        raw = self.network.predict_raw(self.model_theta(), val.inputs)
+        raw = self.network.predict(self.model_theta(), val.inputs, link=False)
         record["val_loss"] = self.network.loss_value(raw, val.Y, val.sample_weight)
         record["val_score"] = float(val.score(self.network.activate(raw)))
 

@@ -13,8 +13,10 @@ attributes are restored as they were before the call.
 """
 
 import copy
+import operator
 import warnings
 from abc import ABCMeta, abstractmethod
+from itertools import chain
 from numbers import Integral, Real
 
 import numpy as np
@@ -39,6 +41,7 @@ from .._training import Progress, ValidationSet
 from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer, check_size
 from ..regularization import PENALTIES, Regularization, check_tangents, unused_inputs
 from ..schedules import SCHEDULES, Schedule
+from ._predict_input import prediction_input
 from ._runs import split_validation, train_full_batch, train_stochastic
 from ._support import SklearnCallbacks, generator, naming, rollback_on_error
 
@@ -397,6 +400,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """The fitted attributes that are views of the flat parameters."""
         self.coefs_ = network.coefs(theta)
         self.intercepts_ = network.intercepts(theta)
+        # the views as made, to tell cheaply at prediction whether the user
+        # replaced some (``_theta_is_current``)
+        self._views = (*self.coefs_, *self.intercepts_)
         views = network.batch_norm_views(theta)
         for name, value in zip(_BATCH_NORM_ATTRIBUTES, views):
             self._set_optional(name, value if network.batch_norm else None)
@@ -428,22 +434,40 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     # --------------------------------------------------------- prediction
 
+    def __sklearn_is_fitted__(self):
+        """Whether the estimator has flat parameters (what ``fit`` makes): for
+        ``check_is_fitted``, cheaper than scikit-learn's default test, which
+        scans every attribute's name."""
+        return "_theta" in self.__dict__
+
+    def _theta_is_current(self):
+        """Whether ``coefs_``/``intercepts_`` are still views of ``_theta``:
+        by identity with the views ``fit`` made (a test of a few
+        microseconds less than ``Network.is_view_of``, which it falls back
+        to when they are not, or not known)."""
+        views = self.__dict__.get("_views")
+        coefs, intercepts = self.coefs_, self.intercepts_
+        if (
+            views is not None
+            and len(coefs) + len(intercepts) == len(views)
+            and all(map(operator.is_, chain(coefs, intercepts), views))
+        ):
+            return True
+        return self._network.is_view_of(self._theta, coefs, intercepts)
+
     def _parameters(self):
         """The flat parameters to predict with. They are ``_theta`` unless the
         user replaced ``coefs_``/``intercepts_`` by new arrays; never written."""
         theta = self._theta
-        if not self._network.is_view_of(theta, self.coefs_, self.intercepts_):
+        if not self._theta_is_current():
             return self._network.pack(self.coefs_, self.intercepts_, theta.dtype, base=theta)
         return kernel_view(theta)  # read-only when loaded by joblib with mmap_mode
 
     def _prediction_inputs(self, X):
         """``(inputs, theta)`` for a pass of the fitted network over ``X``,
-        validated as at fit time (sparse or dense, in the model's dtype)."""
-        check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
-            reset=False,
-        )
+        validated as at fit time (sparse or dense, in the model's dtype).
+        The public methods have checked that the model is fitted."""
+        X = prediction_input(self, X)
         theta = self._parameters()
         return Inputs(X, theta.dtype), theta
 
@@ -451,7 +475,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """Validated ``X`` -> network output (after the output activation)."""
         inputs, theta = self._prediction_inputs(X)
         snapshots = getattr(self, "_snapshots", None)
-        if snapshots and self._network.is_view_of(self._theta, self.coefs_, self.intercepts_):
+        if snapshots and self._theta_is_current():
             # a snapshot ensemble: the mean of its members' outputs
             return np.mean(
                 [self._network.predict(kernel_view(s), inputs) for s in snapshots], axis=0
@@ -476,6 +500,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             For each hidden layer, the fraction of (sample, unit) pairs whose
             activation is exactly 0 (ReLU-like units that are off).
         """
+        check_is_fitted(self)
         inputs, theta = self._prediction_inputs(X)
         return self._activation_sparsity(inputs, theta)
 
@@ -504,11 +529,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         std : ndarray or list of ndarray
             Its standard deviation, of the same shape.
         """
-        outputs = np.stack(self._sampled_outputs(X, n_samples, random_state))
-        return self._summarise_samples(outputs)
+        return self._summarise_samples(self._sampled_outputs(X, n_samples, random_state))
 
     def _sampled_outputs(self, X, n_samples, random_state):
-        """Network outputs under ``n_samples`` sets of dropout masks."""
+        """Network outputs under ``n_samples`` sets of dropout masks, shape
+        ``(n_samples, n_rows, n_outputs)``."""
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
@@ -520,10 +545,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "input_dropout > 0; this one has neither."
             )
         seed = generator(random_state).integers(np.iinfo(np.int64).max)
-        return [
-            self._network.predict_sampled(theta, inputs, rates, input_rate, seed, k)
-            for k in range(n_samples)
-        ]
+        return self._network.predict_sampled(theta, inputs, rates, input_rate, seed, n_samples)
 
     # ------------------------------------------------------------ pickling
 
@@ -535,6 +557,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # (packing the arrays if the user replaced them) and rebuild the
             # views on load
             coefs, intercepts = state.pop("coefs_"), state.pop("intercepts_")
+            state.pop("_views", None)  # made again on load
             for name in _BATCH_NORM_ATTRIBUTES:
                 state.pop(name, None)
             if not self._network.is_view_of(self._theta, coefs, intercepts):

@@ -363,7 +363,8 @@ loss_gradient = _selection("loss_gradient", "gradient")
 #: ``loss_hessian_vector(code, P, Y, sw, segments, scale, R, out)``
 loss_hessian_vector = _selection("loss_hessian_vector", "hessian_vector")
 _loss_value = _selection("loss_value", "value")
-_output_activation = _selection("output_activation", "link")
+#: ``output_link(code, Z, segments)``: raw output -> prediction, in place
+output_link = _selection("output_link", "link")
 
 
 @entry_jit
@@ -375,4 +376,4 @@ def loss_value(code, Z, Y, sw, segments):
 @entry_jit
 def output_activation(code, Z, segments):
     """Raw output -> prediction, in place (from Python)."""
-    _output_activation(code, Z, segments)
+    output_link(code, Z, segments)

@@ -53,9 +53,9 @@ from .linalg import (
     csr_rows_dot,
     csr_rows_t_dot,
 )
-from .losses import loss_gradient
+from .losses import loss_gradient, output_link
 from .random import HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
-from .records import Block, Hidden, Tangent
+from .records import Block, Hidden, Tangent, Work
 from .regularizers import (
     activity_backward,
     activity_penalty,
@@ -417,46 +417,114 @@ def train_pass(theta, grad, net, block, work, hidden, dx, tangent, param_grad, b
     return total
 
 
-@entry_jit
-def predict_raw(theta, net, data, work, chunk, out):
-    """Raw network output for every row of ``data``, ``chunk`` rows at a
-    time."""
-    n = out.shape[0]
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        Z = forward_raw(theta, net, block_rows(data, start, stop), work)
-        copy_matrix(Z, out[start:stop])
+# ------------------------------------------------------------ prediction
+#
+# A prediction is one call: the rows go through the network chunk by chunk
+# and the output activation is applied in the same call. The buffers are
+# allocated inside, per call, so threads predicting with one model share
+# nothing (and a call costs one small allocation instead of numpy's
+# bookkeeping in Python).
+
+
+@inline_jit
+def _scratch(sizes, rows, like):
+    """A ``Work`` of fresh buffers for ``rows`` rows of every layer, in the
+    dtype of the array ``like`` (no deltas: prediction has no backward
+    pass)."""
+    n_layers = sizes.shape[0] - 1
+    a_off = np.empty(n_layers, dtype=np.int64)
+    total = 0
+    for layer in range(n_layers):
+        a_off[layer] = total
+        total += sizes[layer + 1] * rows
+    return Work(np.empty(total, dtype=like.dtype), np.empty(0, dtype=like.dtype), a_off)
+
+
+@inline_jit
+def _all_rows(X, csr, sparse, n, like):
+    """The ``Block`` of the ``n`` input rows (dense ``X``, or CSR ``csr`` when
+    ``sparse``), without targets (empty views of ``like``, a 1-D array)."""
+    rows = np.empty(n if sparse else 0, dtype=np.int64)
+    for i in range(rows.shape[0]):
+        rows[i] = i
+    return Block(X, csr, sparse, rows, n, like[:0].reshape((0, 1)), like[:0], 0.0)
 
 
 @entry_jit
-def predict_dropout_raw(theta, net, data, work, chunk, hidden, sampling, out):
-    """Raw output with dropout on (Monte-Carlo dropout): hidden masks (rates
-    ``hidden.drop``, masks in ``hidden.masks``), and input masks for dense
-    input when ``sampling.input_dropout > 0`` (``sampling.x_buf`` holds the
-    dropped copy of a chunk), drawn from the keys of ``(sampling.seed,
-    sampling.sample, chunk)``."""
+def predict_output(theta, net, X, csr, sparse, chunk, link, out):
+    """``out`` <- the network's output for every input row, ``chunk`` rows at
+    a time, after the output activation when ``link`` (else raw)."""
     n = out.shape[0]
-    input_dropout, x_buf = sampling.input_dropout, sampling.x_buf
+    work = _scratch(net.sizes, min(n, chunk), theta)
+    data = _all_rows(X, csr, sparse, n, theta)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        index = start // chunk
-        X = data.X[start:stop] if not data.sparse else data.X
-        if not data.sparse and input_dropout > 0:  # perturb a private copy
-            copy_matrix(X, x_buf[: stop - start])
-            perturb_inputs(
-                x_buf[: stop - start], input_dropout, None,
-                make_key(sampling.seed, sampling.sample, index, INPUT_DROPOUT), np.uint64(0),
+        rows = out[start:stop]
+        copy_matrix(forward_raw(theta, net, block_rows(data, start, stop), work), rows)
+        if link:
+            output_link(net.loss, rows, net.segments)
+
+
+@entry_jit
+def hidden_zero_counts(theta, net, X, csr, sparse, n, chunk, zeros):
+    """``zeros[l]`` <- how many activations of hidden layer ``l`` are exactly
+    zero over the ``n`` input rows (counted chunk by chunk: the activations
+    are not kept)."""
+    sizes = net.sizes
+    work = _scratch(sizes, min(n, chunk), theta)
+    data = _all_rows(X, csr, sparse, n, theta)
+    zeros[:] = 0
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        forward_raw(theta, net, block_rows(data, start, stop), work)
+        for layer in range(sizes.shape[0] - 2):
+            A = block_view(work.acts, sizes, work.a_off, layer, stop - start)
+            zero = A.dtype.type(0)
+            count = 0
+            for i in range(A.shape[0]):
+                a = A[i]
+                row = 0  # an int per row, a select per value: vectorised
+                for j in range(a.shape[0]):
+                    row += 1 if a[j] == zero else 0
+                count += row
+            zeros[layer] += count
+
+
+@entry_jit
+def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
+    """``out[s]`` <- the output with dropout on (Monte-Carlo dropout) for
+    every ``s < out.shape[0]``: hidden masks at the rates ``sampling.drop``
+    and, for dense input, input masks at ``sampling.input_dropout``, drawn
+    from the keys of ``(sampling.seed, s, chunk number)``; then the output
+    activation."""
+    n_samples, n = out.shape[0], out.shape[1]
+    rows = min(n, chunk)
+    work = _scratch(net.sizes, rows, theta)
+    masks = np.empty_like(work.acts)
+    input_dropout = sampling.input_dropout
+    x_buf = np.empty((rows if input_dropout > 0 else 0, X.shape[1]), dtype=out.dtype)
+    data = _all_rows(X, csr, sparse, n, theta)
+    for sample in range(n_samples):
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            index = start // chunk
+            X_rows = data.X[start:stop] if not sparse else data.X
+            if not sparse and input_dropout > 0:  # perturb a private copy
+                copy_matrix(X_rows, x_buf[: stop - start])
+                perturb_inputs(
+                    x_buf[: stop - start], input_dropout, None,
+                    make_key(sampling.seed, sample, index, INPUT_DROPOUT), np.uint64(0),
+                )
+                X_rows = x_buf[: stop - start]
+            block = Block(
+                X_rows, data.csr, sparse, data.rows[start:stop], stop - start,
+                data.Y[start:stop], data.sw[start:stop], data.scale,
             )
-            X = x_buf[: stop - start]
-        block = Block(
-            X, data.csr, data.sparse, data.rows[start:stop], stop - start,
-            data.Y[start:stop], data.sw[start:stop], data.scale,
-        )
-        key = make_key(sampling.seed, sampling.sample, index, HIDDEN_DROPOUT)
-        Z, _ = forward_train(
-            theta, net, block, work, Hidden(hidden.drop, hidden.masks, key, None), None
-        )
-        copy_matrix(Z, out[start:stop])
+            key = make_key(sampling.seed, sample, index, HIDDEN_DROPOUT)
+            Z, _ = forward_train(theta, net, block, work, Hidden(sampling.drop, masks, key, None), None)
+            rows_out = out[sample, start:stop]
+            copy_matrix(Z, rows_out)
+            output_link(net.loss, rows_out, net.segments)
 
 
 @optional

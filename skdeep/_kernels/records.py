@@ -171,10 +171,9 @@ HessianJob = record(
 )
 
 Sampling = record(
-    "Sampling", "input_dropout x_buf seed sample",
-    """Monte-Carlo dropout's draw: the input dropout rate (dense input),
-    a chunk's buffer for the dropped inputs, the seed and the sample's
-    number.""",
+    "Sampling", "drop input_dropout seed",
+    """Monte-Carlo dropout's draws: the hidden layers' dropout rates, the
+    input dropout rate (dense input) and the seed of the masks.""",
 )
 
 WeightNoise = record(
