@@ -85,7 +85,7 @@ def precompile(*estimators, param_grid=None, dtypes=("float64",), sparse=False, 
         One per configuration: its ``params`` (those that differ from the
         defaults), ``dtype``, ``sparse`` and the ``seconds`` it took.
     """
-    from joblib import Parallel, delayed
+    from sklearn.utils.parallel import Parallel, delayed
 
     from . import MLPClassifier, MLPRegressor
 
