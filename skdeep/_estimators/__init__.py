@@ -2,5 +2,6 @@
 
 from ._classifier import MLPClassifier
 from ._regressor import MLPRegressor
+from ._tangent_distance import TangentDistanceClassifier
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "TangentDistanceClassifier"]
