@@ -277,6 +277,7 @@ class TangentDistanceClassifier(ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_queries,)
             Predicted labels (ties go to the first class in ``classes_``).
         """
+        check_is_fitted(self)
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def _tangent_distances(self, X, n_neighbors):
