@@ -1,10 +1,12 @@
-"""Tangent vectors of the data manifold, learned from the data.
+"""Tangent vectors of the data manifold.
 
 ``local_tangents(X, n_tangents, n_neighbors)`` estimates, at each row, an
 orthonormal basis of the tangent plane of the manifold the rows lie on, by
-local PCA of the row's neighbourhood. Its output is the ``tangents`` of
-tangent propagation (``MLPClassifier(tangent_prop=...).fit(X, y,
-tangents=T)``) and of ``TangentDistanceClassifier(tangents="local")``.
+local PCA of the row's neighbourhood. ``shift_tangents(X, image_shape)``
+gives the tangents of images along horizontal and vertical shifts, known in
+advance. Either is the ``tangents`` of tangent propagation
+(``MLPClassifier(tangent_prop=...).fit(X, y, tangents=T)``) and of
+``TangentDistanceClassifier``.
 """
 
 from numbers import Integral
@@ -95,6 +97,44 @@ def local_tangents(X, n_tangents, n_neighbors):
     neighbors = NearestNeighbors(n_neighbors=n_neighbors).fit(X)
     indices = neighbors.kneighbors(return_distance=False)  # each row's others
     return principal_directions(X, X, indices, n_tangents)
+
+
+def shift_tangents(X, image_shape):
+    """The tangents of images along horizontal and vertical shifts.
+
+    The derivative of each image along a shift of its content to the right
+    and downwards, by central differences between the neighbouring pixels
+    (pixels outside the image count as zero): the tangent vectors of the
+    manifold of shifted images at each row (Simard et al., 1993). Pass it
+    to ``TangentDistanceClassifier`` with the shape fixed, e.g.
+    ``tangents=functools.partial(shift_tangents, image_shape=(8, 8))``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, height * width)
+        Images, one per row, flattened row by row (C order).
+    image_shape : tuple of int
+        ``(height, width)`` of the images.
+
+    Returns
+    -------
+    tangents : ndarray of shape (n_samples, 2, height * width)
+        ``tangents[:, 0]`` along the horizontal shift, ``tangents[:, 1]``
+        along the vertical one; not normalised (their length is the image's
+        contrast). float32 for float32 input, else float64.
+    """
+    X = check_array(X, dtype=[np.float64, np.float32])
+    height, width = image_shape
+    if height * width != X.shape[1]:
+        raise ValueError(
+            f"image_shape {tuple(image_shape)} has {height * width} pixels; "
+            f"X has {X.shape[1]} features."
+        )
+    images = np.pad(X.reshape(-1, height, width), ((0, 0), (1, 1), (1, 1)))
+    # moving the content right by t changes a pixel by -t * d/dx
+    horizontal = (images[:, 1:-1, :-2] - images[:, 1:-1, 2:]) / 2
+    vertical = (images[:, :-2, 1:-1] - images[:, 2:, 1:-1]) / 2
+    return np.stack([horizontal, vertical], axis=1).reshape(len(X), 2, -1)
 
 
 def principal_directions(points, reference, indices, n_tangents):

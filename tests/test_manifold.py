@@ -2,11 +2,13 @@
 nearest-neighbour classifier (issue 18, parts 1 and 4)."""
 
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.linalg import subspace_angles
+from scipy.ndimage import shift
 from scipy.stats import ortho_group
 from sklearn.datasets import load_digits, make_swiss_roll
 from sklearn.exceptions import ConvergenceWarning
@@ -17,7 +19,7 @@ from skdeep import MLPClassifier, TangentDistanceClassifier
 from skdeep._estimators._tangent_distance import _gram
 from skdeep._kernels.neighbors import tangent_distances
 from skdeep._kernels.records import TangentPlanes
-from skdeep.tangents import local_tangents
+from skdeep.tangents import local_tangents, shift_tangents
 
 from .conftest import DTYPES
 
@@ -32,13 +34,8 @@ def feature_shift_tangents(X):
     return (np.roll(X, 1, axis=1) - X)[:, None, :]
 
 
-def image_shift_tangents(X):
-    """The derivatives of 8x8 images along horizontal and vertical shifts
-    (central differences, zero outside the image)."""
-    images = np.pad(X.reshape(-1, 8, 8), ((0, 0), (1, 1), (1, 1)))
-    dx = (images[:, 1:-1, 2:] - images[:, 1:-1, :-2]) / 2
-    dy = (images[:, 2:, 1:-1] - images[:, :-2, 1:-1]) / 2
-    return np.stack([dx.reshape(len(X), -1), dy.reshape(len(X), -1)], axis=1)
+#: the tangents of 8x8 digits along shifts
+image_shift_tangents = partial(shift_tangents, image_shape=(8, 8))
 
 
 def pairwise_tangent_distances(P, TP, X, TX, regularization):
@@ -166,6 +163,22 @@ def test_local_tangents_feed_tangent_propagation(iris):
         clf = MLPClassifier(hidden_layer_sizes=(5,), tangent_prop=0.1, max_iter=3, random_state=0)
         clf.fit(X.astype(np.float32), y, tangents=T)
     assert clf.coefs_[0].dtype == np.float32 and np.isfinite(clf.loss_)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_shift_tangents_are_the_derivatives_along_shifts(dtype):
+    """Linear interpolation's shift by half a pixel each way, differenced,
+    is the central difference exactly."""
+    images = np.random.default_rng(0).uniform(size=(3, 5, 7)).astype(dtype)
+    T = shift_tangents(images.reshape(3, -1), (5, 7))
+    assert T.shape == (3, 2, 35) and T.dtype == dtype
+    for axis, moved in enumerate([(0, 1), (1, 0)]):
+        half = np.multiply(moved, 0.5)
+        expected = [shift(im, half, order=1, mode="grid-constant") - shift(im, -half, order=1, mode="grid-constant")
+                    for im in images]
+        np.testing.assert_allclose(T[:, axis], np.reshape(expected, (3, -1)), atol=1e-6)
+    with pytest.raises(ValueError, match="has 36 pixels; X has 35 features"):
+        shift_tangents(images.reshape(3, -1), (6, 6))
 
 
 @pytest.fixture(scope="module")
