@@ -6,6 +6,7 @@ Run from the repository root (PyTorch comes with the ``bench`` extra):
     python benchmarks/bench.py --only W1 W2     # some workloads
     python benchmarks/bench.py --skip-extras    # workloads (and prediction) only
     python benchmarks/bench.py --prediction     # the prediction table only
+    python benchmarks/bench.py --neighbors-only # tangent distance against k-NN
 
 Every measurement runs in a fresh process, one library at a time, so that no
 library's threads (BLAS pools that keep spinning after a call) slow the next
@@ -65,6 +66,11 @@ def child(args):
 
         sizes, n_rows, batch, dtype = json.loads(args.child[1])
         result = {"seconds": workload_gemm_seconds(sizes, n_rows, batch, np.dtype(dtype).type)}
+    elif kind == "neighbors":
+        from runners import run_neighbors
+
+        setting, n_train = (int(v) for v in args.child[1:])
+        result = run_neighbors(setting, n_train, args.repeat)
     elif kind == "memory":
         result = _memory()
     elif kind == "predict":
@@ -162,6 +168,8 @@ def parse():
     parser.add_argument("--repeat", type=int, default=2, help="timed fits per run (best kept)")
     parser.add_argument("--skip-extras", action="store_true", help="no start-up, memory or scaling runs")
     parser.add_argument("--prediction", action="store_true", help="the prediction table only")
+    parser.add_argument("--neighbors-only", action="store_true",
+                        help="only the tangent-distance classifier against KNeighborsClassifier")
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -177,6 +185,14 @@ def main():
         print("kernel sources changed since the last compilation: caches removed")
     if args.prediction:
         args.only, args.skip_extras = [], True
+    if args.neighbors_only:
+        results = {"machine": _machine(), "neighbors": neighbors(args.repeat)}
+        (OUTPUT / "neighbors.json").write_text(json.dumps(results, indent=2))
+        report = render_neighbors(results["neighbors"])
+        (OUTPUT / "neighbors.md").write_text(report)
+        print()
+        print(report)
+        return None
     plan = []
     for name in args.only:
         w = WORKLOADS[name]
@@ -235,6 +251,8 @@ def main():
         results["options"] = options(args.repeat)
         print("full-batch solvers ...", flush=True)
         results["full_batch"] = full_batch(args.repeat)
+        print("tangent distance against k-NN ...", flush=True)
+        results["neighbors"] = neighbors(args.repeat)
 
     (OUTPUT / "results.json").write_text(json.dumps(results, indent=2))
     report = render(results)
@@ -316,6 +334,33 @@ def full_batch(repeat):
     return out
 
 
+#: training rows of the nearest-neighbour runs (digits; the other rows query)
+NEIGHBOR_TRAIN_ROWS = (300, 1347)
+
+
+def neighbors(repeat):
+    """Time per query and accuracy of 1-NN on digits: scikit-learn's
+    KNeighborsClassifier (Euclidean) and skdeep's TangentDistanceClassifier."""
+    from runners import NEIGHBORS
+
+    out = []
+    for n_train in NEIGHBOR_TRAIN_ROWS:
+        for setting, (library, label, _) in enumerate(NEIGHBORS):
+            r = spawn("neighbors", str(setting), str(n_train), repeat=max(repeat, 3))
+            out.append({"library": library, "setting": label, **r})
+    return out
+
+
+def render_neighbors(rows):
+    lines = ["1-NN on digits (raw pixels), queried with the rows not trained on:", "",
+             "| training rows | library | setting | us/query | fit (s) | accuracy |",
+             "|---:|---|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['n_train']} | {r['library']} | {r['setting']} | {r['us_per_query']:.1f} | "
+                     f"{r['fit_s']:.3f} | {r['accuracy']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
 def _machine():
     import numba
     import sklearn
@@ -387,6 +432,8 @@ def render(results):
         for r in results["full_batch"]:
             lines.append(f"| {r['library']} | {r['solver']} | {r['iterations']} | {r['ms_per_iteration']:.1f} | "
                          f"{r['ms_per_iteration'] / base:.1f}x | {r['loss']:.4g} | {r['score']:.4f} |")
+    if "neighbors" in results:
+        lines += ["", render_neighbors(results["neighbors"]).rstrip("\n")]
     m = results["machine"]
     lines += ["", f"Machine: {m['cpu_count']} cores, Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
                   f"scikit-learn {m['scikit-learn']}, torch {m['torch']}; BLAS {m['blas']}."]

@@ -147,3 +147,49 @@ def _sweep(name):
     """Scaling-sweep workload ``S<rows>x<width>``: two hidden layers."""
     rows, width = (int(v) for v in name[1:].split("x"))
     return WORKLOADS["W1"].__class__(name, "classification", (width, width), 256, 3)
+
+
+#: the nearest-neighbour settings: (library, label, parameters); skdeep's
+#: are TangentDistanceClassifier's, with "shifts" for the image shift tangents
+NEIGHBORS = [
+    ("sklearn", "KNeighborsClassifier, Euclidean", {}),
+    ("skdeep", "tangent distance, shifts, 50 candidates", {"tangents": "shifts"}),
+    ("skdeep", "tangent distance, shifts, exact", {"tangents": "shifts", "n_candidates": None}),
+    ("skdeep", "tangent distance, local PCA (3 tangents), 50 candidates", {"n_tangents": 3}),
+]
+
+
+def run_neighbors(setting, n_train, repeat):
+    """1-NN on digits (raw pixels) with ``n_train`` training rows, queried
+    with all the other rows: microseconds per query (the best of
+    ``repeat`` predictions, after one that compiles or loads the kernels),
+    the fit's seconds and the accuracy."""
+    from functools import partial
+
+    from sklearn.datasets import load_digits
+
+    library, _, params = NEIGHBORS[setting]
+    X, y = load_digits(return_X_y=True)
+    X_train, y_train, X_test, y_test = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+    if library == "sklearn":
+        from sklearn.neighbors import KNeighborsClassifier
+
+        est = KNeighborsClassifier(1)
+    else:
+        from skdeep import TangentDistanceClassifier
+        from skdeep.tangents import shift_tangents
+
+        if params.get("tangents") == "shifts":
+            params = {**params, "tangents": partial(shift_tangents, image_shape=(8, 8))}
+        est = TangentDistanceClassifier(1, **params)
+    start = time.perf_counter()
+    est.fit(X_train, y_train)
+    fit_s = time.perf_counter() - start
+    est.predict(X_test[:5])  # compiles or loads the kernels
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        predicted = est.predict(X_test)
+        best = min(best, time.perf_counter() - start)
+    return dict(us_per_query=1e6 * best / len(X_test), fit_s=fit_s,
+                accuracy=float(np.mean(predicted == y_test)), n_train=n_train, n_test=len(X_test))

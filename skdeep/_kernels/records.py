@@ -264,3 +264,13 @@ Penalties = record(
     """A step's weight penalties, scaled to the batch: L2, L1 (None when
     off), the prior's strength and parameters (None when off).""",
 )
+
+# ------------------------------------------------------------ nearest neighbours
+
+TangentPlanes = record(
+    "TangentPlanes", "points tangents gram",
+    """Points with their tangent planes, for the tangent distance: the
+    points ``(n, n_features)``, their tangents ``(n, n_tangents,
+    n_features)`` in the points' dtype and the tangents' Gram matrices
+    ``(n, n_tangents, n_tangents)`` in float64.""",
+)
