@@ -313,7 +313,8 @@ def lamb_direction_norms(theta, grads, summed, m, v, hyper, t, gs, l2, decay, pr
         for s in range(1, n_shards):
             raw += grads[s, i]
         if prior is not None:
-            raw += pc * (th - prior[offset + i])
+            if pull > 0.0:  # (a run-time choice passes an empty prior when off)
+                raw += pc * (th - prior[offset + i])
         g = g_s * raw + c * th
         u = _lamb_direction(b1 * m[i] + c1 * g, b2 * v[i] + c2 * g * g, th, bc1, scale, e, dcy)
         weights += th * th
