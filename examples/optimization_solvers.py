@@ -47,6 +47,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skdeep import MLPClassifier  # noqa: E402
+from skdeep.optim import Adam, Lookahead  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
@@ -60,6 +61,10 @@ FIRST_ORDER = {
     "adam": dict(solver="adam", learning_rate_init=0.005),
     "adamw": dict(solver="adamw", learning_rate_init=0.005),
     "adahessian": dict(solver="adahessian", learning_rate_init=0.05),
+    "adadelta": dict(solver="adadelta"),  # its own rate, AdaDelta(lr=1.0)
+    "radam": dict(solver="radam", learning_rate_init=0.005),
+    "lamb": dict(solver="lamb", learning_rate_init=0.02),
+    "lookahead(adam)": dict(solver=Lookahead(Adam(), k=5, alpha=0.5), learning_rate_init=0.01),
 }
 FULL_BATCH = {
     "lbfgs": dict(solver="lbfgs"),

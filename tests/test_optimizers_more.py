@@ -342,3 +342,17 @@ def test_partial_fit_switching_to_lookahead_starts_a_fresh_state(iris):
     state = est._progress.optimizer
     assert state.slow is not None and state.lookahead == (5, 0.5)
     assert state.counters[0] == 1  # fresh
+
+
+def test_every_new_solver_learns_digits_as_well_as_adam(digits):
+    """Held-out accuracy on digits within noise of Adam's (the figures of a
+    longer run over three splits are in docs/optimization.md)."""
+    X, y = digits
+    train, test = np.arange(len(y)) % 4 != 0, np.arange(len(y)) % 4 == 0
+    params = dict(hidden_layer_sizes=(32,), max_iter=60, random_state=0, batch_size=50)
+    adam = _quiet_fit(MLPClassifier(solver="adam", learning_rate_init=0.01, **params), X[train], y[train])
+    reference = adam.score(X[test], y[test])
+    assert reference > 0.9
+    for solver, options in NEW_SOLVERS.items():
+        est = _quiet_fit(MLPClassifier(**params, **options), X[train], y[train])
+        assert est.score(X[test], y[test]) >= reference - 0.03, solver

@@ -23,9 +23,17 @@ their own, so that they cannot keep the compiler from vectorising that loop
   added to the gradient in a pass before;
 - L1 (``l1``) is a proximal step in a pass after: soft-thresholding by ``l1``
   times the step each coordinate just took (``lr`` for SGD, the adaptive
-  per-coordinate step for AdaGrad, RMSProp, Adam and AdaHessian, recomputed
-  from the updated state), which sets weights exactly to zero instead of
-  making them oscillate around it as a subgradient would.
+  per-coordinate step for AdaGrad, RMSProp, Adam, AdaHessian, AdaDelta,
+  RAdam and LAMB, recomputed from the updated state), which sets weights
+  exactly to zero instead of making them oscillate around it as a
+  subgradient would.
+
+LAMB scales each layer's step by a ratio of norms over the whole layer,
+while each worker of a parallel epoch steps one range of the parameters: a
+phase before the update (``layer_norms_range``) writes each range's share of
+every layer's norms into ``opt.layers.parts``, and its update adds the
+shares in range order (``trust_ratio``). Lookahead's synchronisation
+(``lookahead_sync``) runs after a range's update.
 
 A penalty that is off reaches the kernels as None and its code is pruned;
 numba prunes ``if x is None`` only for an argument of the function it
