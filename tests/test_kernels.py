@@ -567,20 +567,28 @@ def test_update_of_two_ranges_equals_one(code):
     prior = rng.normal(size=23)
     hyper = Hyper(momentum=0.9, nesterov=True, weight_decay=0.01)
     whole, split = theta.copy(), theta.copy()
-    s1, s2 = np.zeros((2, 23)), np.zeros((2, 23))
+    n_slots = updates.UPDATE_RULES[code].n_slots
+    s1, s2 = np.zeros((n_slots, 23)), np.zeros((n_slots, 23))
     diagonal = Diagonal(np.sign(rng.normal(size=23)), rng.normal(size=23))
     penalties = _penalties(0.2, 0.05, 0.3, prior)
     args = (1, 0.7, penalties, diagonal)
+    layers = NO_LAYER_NORMS
+    if code == updates.LAMB:  # the phase before the step, over the two ranges
+        layers = LayerNorms(np.array([[0, 15, 0], [15, 23, 1]]), np.zeros((2, 2, 2)))
+        norms = OptimizerStep(code, s1, hyper, 0.1, 15, 0, layers)
+        for r, (lo, hi) in enumerate([(0, 11), (11, 23)]):
+            updates.layer_norms_range(norms, theta, grad[None], True, lo, hi, 1, 0.7, penalties, r)
     # each call gets its own gradient: the step adds the prior's pull to it
     a = updates.optimizer_step(
-        OptimizerStep(code, s1, hyper, 0.1, 15, 0), whole, grad.copy(), 0, 23, *args
+        OptimizerStep(code, s1, hyper, 0.1, 15, 0, layers), whole, grad.copy(), 0, 23, *args
     )
     g2 = grad.copy()
-    opt = OptimizerStep(code, s2, hyper, 0.1, 15, 0)
+    opt = OptimizerStep(code, s2, hyper, 0.1, 15, 0, layers)
     b1 = updates.optimizer_step(opt, split, g2, 0, 11, *args)
     b2 = updates.optimizer_step(opt, split, g2, 11, 23, *args)
     np.testing.assert_array_equal(whole, split)
     np.testing.assert_array_equal(s1, s2)
+    assert not np.array_equal(whole, theta)
     np.testing.assert_allclose(a, np.add(b1, b2), rtol=1e-14)
 
 
