@@ -314,6 +314,23 @@ class Network:
             intercepts[layer][:] = beta - a * mean
         return folded
 
+    def layer_segments(self):
+        """Each layer's parameters as ``(start, stop, layer)`` rows sorted by
+        start: its weights, its biases and, for a hidden layer with batch
+        normalisation, its scales and shifts (not the running statistics,
+        which no optimizer steps). A layer-wise optimizer (LAMB) takes its
+        norms over a layer's rows."""
+        rows = [(o, o + a * b, k) for k, (o, a, b) in enumerate(zip(self.w_off, self.sizes[:-1], self.sizes[1:]))]
+        rows += [(o, o + b, k) for k, (o, b) in enumerate(zip(self.b_off, self.sizes[1:]))]
+        if self.batch_norm:
+            H = self.n_hidden_units
+            for part in (0, H):  # the scales, then the shifts
+                rows += [
+                    (a + part, b + part, k)
+                    for k, (a, b) in enumerate(zip(self.bn_off[:-1], self.bn_off[1:]))
+                ]
+        return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
     def frozen_ranges(self, n_frozen):
         """The parameter intervals the optimizer must not step, as sorted
         ``(start, stop)`` rows: the first ``n_frozen`` layers' weights, biases

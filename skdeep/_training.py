@@ -24,6 +24,8 @@ from ._kernels.records import (
     Adversarial,
     BatchNorm,
     Epoch,
+    LayerNorms,
+    LookaheadWeights,
     OptimizerStep,
     Options,
     Probe,
@@ -209,7 +211,9 @@ class StochasticLoop:
             prior=option(reg.prior if prior_on else np.zeros(0, dtype=dtype), prior_on),
             norms=option(np.zeros((network.n_layers, ws.max_units if reg.max_norm > 0 else 0)), reg.max_norm > 0),
             average=option(self.progress.average if averaging else np.zeros(0, dtype=dtype), averaging),
+            lookahead=self._lookahead_record(dtype),
         )
+        self._layers = self._layer_norms(S)
         # the costly techniques' records, None when off: the kernel's
         # specialisation without them does not compile their code
         self._techniques = Techniques(
@@ -252,6 +256,24 @@ class StochasticLoop:
             batch_size=self.batch_size,
         )
 
+    def _lookahead_record(self, dtype):
+        """Lookahead's slow weights and schedule (a cheap option: None when
+        off, or ``k`` 0 when ``_jit.SPECIALISE`` is off)."""
+        opt = self.progress.optimizer
+        on = opt.lookahead is not None
+        k, alpha = opt.lookahead if on else (0, 1.0)
+        slow = opt.slow if on else np.zeros(0, dtype=dtype)
+        return option(LookaheadWeights(slow, int(k), float(alpha)), on)
+
+    def _layer_norms(self, S):
+        """A layer-wise optimizer's (LAMB's) ``LayerNorms``: each layer's
+        segments of ``theta`` and the ranges' shares of its norms; None for
+        the others (no segments when ``_jit.SPECIALISE`` is off)."""
+        on = self.progress.optimizer.layerwise
+        segments = self.network.layer_segments() if on else np.zeros((0, 3), dtype=np.int64)
+        parts = np.zeros((S, self.network.n_layers if on else 0, 2))
+        return option(LayerNorms(segments, parts), on)
+
     def _tangent_record(self, rows, S, dtype):
         """The shards' stacked ``Tangent``, or None without tangent
         propagation."""
@@ -281,6 +303,7 @@ class StochasticLoop:
         step = OptimizerStep(
             code=kernel_code(opt.code), state=opt.state, hyper=opt.hyper, lr=lr,
             n_weights=self.network.n_weights, first_step=int(opt.counters[0]),
+            layers=self._layers,
         )
         loss, steps = train_epoch(
             self.n_workers, self.theta, self.layout, epoch, self._shards, step,

@@ -11,8 +11,15 @@ from skdeep._kernels import activations as act
 from skdeep._kernels import linalg, losses, updates
 from skdeep._kernels._jit import kernel_code
 from skdeep._kernels.activations import ACTIVATIONS, LEAKY_SLOPE
-from skdeep._kernels.records import Diagonal, Hyper, OptimizerStep, Penalties
-from skdeep.optim import SGD, AdaGrad, AdaHessian, Adam, AdamW, RMSProp
+from skdeep._kernels.records import (
+    NO_LAYER_NORMS,
+    Diagonal,
+    Hyper,
+    LayerNorms,
+    OptimizerStep,
+    Penalties,
+)
+from skdeep.optim import LAMB, SGD, AdaDelta, AdaGrad, AdaHessian, Adam, AdamW, RAdam, RMSProp
 
 from .conftest import DTYPES, RTOL
 
@@ -365,6 +372,52 @@ def _adahessian_reference(h, theta, state, t, lr, g, decay, d):
     return theta - step * state[0], step
 
 
+def _adadelta_reference(h, theta, state, t, lr, g, decay, d):
+    """Zeiler (2012), Algorithm 1, the update times ``lr`` (1 in the paper);
+    ``state[2]`` each coordinate's step per unit of gradient."""
+    state[0] = h.rho * state[0] + (1 - h.rho) * g**2
+    state[2] = np.sqrt(state[1] + h.epsilon) / np.sqrt(state[0] + h.epsilon)
+    delta = state[2] * g
+    state[1] = h.rho * state[1] + (1 - h.rho) * delta**2
+    return theta - lr * delta, lr * state[2]
+
+
+def _radam_reference(h, theta, state, t, lr, g, decay, d):
+    """Liu et al. (2020), Algorithm 2, with the threshold 5 on ``rho_t``."""
+    state[0] = h.beta_1 * state[0] + (1 - h.beta_1) * g
+    state[1] = h.beta_2 * state[1] + (1 - h.beta_2) * g**2
+    m_hat = state[0] / (1 - h.beta_1**t)
+    rho_inf = 2 / (1 - h.beta_2) - 1
+    rho_t = rho_inf - 2 * t * h.beta_2**t / (1 - h.beta_2**t)
+    if rho_t <= 5:
+        return theta - lr * m_hat, np.full_like(theta, lr / (1 - h.beta_1**t))
+    r_t = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+    v_hat = state[1] / (1 - h.beta_2**t)
+    step = lr * r_t / (1 - h.beta_1**t) / (np.sqrt(v_hat) + h.epsilon)
+    return theta - step * state[0], step
+
+
+#: LAMB's layers in the registry's test vector of 11 entries, 7 weights:
+#: layer 0 has the weights 0-3 and the biases 7-8, layer 1 the rest
+LAMB_LAYER = np.array([0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1])
+LAMB_SEGMENTS = np.array([[0, 4, 0], [4, 7, 1], [7, 9, 0], [9, 11, 1]], dtype=np.int64)
+
+
+def _lamb_reference(h, theta, state, t, lr, g, decay, d, layer=LAMB_LAYER):
+    """You et al. (2020), Algorithm 2: Adam's direction with the decoupled
+    decay, times each layer's ``||w|| / ||u||`` (1 if either is 0)."""
+    state[0] = h.beta_1 * state[0] + (1 - h.beta_1) * g
+    state[1] = h.beta_2 * state[1] + (1 - h.beta_2) * g**2
+    denominator = np.sqrt(state[1] / (1 - h.beta_2**t)) + h.epsilon
+    u = state[0] / (1 - h.beta_1**t) / denominator + decay * theta
+    ratio = np.ones_like(theta)
+    for k in np.unique(layer):
+        w_norm, u_norm = np.linalg.norm(theta[layer == k]), np.linalg.norm(u[layer == k])
+        if w_norm > 0 and u_norm > 0:
+            ratio[layer == k] = w_norm / u_norm
+    return theta - lr * ratio * u, lr * ratio / (1 - h.beta_1**t) / denominator
+
+
 REFERENCE_STEPS = {
     updates.SGD: _sgd_reference,
     updates.ADAM: _adam_reference,
@@ -372,6 +425,9 @@ REFERENCE_STEPS = {
     updates.RMSPROP: _rmsprop_reference,
     updates.ADAMW: _adam_reference,
     updates.ADAHESSIAN: _adahessian_reference,
+    updates.ADADELTA: _adadelta_reference,
+    updates.RADAM: _radam_reference,
+    updates.LAMB: _lamb_reference,
 }
 #: every optimizer, with hyper-parameters away from their defaults
 OPTIMIZER_CASES = [
@@ -379,18 +435,34 @@ OPTIMIZER_CASES = [
     Adam(beta_1=0.8, beta_2=0.99, epsilon=1e-7), AdamW(beta_1=0.85, weight_decay=0.05),
     AdaGrad(epsilon=1e-6), RMSProp(rho=0.8, epsilon=1e-7),
     AdaHessian(), AdaHessian(beta_1=0.8, beta_2=0.99, epsilon=1e-3, hessian_power=0.5),
+    AdaDelta(), AdaDelta(rho=0.5, epsilon=1e-3, lr=2.0),
+    # rho_t passes 5 at the sixth step with beta_2 = 0.999 or 0.99 (five
+    # momentum steps, then rectified ones), never with 0.7 (rho_inf 5.7)
+    RAdam(), RAdam(beta_1=0.8, beta_2=0.99, epsilon=1e-7), RAdam(beta_2=0.7),
+    LAMB(), LAMB(beta_1=0.8, beta_2=0.99, epsilon=1e-7, weight_decay=0.1),
 ]
+
+
+def _layer_norms(optimizer, n_ranges=1):
+    """LAMB's ``LayerNorms`` over ``LAMB_SEGMENTS``; none for the others."""
+    if not optimizer.layerwise:
+        return NO_LAYER_NORMS
+    return LayerNorms(LAMB_SEGMENTS, np.zeros((n_ranges, 2, 2)))
 
 
 def test_the_registry_covers_every_optimizer():
     codes = {
         updates.SGD, updates.ADAM, updates.ADAGRAD, updates.RMSPROP, updates.ADAMW,
-        updates.ADAHESSIAN,
+        updates.ADAHESSIAN, updates.ADADELTA, updates.RADAM, updates.LAMB,
     }
     assert set(updates.UPDATE_RULES) == codes
     assert set(REFERENCE_STEPS) == codes
     assert {o.code for o in OPTIMIZER_CASES} == codes
-    assert {o.code for o in (SGD(), Adam(), AdamW(), AdaGrad(), RMSProp(), AdaHessian())} == codes
+    assert {
+        o.code for o in (
+            SGD(), Adam(), AdamW(), AdaGrad(), RMSProp(), AdaHessian(), AdaDelta(), RAdam(), LAMB()
+        )
+    } == codes
     for code, rule in updates.UPDATE_RULES.items():
         assert rule.update is updates._update_slice.kernels[code]
         assert rule.l1_proximal is updates._l1_proximal_step.kernels[code]
@@ -409,11 +481,12 @@ def test_a_rule_without_a_kernel_is_an_error():
 @pytest.mark.parametrize("optimizer", OPTIMIZER_CASES, ids=repr)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_every_optimizer_steps_as_its_paper_with_l2_and_l1(optimizer, dtype):
-    """Three steps of each registered optimizer against its NumPy reference:
+    """Eight steps of each registered optimizer against its NumPy reference:
     the gradient scaled by ``gs`` plus L2 on the weights (the first
     ``n_weights`` entries), the update, then the L1 proximal step on the
     weights, soft-thresholding by ``l1`` times each coordinate's step."""
-    n, n_weights, lr, gs, l2, l1 = 11, 7, 0.05, 0.5, 0.1, 0.5
+    n, n_weights, gs, l2, l1 = 11, 7, 0.5, 0.1, 0.5
+    lr = optimizer.initial_rate(0.05)  # AdaDelta has a rate of its own
     rng = np.random.default_rng(15)
     theta = rng.normal(scale=0.05, size=n).astype(dtype)
     zeros = 0
@@ -425,12 +498,16 @@ def test_every_optimizer_steps_as_its_paper_with_l2_and_l1(optimizer, dtype):
     weights = np.arange(n) < n_weights
     ridge = np.where(weights, l2, 0.0)
     decay = np.where(weights, hyper.weight_decay, 0.0)
-    opt = OptimizerStep(kernel_code(optimizer.code), state, hyper, lr, n_weights, 0)
-    for t in range(1, 4):
+    opt = OptimizerStep(
+        kernel_code(optimizer.code), state, hyper, lr, n_weights, 0, _layer_norms(optimizer)
+    )
+    for t in range(1, 9):
         grad = rng.normal(size=n).astype(dtype)
         z = np.sign(rng.normal(size=n)).astype(dtype)
         hz = rng.normal(size=n).astype(dtype)
         before = theta.astype(np.float64)
+        if optimizer.layerwise:  # the epoch's phase before the step
+            updates.layer_norms_range(opt, theta, grad[None], True, 0, n, t, gs, _penalties(l2, l1), 0)
         got = updates.optimizer_step(
             opt, theta, grad, 0, n, t, gs, _penalties(l2, l1), Diagonal(z, hz)
         )
@@ -490,20 +567,28 @@ def test_update_of_two_ranges_equals_one(code):
     prior = rng.normal(size=23)
     hyper = Hyper(momentum=0.9, nesterov=True, weight_decay=0.01)
     whole, split = theta.copy(), theta.copy()
-    s1, s2 = np.zeros((2, 23)), np.zeros((2, 23))
+    n_slots = updates.UPDATE_RULES[code].n_slots
+    s1, s2 = np.zeros((n_slots, 23)), np.zeros((n_slots, 23))
     diagonal = Diagonal(np.sign(rng.normal(size=23)), rng.normal(size=23))
     penalties = _penalties(0.2, 0.05, 0.3, prior)
     args = (1, 0.7, penalties, diagonal)
+    layers = NO_LAYER_NORMS
+    if code == updates.LAMB:  # the phase before the step, over the two ranges
+        layers = LayerNorms(np.array([[0, 15, 0], [15, 23, 1]]), np.zeros((2, 2, 2)))
+        norms = OptimizerStep(code, s1, hyper, 0.1, 15, 0, layers)
+        for r, (lo, hi) in enumerate([(0, 11), (11, 23)]):
+            updates.layer_norms_range(norms, theta, grad[None], True, lo, hi, 1, 0.7, penalties, r)
     # each call gets its own gradient: the step adds the prior's pull to it
     a = updates.optimizer_step(
-        OptimizerStep(code, s1, hyper, 0.1, 15, 0), whole, grad.copy(), 0, 23, *args
+        OptimizerStep(code, s1, hyper, 0.1, 15, 0, layers), whole, grad.copy(), 0, 23, *args
     )
     g2 = grad.copy()
-    opt = OptimizerStep(code, s2, hyper, 0.1, 15, 0)
+    opt = OptimizerStep(code, s2, hyper, 0.1, 15, 0, layers)
     b1 = updates.optimizer_step(opt, split, g2, 0, 11, *args)
     b2 = updates.optimizer_step(opt, split, g2, 11, 23, *args)
     np.testing.assert_array_equal(whole, split)
     np.testing.assert_array_equal(s1, s2)
+    assert not np.array_equal(whole, theta)
     np.testing.assert_allclose(a, np.add(b1, b2), rtol=1e-14)
 
 

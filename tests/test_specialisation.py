@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skdeep import MLPClassifier
 from skdeep._kernels import _jit, activations, updates
+from skdeep.optim import Adam, Lookahead
 from skdeep._kernels._jit import Constant, switch
 from skdeep._kernels.records import Layout
 
@@ -228,6 +229,10 @@ def test_a_fit_compiles_only_what_its_configuration_uses(iris, tmp_path, monkeyp
         if kernel not in (adam.update, adam.l1_proximal)
     }
     others |= {"sgd_update", "scaled_update", "adahessian_moments", "adahessian_step"}
+    others |= {  # the other optimizers' kernels, LAMB's norms phase, Lookahead
+        "adadelta_update", "radam_update", "radam_rectification", "lamb_update",
+        "lamb_direction_norms", "layer_norms_range", "trust_ratio", "lookahead_sync",
+    }
     assert not others & compiled
     assert not (_OPTION_KERNELS | _UNUSED_KERNELS) & compiled
     with_options = set(child["with_options"])
@@ -267,6 +272,7 @@ _CHEAP = {
     "prior": {"prior_alpha": 1.0},
     "norms": {"max_norm": 3.0},
     "average": {"average": True},
+    "lookahead": {"solver": Lookahead(Adam())},
 }
 
 
@@ -302,3 +308,4 @@ def test_a_cheap_option_that_is_off_reaches_the_kernel_as_none(monkeypatch, iris
     for name in _CHEAP:
         assert (getattr(options, name) is None) == (specialise and name != on), name
     assert (epoch.csr is None) == specialise  # dense input: no CSR arrays
+    assert (call[5].layers is None) == specialise  # LAMB's layer norms: Adam has none

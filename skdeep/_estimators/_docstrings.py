@@ -46,6 +46,19 @@ solver : str or Optimizer, default='adam'
     - ``'adahessian'``: Adam whose second moment is that of the Hessian's
       diagonal, estimated by Hutchinson's method from exact Hessian-vector
       products (Yao et al., 2021); about twice the cost of an Adam step.
+    - ``'adadelta'``: AdaDelta (Zeiler, 2012): steps
+      ``sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps) * g`` from running averages
+      (decay 0.9, ``eps`` 1e-6) of the squared updates and gradients, times
+      AdaDelta's own rate 1.0, which takes the place of
+      ``learning_rate_init`` (``AdaDelta(lr=...)`` sets it).
+    - ``'radam'``: Rectified Adam (Liu et al., 2020), with ``beta_1``,
+      ``beta_2``, ``epsilon``: momentum steps while the variance of the
+      adaptive rate is not tractable (``rho_t <= 5``: the first five steps
+      with ``beta_2=0.999``), then Adam's step times the rectification term.
+    - ``'lamb'``: LAMB (You et al., 2020), with ``beta_1``, ``beta_2``,
+      ``epsilon``: Adam's direction scaled per layer by the trust ratio
+      ``||w|| / ||direction||`` over the layer's weights and biases (1 when
+      either is 0); ``LAMB(weight_decay=...)`` adds a decoupled decay.
 
     Full batch (deterministic, on the whole training set, on the flat
     parameter vector; ``max_iter`` bounds the iterations, ``max_fun`` the
@@ -69,10 +82,14 @@ solver : str or Optimizer, default='adam'
       step never heads for a saddle point; a line search sets its length.
 
     An optimizer object from :mod:`skdeep.optim` (``SGD``, ``Adam``,
-    ``AdamW``, ``AdaGrad``, ``RMSProp``, ``AdaHessian``) sets
-    hyper-parameters the names cannot (``RMSProp(rho=0.95)``,
-    ``AdamW(weight_decay=0.1)``) and exposes them to ``GridSearchCV``
-    (``solver__rho``). ``'adam'`` works well on data sets with thousands of
+    ``AdamW``, ``AdaGrad``, ``RMSProp``, ``AdaHessian``, ``AdaDelta``,
+    ``RAdam``, ``LAMB``) sets hyper-parameters the names cannot
+    (``RMSProp(rho=0.95)``, ``AdamW(weight_decay=0.1)``,
+    ``AdaDelta(rho=0.95)``) and exposes them to ``GridSearchCV``
+    (``solver__rho``). ``Lookahead(optimizer, k=5, alpha=0.5)`` wraps any of
+    them (Zhang et al., 2019): every ``k`` steps the slow weights move
+    ``alpha`` of the way to the fast ones, which restart from them
+    (``solver__optimizer__beta_1``, ``solver__k``). ``'adam'`` works well on data sets with thousands of
     samples or more; the full-batch solvers often converge faster and better
     on small ones.""",
     "alpha": """\
@@ -119,7 +136,8 @@ learning_rate : str or Schedule, default='constant'
     ignore).""",
     "learning_rate_init": """\
 learning_rate_init : float, default=0.001
-    Initial learning rate of the stochastic solvers.""",
+    Initial learning rate of the stochastic solvers (except ``'adadelta'``,
+    whose rate is ``AdaDelta``'s ``lr``, 1.0).""",
     "power_t": """\
 power_t : float, default=0.5
     Exponent of the ``'invscaling'`` schedule.""",

@@ -140,12 +140,13 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
     optimizer = config.optimizer
     batch = batch_size(config, inputs.n_samples)
     state = progress.optimizer
-    if not config.incremental or state is None or state.code != optimizer.code:
-        progress.optimizer = optimizer.start(network.n_params, theta.dtype)
+    lr_init = float(optimizer.initial_rate(config.learning_rate_init))
+    if not config.incremental or state is None or not optimizer.continues(state):
+        progress.optimizer = optimizer.start(network.n_params, theta.dtype, theta)
         progress.epoch = 0
-        progress.lr = float(config.learning_rate_init)
+        progress.lr = lr_init
     else:  # continuing: the same state, the current hyper-parameters
-        progress.optimizer.hyper = optimizer.hyper()
+        optimizer.resume(progress.optimizer)
     if validation is not None:
         if progress.validation_scores is None:
             progress.validation_scores = []
@@ -157,8 +158,8 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
     loop = StochasticLoop(
         network=network, theta=theta, train=TrainSet(inputs, Y, sw),
         validation=validation, progress=progress,
-        schedule=resolve_schedule(config, sgd=isinstance(optimizer, SGD)),
-        lr_init=float(config.learning_rate_init), reg=reg, batch_size=batch,
+        schedule=resolve_schedule(config, sgd=isinstance(optimizer.base, SGD)),
+        lr_init=lr_init, reg=reg, batch_size=batch,
         shuffle=config.shuffle, rng=rng, tol=config.tol,
         n_iter_no_change=config.n_iter_no_change, verbose=config.verbose,
         tangents=tangents, listeners=listeners, strategy=strategy(config, batch),

@@ -22,6 +22,7 @@ branching on it itself.
 
 from collections import namedtuple
 
+import numpy as np
 from numba.core import types
 from numba.extending import typeof_impl
 
@@ -207,12 +208,20 @@ Shards = record(
 )
 
 Options = record(
-    "Options", "drop activity input_dropout input_noise l1 prior norms average",
+    "Options", "drop activity input_dropout input_noise l1 prior norms average lookahead",
     """The cheap options, each None when off (unless ``_jit.SPECIALISE`` is
     off: then zeros switch them off at run time): hidden dropout rates, the
     activity-L1 coefficient, the input dropout rate and noise std, the L1
     coefficient, the prior network's parameters, max-norm's buffer of
-    squared norms, the weight average.""",
+    squared norms, the weight average, Lookahead's slow weights
+    (``LookaheadWeights``).""",
+)
+
+LookaheadWeights = record(
+    "LookaheadWeights", "slow k alpha",
+    """Lookahead (Zhang et al., 2019): the ``slow`` weights, and every ``k``
+    optimizer steps ``slow += alpha * (theta - slow)``, ``theta <- slow``
+    (``k`` 0 switches it off at run time).""",
 )
 
 Settings = record(
@@ -244,13 +253,33 @@ Hyper = record(
     defaults=(0.0, False, 0.9, 0.999, 1e-8, 0.0, 0.9, 1.0),
 )
 
+LayerNorms = record(
+    "LayerNorms", "segments parts",
+    """The per-layer norms of a layer-wise optimizer (LAMB's trust ratio).
+    ``segments``: int64 ``(n_segments, 3)`` rows ``(start, stop, layer)``,
+    sorted by start: each layer's weights, biases and normalisation scales
+    and shifts (never the running statistics); ``parts``: float64
+    ``(n_ranges, n_layers, 2)``, each parameter range's share of
+    ``sum w^2`` and ``sum u^2`` (``u`` the step's direction) per layer,
+    written by its range's worker and added in range order.""",
+)
+
+#: the layer norms of the optimizers that have none: no segments
+NO_LAYER_NORMS = LayerNorms(np.zeros((0, 3), dtype=np.int64), np.zeros((0, 0, 2)))
+
 OptimizerStep = record(
-    "OptimizerStep", "code state hyper lr n_weights first_step",
+    "OptimizerStep", "code state hyper lr n_weights first_step layers",
     """An epoch's optimizer: its code (a compile-time Constant unless
     ``_jit.SPECIALISE`` is off), its state ``(n_slots, n_params)``, its
     ``Hyper``, the learning rate, the number of weights (the penalties'
-    range) and the number of steps taken before the epoch.""",
+    range), the number of steps taken before the epoch and, for an
+    optimizer whose step is scaled per layer (LAMB), its ``LayerNorms``
+    (for the others None when ``_jit.SPECIALISE``, else ``NO_LAYER_NORMS``,
+    the default, which a run-time choice among all the update kernels
+    needs).""",
+    defaults=(NO_LAYER_NORMS,),
 )
+
 
 Diagonal = record(
     "Diagonal", "z hz",

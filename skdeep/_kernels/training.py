@@ -17,7 +17,11 @@ a worker starts only after the others have finished):
 1. forward/backward, shard by shard (with AdaHessian, the R-operator pass,
    which also gives ``H z``);
 2. sum of the shards' gradients and optimizer update, range by range (with
-   gradient clipping, two rounds: the sum and its norm, then the update);
+   gradient clipping, two rounds: the sum and its norm, then the update;
+   with a layer-wise optimizer, LAMB, a round before the update computes
+   each range's share of every layer's norms, which the update adds up in
+   range order); with Lookahead, every ``k`` steps, the synchronisation
+   of the slow weights, range by range after the range's update;
 3. with a max-norm constraint: projection, layer by layer.
 
 BLAS runs single-threaded inside each worker: two single-threaded GEMMs side
@@ -72,11 +76,11 @@ from .records import (
 )
 from .regularizers import max_norm_project, perturb_inputs
 from .step import shard_step
-from .updates import average_update, optimizer_step
+from .updates import average_update, layer_norms_range, lookahead_sync, optimizer_step
 
 # counters in ``sync``: (claimed, done) per phase
-_NOISE, _SHARDS, _UPDATE, _PROJECT, _PROBE, _SUM = 0, 2, 4, 6, 8, 10
-N_COUNTERS = 12
+_NOISE, _SHARDS, _UPDATE, _PROJECT, _PROBE, _SUM, _NORMS = 0, 2, 4, 6, 8, 10, 12
+N_COUNTERS = 14
 
 
 @jit
@@ -135,6 +139,20 @@ def _sum_shards(grads, lo, hi):
     return total
 
 
+@inline_jit
+def _trainable_stop(frozen, k, lo, hi):
+    """The end of the ``k``-th trainable piece of ``[lo, hi)``: the start of
+    the ``k``-th frozen interval, or ``hi`` after the last."""
+    return hi if k == frozen.shape[0] else min(max(frozen[k, 0], lo), hi)
+
+
+@inline_jit
+def _next_trainable(frozen, k, start, hi):
+    """Where the ``k+1``-th trainable piece starts: after the ``k``-th frozen
+    interval."""
+    return max(start, min(frozen[k, 1], hi)) if k < frozen.shape[0] else start
+
+
 @jit
 def _step_trainable(opt, theta, grads, lo, hi, settings, step, gs, penalties, diagonal):
     """The optimizer step on ``[lo, hi)`` minus the frozen intervals
@@ -145,15 +163,60 @@ def _step_trainable(opt, theta, grads, lo, hi, settings, step, gs, penalties, di
     squares, absolutes, distances = 0.0, 0.0, 0.0
     start = lo
     for k in range(frozen.shape[0] + 1):
-        stop = hi if k == frozen.shape[0] else min(max(frozen[k, 0], lo), hi)
+        stop = _trainable_stop(frozen, k, lo, hi)
         if stop > start:
             s, a, d = optimizer_step(opt, theta, grads[0], start, stop, step, gs, penalties, diagonal)
             squares += s
             absolutes += a
             distances += d
-        if k < frozen.shape[0]:
-            start = max(start, min(frozen[k, 1], hi))
+        start = _next_trainable(frozen, k, start, hi)
     return squares, absolutes, distances
+
+
+@optional
+def _lookahead_range(lookahead, theta, lo, hi, step, settings):
+    """Lookahead's synchronisation of ``[lo, hi)`` minus the frozen
+    intervals (the running statistics are not the optimizer's) after every
+    ``k``-th step; None without Lookahead."""
+    k = lookahead.k
+    if k > 0 and step % k == 0:
+        frozen = settings.frozen
+        start = lo
+        for f in range(frozen.shape[0] + 1):
+            stop = _trainable_stop(frozen, f, lo, hi)
+            if stop > start:
+                lookahead_sync(lookahead.slow[start:stop], theta[start:stop], lookahead.alpha)
+            start = _next_trainable(frozen, f, start, hi)
+
+
+def _no_layer_norms(layers, opt, theta, grads, summed, step, gs, penalties, shared, base):
+    pass
+
+
+def _layer_norms_phase(layers, opt, theta, grads, summed, step, gs, penalties, shared, base):
+    """Phase 2b of a layer-wise optimizer (LAMB, ``opt.layers`` not None):
+    each range's share of every layer's norms, before any range steps;
+    nothing without one (or, with ``_jit.SPECIALISE`` off, for an
+    optimizer whose ``layers`` has no segments)."""
+    if layers.segments.shape[0] == 0:
+        return
+    sync = shared.sync
+    n_shards = shared.acc.shape[0]
+    n_params = theta.shape[0]
+    while True:
+        item = claim(sync, _NORMS, base + n_shards)
+        if item < 0:
+            break
+        r = item - base
+        layer_norms_range(
+            opt, theta, grads, summed, (n_params * r) // n_shards,
+            (n_params * (r + 1)) // n_shards, step, gs, penalties, r,
+        )
+        mark_done(sync, _NORMS + 1)
+    wait_until(sync, _NORMS + 1, base + n_shards)
+
+
+_layer_norms_phase = by_presence(_no_layer_norms, _layer_norms_phase)
 
 
 @optional
@@ -412,6 +475,9 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
             diagonal = Diagonal(probe.z, probe.hz[0])
         else:
             diagonal = Diagonal(theta[:0], theta[:0])
+        _layer_norms_phase(  # phase 2b: LAMB's per-layer norms
+            opt.layers, opt, theta, shards.grads, clip > 0, step, gs, penalties, shared, base
+        )
         while True:  # phase 2: sum the gradients and step, range by range
             item = claim(sync, _UPDATE, base + n_shards)
             if item < 0:
@@ -428,6 +494,7 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
             )
             penalty = 0.5 * l2 * squares + l1 * absolutes + 0.5 * prior_coef * distances
             acc[r] += penalty * scale * nb
+            _lookahead_range(options.lookahead, theta, p_lo, p_hi, step, settings)
             _average_range(options.average, theta, p_lo, p_hi, step, settings)
             mark_done(sync, _UPDATE + 1)
         wait_until(sync, _UPDATE + 1, base + n_shards)

@@ -23,9 +23,17 @@ their own, so that they cannot keep the compiler from vectorising that loop
   added to the gradient in a pass before;
 - L1 (``l1``) is a proximal step in a pass after: soft-thresholding by ``l1``
   times the step each coordinate just took (``lr`` for SGD, the adaptive
-  per-coordinate step for AdaGrad, RMSProp, Adam and AdaHessian, recomputed
-  from the updated state), which sets weights exactly to zero instead of
-  making them oscillate around it as a subgradient would.
+  per-coordinate step for AdaGrad, RMSProp, Adam, AdaHessian, AdaDelta,
+  RAdam and LAMB, recomputed from the updated state), which sets weights
+  exactly to zero instead of making them oscillate around it as a
+  subgradient would.
+
+LAMB scales each layer's step by a ratio of norms over the whole layer,
+while each worker of a parallel epoch steps one range of the parameters: a
+phase before the update (``layer_norms_range``) writes each range's share of
+every layer's norms into ``opt.layers.parts``, and its update adds the
+shares in range order (``trust_ratio``). Lookahead's synchronisation
+(``lookahead_sync``) runs after a range's update.
 
 A penalty that is off reaches the kernels as None and its code is pruned;
 numba prunes ``if x is None`` only for an argument of the function it
@@ -45,7 +53,16 @@ import numpy as np
 from ._jit import Constant, entry_jit, inline_jit, is_kernel, jit, switch
 from .records import Diagonal
 
-SGD, ADAM, ADAGRAD, RMSPROP, ADAMW, ADAHESSIAN = map(Constant, range(6))
+SGD, ADAM, ADAGRAD, RMSPROP, ADAMW, ADAHESSIAN, ADADELTA, RADAM, LAMB = map(Constant, range(9))
+
+#: RAdam's threshold on the length of the approximated simple moving average
+#: ``rho_t``: at and below it the variance of the adaptive rate is not
+#: tractable and the step is the bias-corrected momentum alone. Liu et al.
+#: (2020) define the rectification for ``rho_t > 4``; their released code
+#: and PyTorch use 5, which skips the steps where the rectification term is
+#: below 0.1 and rests on an estimate of the variance from three to four
+#: squared gradients (and gives the same trajectories as PyTorch).
+RADAM_THRESHOLD = 5.0
 
 
 @jit
@@ -174,6 +191,158 @@ def adahessian_step(theta, m, v, lr, hyper, t):
             theta[i] -= step / ((scale * v[i]) ** half + eps) * m[i]
 
 
+@jit
+def adadelta_update(theta, grad, squares_avg, deltas_avg, unit_steps, lr, hyper, gs, l2):
+    """AdaDelta (Zeiler, 2012, Algorithm 1): ``E[g^2] <- rho E[g^2] + (1 - rho) g^2``,
+    ``d = sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps) * g``,
+    ``E[dx^2] <- rho E[dx^2] + (1 - rho) d^2``, ``theta -= lr * d``. The
+    running average of the updates is of ``d`` before the rate, as in
+    PyTorch, so that a schedule does not feed back into it; the paper's rate
+    is 1. ``unit_steps`` keeps each coordinate's ``d / g`` for the L1 step."""
+    dt = theta.dtype.type
+    rho = hyper.rho
+    lr_, r, rc, e, g_s, c = dt(lr), dt(rho), dt(1.0 - rho), dt(hyper.epsilon), dt(gs), dt(l2)
+    squares = 0.0
+    for i in range(theta.shape[0]):
+        th = theta[i]
+        squares += th * th
+        g = g_s * grad[i] + c * th
+        a = r * squares_avg[i] + rc * g * g
+        squares_avg[i] = a
+        unit = np.sqrt(deltas_avg[i] + e) / np.sqrt(a + e)
+        d = unit * g
+        deltas_avg[i] = r * deltas_avg[i] + rc * d * d
+        unit_steps[i] = unit
+        theta[i] = th - lr_ * d
+    return squares
+
+
+@jit
+def radam_rectification(beta_2, t):
+    """RAdam's rectification term ``r_t`` at step ``t`` (Liu et al., 2020,
+    Algorithm 2), or 0 while ``rho_t <= RADAM_THRESHOLD``:
+    ``rho_inf = 2 / (1 - b2) - 1``, ``rho_t = rho_inf - 2 t b2^t / (1 - b2^t)``,
+    ``r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))``."""
+    rho_inf = 2.0 / (1.0 - beta_2) - 1.0
+    power = beta_2**t
+    rho_t = rho_inf - 2.0 * t * power / (1.0 - power)
+    if rho_t <= RADAM_THRESHOLD:
+        return 0.0
+    return np.sqrt(
+        (rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)
+    )
+
+
+@jit
+def radam_update(theta, grad, m, v, lr, hyper, t, gs, l2):
+    """RAdam (Liu et al., 2020, Algorithm 2): Adam's moments; with the
+    rectification ``r_t`` (``radam_rectification``) available,
+    ``theta -= lr r_t m_hat / (sqrt(v_hat) + eps)``, else the bias-corrected
+    momentum alone, ``theta -= lr m_hat`` (``m_hat = m / (1 - b1^t)``,
+    ``v_hat = v / (1 - b2^t)``)."""
+    dt = theta.dtype.type
+    beta1, beta2 = hyper.beta_1, hyper.beta_2
+    rect = radam_rectification(beta2, t)
+    b1, b2, c1, c2, e = dt(beta1), dt(beta2), dt(1.0 - beta1), dt(1.0 - beta2), dt(hyper.epsilon)
+    g_s, c = dt(gs), dt(l2)
+    scale = dt(1.0 / (1.0 - beta2**t))
+    squares = 0.0
+    if rect > 0.0:
+        step = dt(lr * rect / (1.0 - beta1**t))
+        for i in range(theta.shape[0]):
+            th = theta[i]
+            squares += th * th
+            g = g_s * grad[i] + c * th
+            mi = b1 * m[i] + c1 * g
+            vi = b2 * v[i] + c2 * g * g
+            m[i] = mi
+            v[i] = vi
+            theta[i] = th - step / (np.sqrt(scale * vi) + e) * mi
+    else:
+        step = dt(lr / (1.0 - beta1**t))
+        for i in range(theta.shape[0]):
+            th = theta[i]
+            squares += th * th
+            g = g_s * grad[i] + c * th
+            mi = b1 * m[i] + c1 * g
+            m[i] = mi
+            v[i] = b2 * v[i] + c2 * g * g
+            theta[i] = th - step * mi
+    return squares
+
+
+@inline_jit
+def _lamb_direction(mi, vi, th, bc1, scale, e, decay):
+    """LAMB's direction ``m_hat / (sqrt(v_hat) + eps) + decay * w``."""
+    return bc1 * mi / (np.sqrt(scale * vi) + e) + decay * th
+
+
+@jit
+def lamb_update(theta, grad, m, v, lr, hyper, t, gs, l2, decay):
+    """LAMB's step on one layer's slice (You et al., 2020, Algorithm 2):
+    Adam's moments, the direction ``u = m_hat / (sqrt(v_hat) + eps) + decay w``
+    and ``theta -= lr * u``, ``lr`` already times the layer's trust ratio."""
+    dt = theta.dtype.type
+    beta1, beta2 = hyper.beta_1, hyper.beta_2
+    b1, b2, c1, c2, e = dt(beta1), dt(beta2), dt(1.0 - beta1), dt(1.0 - beta2), dt(hyper.epsilon)
+    bc1, scale = dt(1.0 / (1.0 - beta1**t)), dt(1.0 / (1.0 - beta2**t))
+    lr_, g_s, c, dcy = dt(lr), dt(gs), dt(l2), dt(decay)
+    squares = 0.0
+    for i in range(theta.shape[0]):
+        th = theta[i]
+        squares += th * th
+        g = g_s * grad[i] + c * th
+        mi = b1 * m[i] + c1 * g
+        vi = b2 * v[i] + c2 * g * g
+        m[i] = mi
+        v[i] = vi
+        theta[i] = th - lr_ * _lamb_direction(mi, vi, th, bc1, scale, e, dcy)
+    return squares
+
+
+@jit
+def lamb_direction_norms(theta, grads, summed, m, v, hyper, t, gs, l2, decay, prior, offset, pull):
+    """``(sum w^2, sum u^2)`` over a slice of one layer, ``u`` the direction
+    LAMB's step will take (``lamb_update``), from the moments it will have:
+    the gradient is the shards' sum (``grads[0]`` alone when ``summed``),
+    plus the prior's pull ``pull * (w - prior[offset:])`` when ``prior`` is
+    not None, times ``gs``, plus ``l2 * w``. Reads, never writes: the step
+    itself recomputes them."""
+    dt = theta.dtype.type
+    beta1, beta2 = hyper.beta_1, hyper.beta_2
+    b1, b2, c1, c2, e = dt(beta1), dt(beta2), dt(1.0 - beta1), dt(1.0 - beta2), dt(hyper.epsilon)
+    bc1, scale = dt(1.0 / (1.0 - beta1**t)), dt(1.0 / (1.0 - beta2**t))
+    g_s, c, dcy, pc = dt(gs), dt(l2), dt(decay), dt(pull)
+    n_shards = 1 if summed else grads.shape[0]
+    weights, directions = 0.0, 0.0
+    for i in range(theta.shape[0]):
+        th = theta[i]
+        raw = grads[0, i]
+        for s in range(1, n_shards):
+            raw += grads[s, i]
+        if prior is not None:
+            if pull > 0.0:  # (a run-time choice passes an empty prior when off)
+                raw += pc * (th - prior[offset + i])
+        g = g_s * raw + c * th
+        u = _lamb_direction(b1 * m[i] + c1 * g, b2 * v[i] + c2 * g * g, th, bc1, scale, e, dcy)
+        weights += th * th
+        directions += u * u
+    return weights, directions
+
+
+@jit
+def trust_ratio(parts, layer):
+    """LAMB's trust ratio ``||w|| / ||u||`` of ``layer``, from the ranges'
+    shares added in range order; 1 when either norm is 0."""
+    weights, directions = 0.0, 0.0
+    for r in range(parts.shape[0]):
+        weights += parts[r, layer, 0]
+        directions += parts[r, layer, 1]
+    if weights > 0.0 and directions > 0.0:
+        return np.sqrt(weights) / np.sqrt(directions)
+    return 1.0
+
+
 # What a range's penalties are: those of ``penalties`` for weights, none for
 # biases (``weights`` False): biases are not penalised (Goodfellow et al.,
 # 2016, 7.1) nor decayed. (A flag, not None penalties: the two ranges then
@@ -249,6 +418,68 @@ def _adahessian_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weig
     return squares
 
 
+@inline_jit
+def _adadelta_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
+    state = opt.state
+    return adadelta_update(
+        theta[lo:hi], grad[lo:hi], state[0, lo:hi], state[1, lo:hi], state[2, lo:hi], opt.lr,
+        opt.hyper, gs, _l2(penalties, weights),
+    )
+
+
+@inline_jit
+def _radam_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
+    return radam_update(
+        theta[lo:hi], grad[lo:hi], opt.state[0, lo:hi], opt.state[1, lo:hi], opt.lr,
+        opt.hyper, t, gs, _l2(penalties, weights),
+    )
+
+
+@inline_jit
+def _lamb_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
+    """Layer by layer (``opt.layers.segments``), each at ``lr`` times its
+    trust ratio."""
+    layers = opt.layers
+    segments = layers.segments
+    l2, decay = _l2(penalties, weights), _decay(opt.hyper, weights)
+    squares = 0.0
+    for j in range(segments.shape[0]):
+        a, b = max(segments[j, 0], lo), min(segments[j, 1], hi)
+        if b > a:
+            lr = opt.lr * trust_ratio(layers.parts, segments[j, 2])
+            squares += lamb_update(
+                theta[a:b], grad[a:b], opt.state[0, a:b], opt.state[1, a:b], lr, opt.hyper,
+                t, gs, l2, decay,
+            )
+    return squares
+
+
+@jit
+def layer_norms_range(opt, theta, grads, summed, lo, hi, t, gs, penalties, r):
+    """The phase before a layer-wise step (LAMB): the range ``[lo, hi)``'s
+    share of each layer's ``sum w^2`` and ``sum u^2`` into
+    ``opt.layers.parts[r]``, with the step's gradient (``grads``, summed
+    over the shards unless ``summed``; the prior's pull and L2 on the
+    weights) and decay."""
+    layers = opt.layers
+    parts = layers.parts[r]
+    parts[:, :] = 0.0
+    segments = layers.segments
+    hyper = opt.hyper
+    for j in range(segments.shape[0]):
+        a, b = max(segments[j, 0], lo), min(segments[j, 1], hi)
+        if b > a:
+            weights = a < opt.n_weights
+            pull = penalties.prior_coef / gs if weights else 0.0
+            w, u = lamb_direction_norms(
+                theta[a:b], grads[:, a:b], summed, opt.state[0, a:b], opt.state[1, a:b], hyper,
+                t, gs, _l2(penalties, weights), _decay(hyper, weights), penalties.prior, a, pull,
+            )
+            layer = segments[j, 2]
+            parts[layer, 0] += w
+            parts[layer, 1] += u
+
+
 # ------------------------------------------------------ the L1 proximal steps
 # Each optimizer's soft-thresholding of the weights ``theta[lo:hi]`` (the
 # ``l1_proximal`` of its rule) by ``l1`` times the step each coordinate took,
@@ -312,6 +543,52 @@ def adahessian_l1_proximal(opt, theta, lo, hi, t, l1):
     )
 
 
+@jit
+def adadelta_l1_proximal(opt, theta, lo, hi, t, l1):
+    """AdaDelta's step ``lr * sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps)``,
+    with ``E[dx^2]`` before the step (the update kept it in ``state[2]``)."""
+    a = theta.dtype.type(l1 * opt.lr)
+    theta, unit = theta[lo:hi], opt.state[2, lo:hi]
+    for i in range(theta.shape[0]):
+        theta[i] = soft_threshold(theta[i], a * unit[i])
+
+
+@jit
+def radam_l1_proximal(opt, theta, lo, hi, t, l1):
+    """RAdam's step ``lr r_t / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps)``,
+    or ``lr / (1 - b1^t)`` while it is not rectified."""
+    hyper = opt.hyper
+    rect = radam_rectification(hyper.beta_2, t)
+    a = l1 * opt.lr / (1.0 - hyper.beta_1**t)
+    if rect > 0.0:
+        _adaptive_soft_threshold(
+            theta[lo:hi], opt.state[1, lo:hi], a * rect, 1.0 / (1.0 - hyper.beta_2**t), 1.0,
+            hyper.epsilon,
+        )
+    else:
+        threshold = theta.dtype.type(a)
+        theta = theta[lo:hi]
+        for i in range(theta.shape[0]):
+            theta[i] = soft_threshold(theta[i], threshold)
+
+
+@jit
+def lamb_l1_proximal(opt, theta, lo, hi, t, l1):
+    """LAMB's step ``lr ratio / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps)``,
+    ``ratio`` the trust ratio of each coordinate's layer."""
+    hyper, layers = opt.hyper, opt.layers
+    segments = layers.segments
+    a = l1 * opt.lr / (1.0 - hyper.beta_1**t)
+    scale = 1.0 / (1.0 - hyper.beta_2**t)
+    for j in range(segments.shape[0]):
+        s, e = max(segments[j, 0], lo), min(segments[j, 1], hi)
+        if e > s:
+            _adaptive_soft_threshold(
+                theta[s:e], opt.state[1, s:e], a * trust_ratio(layers.parts, segments[j, 2]),
+                scale, 1.0, hyper.epsilon,
+            )
+
+
 # ------------------------------------------------------------ the registry
 
 UpdateRule = namedtuple("UpdateRule", "update l1_proximal n_slots")
@@ -333,6 +610,9 @@ UPDATE_RULES = {
     RMSPROP: UpdateRule(_rmsprop_slice, scaled_l1_proximal, 1),
     ADAMW: UpdateRule(_adam_slice, adam_l1_proximal, 2),  # its Hyper has the decay
     ADAHESSIAN: UpdateRule(_adahessian_slice, adahessian_l1_proximal, 2),
+    ADADELTA: UpdateRule(_adadelta_slice, adadelta_l1_proximal, 3),
+    RADAM: UpdateRule(_radam_slice, radam_l1_proximal, 2),
+    LAMB: UpdateRule(_lamb_slice, lamb_l1_proximal, 2),  # its step needs opt.layers
 }
 
 
@@ -441,6 +721,17 @@ def optimizer_step(opt, theta, grad, lo, hi, t, gs, penalties, diagonal):
             opt.code, opt, theta, grad, mid, hi, t, gs, penalties, diagonal, mid < opt.n_weights
         )
     return squares, absolutes, distances
+
+
+@entry_jit
+def lookahead_sync(slow, theta, alpha):
+    """Lookahead's synchronisation (Zhang et al., 2019, Algorithm 1):
+    ``slow += alpha * (theta - slow)``, then ``theta <- slow``."""
+    a = theta.dtype.type(alpha)
+    for i in range(theta.shape[0]):
+        s = slow[i] + a * (theta[i] - slow[i])
+        slow[i] = s
+        theta[i] = s
 
 
 @entry_jit

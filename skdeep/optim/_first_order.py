@@ -14,7 +14,7 @@ parameters of the fit's configuration where scikit-learn has them
 """
 
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -33,10 +33,14 @@ class OptimizerState:
     hyper: Hyper  # the hyper-parameters by name, immutable: replaced, not written
     counters: np.ndarray  # int64; counters[0] is the step count
     needs_hessian: bool = False  # AdaHessian: the epoch gets a Hessian probe
+    layerwise: bool = False  # LAMB: the epoch computes per-layer norms before each step
+    lookahead: tuple | None = None  # Lookahead's (k, alpha), None without
+    slow: np.ndarray | None = None  # Lookahead's slow weights
 
     def copy(self):
         return OptimizerState(
-            self.code, self.state.copy(), self.hyper, self.counters.copy(), self.needs_hessian
+            self.code, self.state.copy(), self.hyper, self.counters.copy(), self.needs_hessian,
+            self.layerwise, self.lookahead, None if self.slow is None else self.slow.copy(),
         )
 
 
@@ -51,6 +55,8 @@ class Optimizer(BaseEstimator):
     code = None
     #: whether the optimizer needs Hessian-vector products
     needs_hessian = False
+    #: whether its step is scaled per layer from norms over the whole layer
+    layerwise = False
 
     @property
     def n_slots(self):
@@ -63,8 +69,21 @@ class Optimizer(BaseEstimator):
         that every value types alike) and the others at their defaults."""
         return Hyper()
 
-    def start(self, n_params, dtype):
-        """A fresh state for ``n_params`` parameters of ``dtype``."""
+    @property
+    def base(self):
+        """The optimizer whose update rule steps (itself, or the one a
+        ``Lookahead`` wraps)."""
+        return self
+
+    def initial_rate(self, learning_rate_init):
+        """The rate the schedule starts from: the estimator's
+        ``learning_rate_init``, unless the optimizer has a rate of its own."""
+        return learning_rate_init
+
+    def start(self, n_params, dtype, theta=None):
+        """A fresh state for ``n_params`` parameters of ``dtype``
+        (``theta``, the parameters training starts from, for the optimizers
+        that keep a copy: ``Lookahead``)."""
         self._validate_params()
         return OptimizerState(
             self.code,
@@ -72,7 +91,18 @@ class Optimizer(BaseEstimator):
             self.hyper(),
             np.zeros(1, dtype=np.int64),
             self.needs_hessian,
+            self.layerwise,
         )
+
+    def continues(self, state):
+        """Whether training with this optimizer can continue ``state``
+        (``partial_fit``): the same update rule, with or without Lookahead."""
+        return state.code == self.code and state.lookahead is None
+
+    def resume(self, state):
+        """Set ``state``'s hyper-parameters to this optimizer's (they may
+        have changed between ``partial_fit`` calls)."""
+        state.hyper = self.hyper()
 
 
 _UNIT = Interval(Real, 0, 1, closed="left")
@@ -254,6 +284,203 @@ class AdaHessian(Optimizer):
         )
 
 
+class AdaDelta(Optimizer):
+    """AdaDelta (Zeiler, 2012): per-parameter steps
+    ``sqrt(E[dx^2] + epsilon) / sqrt(E[g^2] + epsilon)``, the running averages
+    (decay ``rho``) of the squared updates and of the squared gradients, so
+    that a step has the units of the parameters. The rate multiplies the
+    update; AdaDelta has its own (``lr``, 1.0 as in the paper and PyTorch),
+    which takes the place of the estimator's ``learning_rate_init`` (the
+    schedules apply to it). Its state is the two averages and each
+    coordinate's last unit step; an L1 penalty soft-thresholds each weight by
+    its coefficient times the weight's step ``lr * sqrt(E[dx^2] + epsilon) /
+    sqrt(E[g^2] + epsilon)``.
+
+    Parameters
+    ----------
+    rho : float, default=0.9
+        Decay of the running averages, in [0, 1).
+    epsilon : float, default=1e-6
+        Constant added inside both square roots (the paper's and PyTorch's
+        default); it sets the size of the first steps, ``sqrt(epsilon)``.
+    lr : float, default=1.0
+        The rate that multiplies the update, in place of the estimator's
+        ``learning_rate_init``.
+    """
+
+    _parameter_constraints: dict = {"rho": [_UNIT], "epsilon": [_POSITIVE], "lr": [_POSITIVE]}
+    code = updates.ADADELTA
+
+    def __init__(self, rho=0.9, epsilon=1e-6, lr=1.0):
+        self.rho = rho
+        self.epsilon = epsilon
+        self.lr = lr
+
+    def initial_rate(self, learning_rate_init):
+        return float(self.lr)
+
+    def hyper(self):
+        return Hyper(rho=float(self.rho), epsilon=float(self.epsilon))
+
+
+class RAdam(Optimizer):
+    """Rectified Adam (Liu et al., 2020): Adam whose adaptive rate is
+    multiplied by the rectification term ``r_t`` that corrects the variance
+    of ``1 / sqrt(v_hat)`` over the first steps. While the length of the
+    approximated simple moving average ``rho_t = rho_inf - 2 t beta_2^t /
+    (1 - beta_2^t)`` (``rho_inf = 2 / (1 - beta_2) - 1``) is at most 5, the
+    variance is not tractable and the step is the bias-corrected momentum
+    ``lr * m / (1 - beta_1^t)``, without the adaptive denominator (the
+    authors' code and PyTorch use 5, the paper's formula is defined above
+    4); after, ``lr * r_t * m_hat / (sqrt(v_hat) + epsilon)``. With
+    ``beta_2 = 0.999`` the first five steps are momentum steps. Its state is
+    the two moments; an L1 penalty soft-thresholds each weight by its
+    coefficient times the weight's step.
+
+    Parameters
+    ----------
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of the first and second moment estimates, in [0, 1).
+    epsilon : float, default=1e-8
+        Numerical-stability constant, added to ``sqrt(v_hat)``.
+    """
+
+    _parameter_constraints: dict = {"beta_1": [_UNIT], "beta_2": [_UNIT], "epsilon": [_POSITIVE]}
+    code = updates.RADAM
+
+    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def hyper(self):
+        return Hyper(
+            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon)
+        )
+
+
+class LAMB(Optimizer):
+    """LAMB (You et al., 2020): Adam's direction ``u = m_hat / (sqrt(v_hat)
+    + epsilon) + weight_decay * w`` (the decay decoupled, on the weights, not
+    the biases), scaled per layer by the trust ratio ``||w|| / ||u||`` over
+    that layer's parameters: its weights and biases, and with batch
+    normalisation its scales and shifts. The ratio is 1 when either norm is
+    0. The step is ``lr * ||w|| / ||u|| * u``. Its state is the two moments;
+    an L1 penalty soft-thresholds each weight by its coefficient times the
+    weight's step ``lr * ratio / (1 - beta_1^t) / (sqrt(v / (1 - beta_2^t))
+    + epsilon)``.
+
+    Parameters
+    ----------
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of the moment estimates, in [0, 1).
+    epsilon : float, default=1e-6
+        Numerical-stability constant, added to ``sqrt(v_hat)`` (the paper's).
+    weight_decay : float, default=0.0
+        The decoupled decay added to the direction, part of the layer's
+        ``||u||``.
+    """
+
+    _parameter_constraints: dict = {
+        "beta_1": [_UNIT], "beta_2": [_UNIT], "epsilon": [_POSITIVE],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+    }
+    code = updates.LAMB
+    layerwise = True
+
+    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-6, weight_decay=0.0):
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.weight_decay = weight_decay
+
+    def hyper(self):
+        return Hyper(
+            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon),
+            weight_decay=float(self.weight_decay),
+        )
+
+
+class Lookahead(Optimizer):
+    """Lookahead (Zhang et al., 2019) around a first-order optimizer: it
+    keeps slow weights, and every ``k`` steps of ``optimizer`` (the fast
+    weights) sets ``slow <- slow + alpha * (fast - slow)`` and restarts the
+    fast weights from them, ``fast <- slow``. The steps count over the
+    optimizer's life (across ``partial_fit`` calls); the model is the fast
+    weights, which are the slow ones after every ``k``-th step. The wrapped
+    optimizer's state continues across the synchronisations (the paper's
+    default). Its parameters are reached as ``solver__optimizer__beta_1``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The first-order optimizer that takes the fast steps (an object of
+        :mod:`skdeep.optim`, not a ``Lookahead``).
+    k : int, default=5
+        Fast steps between synchronisations, at least 1.
+    alpha : float, default=0.5
+        Step of the slow weights towards the fast ones, in (0, 1]; 1 is the
+        wrapped optimizer alone.
+    """
+
+    _parameter_constraints: dict = {
+        "optimizer": [Optimizer],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, 1, closed="right")],
+    }
+
+    def __init__(self, optimizer, k=5, alpha=0.5):
+        self.optimizer = optimizer
+        self.k = k
+        self.alpha = alpha
+
+    def _validate_params(self):
+        super()._validate_params()
+        if isinstance(self.optimizer, Lookahead):
+            raise ValueError(
+                "Lookahead's optimizer must be a first-order optimizer such as Adam(), not "
+                "another Lookahead: wrap the inner optimizer once, with the k and alpha wanted."
+            )
+        self.optimizer._validate_params()
+
+    @property
+    def code(self):
+        return self.optimizer.code
+
+    @property
+    def needs_hessian(self):
+        return self.optimizer.needs_hessian
+
+    @property
+    def layerwise(self):
+        return self.optimizer.layerwise
+
+    @property
+    def base(self):
+        return self.optimizer
+
+    def initial_rate(self, learning_rate_init):
+        return self.optimizer.initial_rate(learning_rate_init)
+
+    def hyper(self):
+        return self.optimizer.hyper()
+
+    def start(self, n_params, dtype, theta=None):
+        if theta is None:
+            raise ValueError("Lookahead starts from the parameters: pass theta.")
+        state = self.optimizer.start(n_params, dtype)
+        state.lookahead = (int(self.k), float(self.alpha))
+        state.slow = np.array(theta, dtype=dtype, copy=True)
+        return state
+
+    def continues(self, state):
+        return state.code == self.code and state.lookahead is not None
+
+    def resume(self, state):
+        super().resume(state)
+        state.lookahead = (int(self.k), float(self.alpha))
+
+
 #: solver name -> builder of the optimizer from a fit's configuration, which
 #: carries scikit-learn's flat parameters (``momentum``, ``nesterovs_momentum``,
 #: ``beta_1``, ``beta_2``, ``epsilon``)
@@ -264,6 +491,11 @@ FIRST_ORDER = {
     "rmsprop": lambda config: RMSProp(epsilon=config.epsilon),
     "adamw": lambda config: AdamW(beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon),
     "adahessian": lambda config: AdaHessian(beta_1=config.beta_1, beta_2=config.beta_2),
+    # AdaDelta's epsilon sits inside its square roots and sets its first
+    # steps: the paper's 1e-6, not the flat epsilon meant for Adam's 1e-8
+    "adadelta": lambda config: AdaDelta(),
+    "radam": lambda config: RAdam(beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon),
+    "lamb": lambda config: LAMB(beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon),
 }
 
 
