@@ -43,6 +43,7 @@ from ..regularization import PENALTIES, Regularization, check_tangents, unused_i
 from ..schedules import SCHEDULES, Schedule
 from ._predict_input import prediction_input
 from ._runs import split_validation, train_full_batch, train_stochastic
+from ._state import plain, restore
 from ._support import SklearnCallbacks, generator, naming, rollback_on_error
 
 
@@ -571,10 +572,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 state.pop(name, None)
             if not self._network.is_view_of(self._theta, coefs, intercepts):
                 state["_theta"] = self._parameters()
-        return state
+        return plain(state)  # no internal types: skops loads it trusting ours only
 
     def __setstate__(self, state):
-        super().__setstate__(state)
+        super().__setstate__(restore(dict(state)))
         if "_theta" in self.__dict__:
             self._set_views(self._network, self._theta)
 
