@@ -8,7 +8,7 @@ mean of its members' outputs after the link, as ``predict`` computes it.
 
 Every activation is written with operators that onnxruntime runs in float
 and in double, so that a float64 model gives a graph of DOUBLE tensors:
-onnxruntime (1.2x) has no double kernel of ``Elu``, ``Softplus`` or
+onnxruntime (1.32, checked) has no double kernel of ``Elu``, ``Softplus`` or
 ``Mean``, so ELU is ``Where(x > 0, x, exp(min(x, 0)) - 1)``, softplus is
 ``max(x, 0) + log(1 + exp(-|x|))`` (what the engine computes, without its
 ``log1p``: an absolute error of one ulp of 1, far below the tolerance of the
