@@ -54,6 +54,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skdeep import MLPClassifier  # noqa: E402
 from skdeep.optim import Adam, Lookahead  # noqa: E402
+from skdeep.plot import TrainingHistoryDisplay  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
@@ -112,15 +113,15 @@ def main(quick=False, output=OUTPUT):
     styles = {name: "-" for name in FIRST_ORDER} | {name: "--" for name in FULL_BATCH}
     colors = dict(zip(results, plt.cm.tab20(np.linspace(0, 1, len(results)))))
     for name, clf in results.items():
-        loss = [r["loss"] for r in clf.history_]
-        seconds = np.cumsum([r["seconds"] for r in clf.history_])
-        steps = np.arange(1, len(loss) + 1)
-        by_epoch.plot(steps, loss, styles[name], color=colors[name], label=name)
-        by_time.plot(seconds, loss, styles[name], color=colors[name], label=name)
+        style = dict(linestyle=styles[name], color=colors[name])
+        for ax, x in ((by_epoch, "epoch"), (by_time, "seconds")):
+            TrainingHistoryDisplay.from_estimator(clf, metrics=["loss"], x=x, ax=ax, label=name, line_kw=style)
+    by_epoch.get_legend().remove()  # one legend, on the right
     by_epoch.set_xlabel("epoch (solid: first-order) / iteration (dashed: full-batch)")
     by_epoch.set_ylabel("training loss (log-loss + L2 term)")
     by_epoch.set_xscale("log")
     by_time.set_xlabel("seconds")
+    by_time.set_ylabel("")
     by_time.set_xscale("log")
     for ax in (by_epoch, by_time):
         ax.set_yscale("log")

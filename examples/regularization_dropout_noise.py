@@ -31,6 +31,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skdeep import MLPClassifier  # noqa: E402
+from skdeep.plot import TrainingHistoryDisplay  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
@@ -66,11 +67,11 @@ def main(quick=False, output=OUTPUT):
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
     for ax, (name, clf) in zip(axes.ravel(), models.items()):
         for model, label, color in ((plain, "none", "tab:gray"), (clf, name, "tab:blue")):
-            ax.plot([r["loss"] for r in model.history_], color=color, ls="--", label=f"{label}: train")
-            ax.plot([r["val_loss"] for r in model.history_], color=color, label=f"{label}: validation")
+            TrainingHistoryDisplay.from_estimator(
+                model, metrics=["loss", "val_loss"], ax=ax, label=label, line_kw={"color": color}
+            )
         ax.set_title(f"{name}: validation accuracy {clf.best_validation_score_:.3f}\n"
                      f"(none: {plain.best_validation_score_:.3f})", fontsize=9)
-        ax.set_xlabel("epoch")
         ax.set_ylabel("log-loss")
         ax.set_ylim(0, 1.5)
         ax.legend(fontsize=7)

@@ -30,6 +30,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skdeep import MLPClassifier  # noqa: E402
+from skdeep.plot import TrainingHistoryDisplay  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
@@ -87,8 +88,9 @@ def main(quick=False, output=OUTPUT):
     ax.legend()
     ax = fig.add_subplot(2, 2, 4)
     for name, clf in models.items():
-        ax.plot([r["val_score"] for r in clf.history_], label=f"{name} (best {clf.best_validation_score_:.3f})")
-    ax.set_xlabel("epoch")
+        TrainingHistoryDisplay.from_estimator(
+            clf, metrics=["val_score"], ax=ax, label=f"{name} (best {clf.best_validation_score_:.3f})"
+        )
     ax.set_ylabel("validation accuracy")
     ax.set_title("Validation curves")
     ax.legend(fontsize=8)

@@ -27,11 +27,17 @@ from .conftest import RTOL
 ROOT = Path(__file__).resolve().parents[1]
 #: import name -> distribution name, where they differ
 _DISTRIBUTIONS = {"sklearn": "scikit-learn"}
+#: the extras whose packages skdeep's optional modules import
+_OPTIONAL_EXTRAS = ("onnx", "persist", "plot")
 
 
-def _dependencies():
+def _dependencies(extras=()):
+    """The core requirements, and those of the named extras, by name."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {Requirement(r).name: Requirement(r).specifier for r in project["dependencies"]}
+    requirements = list(project["dependencies"])
+    for extra in extras:
+        requirements += project["optional-dependencies"][extra]
+    return {Requirement(r).name: Requirement(r).specifier for r in requirements}
 
 
 def test_pyproject_admits_the_tested_numba_range():
@@ -57,7 +63,10 @@ def test_every_imported_package_is_declared():
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 imported.add(node.module.split(".")[0])
     third_party = {_DISTRIBUTIONS.get(m, m) for m in imported - set(sys.stdlib_module_names)}
-    assert third_party - {"skdeep"} <= set(_dependencies())
+    # the optional modules (skdeep.onnx, skdeep.persistence, skdeep.plot)
+    # import their extra's packages when used (test_onnx checks that
+    # ``import skdeep`` imports none of them)
+    assert third_party - {"skdeep"} <= set(_dependencies(_OPTIONAL_EXTRAS))
 
 
 def test_the_hooks_are_installed_in_the_test_suite():

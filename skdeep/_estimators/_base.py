@@ -43,6 +43,7 @@ from ..regularization import PENALTIES, Regularization, check_tangents, unused_i
 from ..schedules import SCHEDULES, Schedule
 from ._predict_input import prediction_input
 from ._runs import split_validation, train_full_batch, train_stochastic
+from ._state import plain, restore
 from ._support import SklearnCallbacks, generator, naming, rollback_on_error
 
 
@@ -474,13 +475,22 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _forward(self, X):
         """Validated ``X`` -> network output (after the output activation)."""
         inputs, theta = self._prediction_inputs(X)
+        members = self._ensemble_members(theta)
+        if len(members) > 1:
+            # a snapshot ensemble: the mean of its members' outputs
+            return np.mean([self._network.predict(m, inputs) for m in members], axis=0)
+        return self._network.predict(members[0], inputs)
+
+    def _ensemble_members(self, theta=None):
+        """The flat parameters whose outputs ``predict`` averages: the
+        snapshots of a snapshot ensemble (unless the user replaced
+        ``coefs_``/``intercepts_``), else the one model ``_parameters()``
+        (``theta`` when the caller has it already). The ONNX export reads
+        them too."""
         snapshots = getattr(self, "_snapshots", None)
         if snapshots and self._theta_is_current():
-            # a snapshot ensemble: the mean of its members' outputs
-            return np.mean(
-                [self._network.predict(kernel_view(s), inputs) for s in snapshots], axis=0
-            )
-        return self._network.predict(theta, inputs)
+            return [kernel_view(s) for s in snapshots]
+        return [self._parameters() if theta is None else theta]
 
     def _activation_sparsity(self, inputs, theta):
         """Fraction of exactly-zero activations of each hidden layer."""
@@ -562,10 +572,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 state.pop(name, None)
             if not self._network.is_view_of(self._theta, coefs, intercepts):
                 state["_theta"] = self._parameters()
-        return state
+        return plain(state)  # no internal types: skops loads it trusting ours only
 
     def __setstate__(self, state):
-        super().__setstate__(state)
+        super().__setstate__(restore(dict(state)))
         if "_theta" in self.__dict__:
             self._set_views(self._network, self._theta)
 
