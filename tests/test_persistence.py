@@ -15,7 +15,7 @@ import skops.io as sio
 from skops.io.exceptions import UntrustedTypesFoundException
 
 from skdeep import MLPClassifier, MLPRegressor
-from skdeep.optim import AdaHessian, RMSProp
+from skdeep.optim import LAMB, AdaHessian, Adam, Lookahead, RMSProp
 from skdeep.persistence import trusted_types
 from skdeep.schedules import Cosine, Cyclic
 
@@ -33,6 +33,11 @@ CONFIGURATIONS = {
     "newton-cg": dict(solver="newton-cg"),
     "adahessian": dict(solver=AdaHessian(beta_1=0.8)),
     "rmsprop-object-cosine": dict(solver=RMSProp(rho=0.95), learning_rate=Cosine()),
+    # their state beyond the moments: LAMB's layer norms, Lookahead's slow weights
+    "lamb": dict(solver="lamb"),
+    "lookahead-lamb": dict(solver=Lookahead(LAMB(), k=3)),
+    "lookahead-adam": dict(solver=Lookahead(Adam(), k=3)),
+    "adadelta": dict(solver="adadelta"),
     "dropout": dict(dropout=0.2, input_dropout=0.1),
     "batch_norm": dict(batch_norm=True),
     "max_norm": dict(max_norm=1.5, penalty="elasticnet"),

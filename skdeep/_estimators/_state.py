@@ -41,12 +41,15 @@ def _network(state):
 def _progress_state(progress):
     state = {f.name: getattr(progress, f.name) for f in dataclasses.fields(progress)}
     optimizer = progress.optimizer
-    if optimizer is not None:
-        state["optimizer"] = {
-            "code": int(optimizer.code), "state": optimizer.state,
-            "hyper": dict(optimizer.hyper._asdict()), "counters": optimizer.counters,
-            "needs_hessian": bool(optimizer.needs_hessian),
-        }
+    if optimizer is not None:  # every field, so that a new one cannot be left out
+        fields = {f.name: getattr(optimizer, f.name) for f in dataclasses.fields(optimizer)}
+        fields["code"] = int(fields["code"])
+        fields["hyper"] = dict(fields["hyper"]._asdict())
+        fields["needs_hessian"] = bool(fields["needs_hessian"])
+        fields["layerwise"] = bool(fields["layerwise"])
+        if fields["lookahead"] is not None:
+            fields["lookahead"] = [int(fields["lookahead"][0]), float(fields["lookahead"][1])]
+        state["optimizer"] = fields
     return state
 
 
@@ -54,10 +57,15 @@ def _progress(state):
     state = dict(state)
     optimizer = state["optimizer"]
     if optimizer is not None:
-        state["optimizer"] = OptimizerState(
-            optimizer["code"], np.array(optimizer["state"]), Hyper(**optimizer["hyper"]),
-            np.array(optimizer["counters"]), optimizer["needs_hessian"],
-        )
+        fields = dict(optimizer)
+        fields["state"] = np.array(fields["state"])
+        fields["hyper"] = Hyper(**fields["hyper"])
+        fields["counters"] = np.array(fields["counters"])
+        if fields.get("lookahead") is not None:
+            fields["lookahead"] = tuple(fields["lookahead"])
+        if fields.get("slow") is not None:
+            fields["slow"] = np.array(fields["slow"])
+        state["optimizer"] = OptimizerState(**fields)
     return Progress(**state)
 
 
