@@ -375,7 +375,11 @@ def _file_lock(lock_file, *args):
     if handle is None:
         _held[path] += 1
     else:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # waits for another process's compile
+        except BaseException:  # e.g. KeyboardInterrupt while waiting
+            handle.close()
+            raise
         _held[path] = 1
     try:
         yield
