@@ -154,8 +154,9 @@ def test_incompatible_init_raises_and_leaves_the_estimator_unchanged(init, error
 
 
 def _digits_transfer(seed, source, X, y):
-    """Accuracy on the new classes' held-out rows of a network trained from
-    scratch and of one fine-tuned from ``source``, on 20 labelled rows."""
+    """Accuracy on the new classes' held-out rows of networks trained on 20
+    labelled rows: from scratch, fine-tuned from ``source``, and fine-tuned
+    with the source's head copied (what ``init`` did before)."""
     rng = np.random.default_rng(seed)
     new = np.flatnonzero(y >= 5)
     labelled = np.concatenate([rng.choice(new[y[new] == c], 4, replace=False) for c in range(5, 10)])
@@ -163,7 +164,9 @@ def _digits_transfer(seed, source, X, y):
     params = dict(hidden_layer_sizes=(64,), max_iter=200, random_state=seed)
     scratch = _fit(MLPClassifier(**params), X[labelled], y[labelled])
     tuned = _fit(MLPClassifier(init=source, **params), X[labelled], y[labelled])
-    return scratch.score(X[rest], y[rest]), tuned.score(X[rest], y[rest])
+    pair = (source.coefs_, source.intercepts_)  # a bare pair is copied by shape
+    head_copied = _fit(MLPClassifier(init=pair, **params), X[labelled], y[labelled])
+    return [m.score(X[rest], y[rest]) for m in (scratch, tuned, head_copied)]
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +187,6 @@ def test_fine_tuning_on_new_classes_redraws_the_head_and_learns(digits_0_to_4):
     features little to add (docs/transfer.md)."""
     source, X, y = digits_0_to_4
     scores = np.array([_digits_transfer(seed, source, X, y) for seed in range(3)])
-    scratch, tuned = scores.mean(axis=0)
+    scratch, tuned, head_copied = scores.mean(axis=0)
     assert tuned >= scratch - 0.03
-    assert tuned > 0.85
+    assert tuned > head_copied + 0.08
