@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 
 from skdeep import MLPClassifier, MLPRegressor
 from skdeep._estimators._transfer import same_task, task_of
@@ -36,6 +38,14 @@ def test_same_classes_copy_the_head(source, iris):
     assert same_task(source, target)
     for mine, theirs in zip(target.coefs_ + target.intercepts_, source.coefs_ + source.intercepts_):
         np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-9)
+
+
+def test_scikit_learns_network_passes_its_head_on(iris):
+    X, y = iris
+    theirs = _fit(SklearnMLPClassifier((6,), max_iter=20, random_state=0), X, y)
+    target = _fit(MLPClassifier((6,), init=theirs, random_state=1, **STILL), X, y)
+    assert same_task(theirs, target)
+    np.testing.assert_allclose(target.coefs_[1], theirs.coefs_[1], rtol=0, atol=1e-9)
 
 
 def test_other_classes_of_the_same_count_redraw_the_head(source, iris):
@@ -132,6 +142,7 @@ def test_a_source_head_never_becomes_a_hidden_layer(iris):
         ("hidden", ValueError, r"first layer has shape \(4, 7\), but this network's is \(4, 6\)"),
         ("unfitted", ValueError, "init is a MLPClassifier that is not fitted"),
         ("number", TypeError, "init must be a fitted MLPClassifier/MLPRegressor"),
+        ("linear model", TypeError, "got a fitted LogisticRegression, which has no layers"),
     ],
 )
 def test_incompatible_init_raises_and_leaves_the_estimator_unchanged(init, error, match, iris, source):
@@ -141,6 +152,7 @@ def test_incompatible_init_raises_and_leaves_the_estimator_unchanged(init, error
         "hidden": _fit(MLPClassifier((7,), max_iter=2, random_state=0), X, y),
         "unfitted": MLPClassifier((6,)),
         "number": 3,
+        "linear model": LogisticRegression().fit(X, y),
     }
     est = _fit(MLPClassifier((6, 5), max_iter=2, random_state=0), X, y)
     before = est.coefs_[0].copy()
