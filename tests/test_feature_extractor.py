@@ -145,3 +145,15 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+def test_sample_weight_is_routed_to_the_network(digits):
+    from sklearn import config_context
+
+    X, y = digits
+    weights = np.where(y == 0, 5.0, 1.0)
+    expected = MLPClassifier((8,), max_iter=5, random_state=0).fit(X, y, sample_weight=weights)
+    with config_context(enable_metadata_routing=True):
+        network = MLPClassifier((8,), max_iter=5, random_state=0).set_fit_request(sample_weight=True)
+        fe = FeatureExtractor(network).fit(X, y, sample_weight=weights)
+    np.testing.assert_array_equal(fe.estimator_.coefs_[0], expected.coefs_[0])
