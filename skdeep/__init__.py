@@ -1,16 +1,20 @@
 """skdeep: scikit-learn's multilayer perceptrons on a compiled engine.
 
 ``MLPClassifier`` and ``MLPRegressor`` are drop-in replacements for
-``sklearn.neural_network``'s estimators; ``TangentDistanceClassifier`` is
+``sklearn.neural_network``'s estimators; ``FeatureExtractor`` turns a fitted
+network's hidden layer into a transformer; ``TangentDistanceClassifier`` is
 k-nearest neighbours under the tangent distance, and ``skdeep.tangents``
 estimates the data manifold's tangents.
 """
 
-from ._estimators import MLPClassifier, MLPRegressor
+from ._estimators import FeatureExtractor, MLPClassifier, MLPRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["MLPClassifier", "MLPRegressor", "TangentDistanceClassifier", "__version__", "tangents"]
+__all__ = [
+    "FeatureExtractor", "MLPClassifier", "MLPRegressor", "TangentDistanceClassifier", "__version__",
+    "tangents",
+]
 
 
 def __getattr__(name):

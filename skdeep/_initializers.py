@@ -101,9 +101,11 @@ INITIALIZERS = {
 }
 
 
-def initialize(network, init, rng, dtype):
+def initialize(network, init, rng, dtype, copy_head=True):
     """A new flat parameter vector for ``network``, filled by ``init``: a name
-    of ``INITIALIZERS`` or a fitted MLP whose layers to start from.
+    of ``INITIALIZERS`` or a fitted MLP whose layers to start from. The
+    fitted MLP's output layer is copied only with ``copy_head`` (its outputs
+    mean what this network's mean, see ``_estimators._transfer``).
 
     With batch normalisation the scales start at 1, the shifts and running
     means at 0, the running variances at 1, and the hidden biases (unused) at
@@ -117,7 +119,7 @@ def initialize(network, init, rng, dtype):
             for a in arrays:
                 a[:] = value
     if not isinstance(init, str):
-        copied = _copy_layers(init, layers, network, theta)
+        copied = _copy_layers(init, layers, network, theta, copy_head)
         for W, b in layers[copied:]:
             sklearn_glorot_uniform(rng, W, b, network.activation)
         _unused_biases(network, theta)
@@ -144,10 +146,15 @@ def _unused_biases(network, theta):
             b[:] = 0
 
 
-def _copy_layers(source, layers, network, theta):
-    """Transfer learning: copy the leading layers of the fitted MLP ``source``
-    whose shapes match, with their batch normalisation when both networks
-    have it; returns how many layers were copied."""
+def _copy_layers(source, layers, network, theta, copy_head):
+    """Transfer learning: copy the fitted MLP ``source``'s leading hidden
+    layers while their shapes match this network's hidden layers, with their
+    batch normalisation when both networks have it, and its output layer
+    into this network's output layer when ``copy_head`` and every layer
+    before it was copied; returns how many leading layers were copied.
+
+    A hidden layer never goes into an output layer nor the other way round:
+    the output layer's units are the task's, not features."""
     from .regularization._prior import layers_of
 
     source_network = getattr(source, "_network", None)
@@ -163,18 +170,21 @@ def _copy_layers(source, layers, network, theta):
         raise TypeError(f"init's layers must be numeric arrays: {exc}") from None
     if not all(np.isfinite(a).all() for a in (*coefs, *intercepts)):
         raise ValueError("init contains NaN or infinite values.")
+    _check_first_layer(coefs, layers)
+
+    def matches(k):
+        W, b = layers[k]
+        return np.shape(coefs[k]) == W.shape and np.shape(intercepts[k]) == b.shape
+
+    n_hidden = min(len(layers), len(coefs)) - 1
     copied = 0
-    for (W, b), W_src, b_src in zip(layers, coefs, intercepts):
-        if np.shape(W_src) != W.shape or np.shape(b_src) != b.shape:
-            break
+    while copied < n_hidden and matches(copied):
+        copied += 1
+    if copy_head and copied == len(layers) - 1 == len(coefs) - 1 and matches(copied):
+        copied += 1
+    for (W, b), W_src, b_src in zip(layers[:copied], coefs, intercepts):
         W[...] = W_src
         b[...] = b_src
-        copied += 1
-    if copied == 0:
-        raise ValueError(
-            f"init is a network whose first layer has shape {np.shape(coefs[0])}, "
-            f"but this network's is {layers[0][0].shape}: nothing to start from."
-        )
     if both:
         hidden = min(copied, network.n_layers - 1, source_network.n_layers - 1)
         mine = network.batch_norm_views(theta)
@@ -183,3 +193,21 @@ def _copy_layers(source, layers, network, theta):
             for layer in range(hidden):
                 target[layer][:] = origin[layer]
     return copied
+
+
+def _check_first_layer(coefs, layers):
+    """Raise unless the source's first layer has this network's shape (the
+    same input features, and the same first layer width)."""
+    found, expected = np.shape(coefs[0]), layers[0][0].shape
+    if len(found) != 2:
+        raise ValueError(f"init's first weight matrix has shape {found}, not (n_in, n_out).")
+    if found[0] != expected[0]:
+        raise ValueError(
+            f"init is a network of {found[0]} input features, but X has "
+            f"{expected[0]} features: it cannot start this network."
+        )
+    if found != expected:
+        raise ValueError(
+            f"init is a network whose first layer has shape {found}, "
+            f"but this network's is {expected}: nothing to start from."
+        )

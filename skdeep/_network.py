@@ -396,14 +396,16 @@ class Network:
         output_activation(LOSSES[self.loss].code, raw, self.segments)
         return raw
 
-    def hidden_activations(self, theta, inputs):
-        """The activations of every hidden layer for every input row."""
+    def hidden_activations(self, theta, inputs, layer=None):
+        """The activations of every hidden layer for every input row, or only
+        of hidden layer ``layer`` (an index into the hidden layers)."""
         n = inputs.n_samples
-        out = [np.empty((n, int(u)), dtype=theta.dtype) for u in self.sizes[1:-1]]
+        wanted = range(len(self.sizes) - 2) if layer is None else [layer]
+        out = {k: np.empty((n, int(self.sizes[1:-1][k])), dtype=theta.dtype) for k in wanted}
         for start, stop, blocks in self._hidden_blocks(theta, inputs):
-            for layer, block in enumerate(blocks):
-                out[layer][start:stop] = block
-        return out
+            for k, array in out.items():
+                array[start:stop] = blocks[k]
+        return list(out.values()) if layer is None else out[layer]
 
     def hidden_zero_fractions(self, theta, inputs):
         """For every hidden layer, the fraction of its activations over the

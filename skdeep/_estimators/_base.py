@@ -45,6 +45,7 @@ from ._predict_input import prediction_input
 from ._runs import split_validation, train_full_batch, train_stochastic
 from ._state import plain, restore
 from ._support import SklearnCallbacks, generator, naming, rollback_on_error
+from ._transfer import same_task
 
 
 class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
@@ -241,9 +242,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
 
         runs = rng.spawn(n_runs) if n_runs > 1 else [rng]
+        # a pretrained output layer only for the same classes (outputs)
+        copy_head = isinstance(config.init, str) or same_task(config.init, self)
         best, summaries = None, []
         for run_rng in runs:
-            run_theta = theta if theta is not None else initialize(network, config.init, run_rng, dtype)
+            run_theta = theta if theta is not None else initialize(
+                network, config.init, run_rng, dtype, copy_head
+            )
             run_progress = progress if n_runs == 1 else Progress()
             if callbacks is not None:
                 callbacks.theta = run_theta

@@ -315,9 +315,15 @@ init : str or estimator, default='auto'
 
     Biases start at zero except with ``'auto'``. A fitted MLP (skdeep's or
     scikit-learn's) or its ``(coefs, intercepts)`` starts from its leading
-    layers of matching shapes, the rest initialised as ``'auto'`` (transfer
-    learning; combine with ``freeze_layers`` to fine-tune). Ignored when
-    training continues (``warm_start``, :meth:`partial_fit`).""",
+    hidden layers of matching shapes (transfer learning; combine with
+    ``freeze_layers`` to fine-tune). Its output layer is copied only when its
+    outputs mean this network's: for classifiers the same ``classes_`` in the
+    same order and output activation, for regressors the same number of
+    outputs and output activation, for a pair whenever its shape matches.
+    Otherwise, as for every layer not copied, it is drawn as with ``'auto'``
+    from ``random_state``, silently: fine-tuning on new classes needs a new
+    output layer. Ignored when training continues (``warm_start``,
+    :meth:`partial_fit`).""",
     "freeze_layers": """\
 freeze_layers : int, default=0
     Number of leading layers (weights and biases) kept fixed while training,

@@ -1,12 +1,28 @@
 """The prior network of soft parameter sharing (``coef_prior``)."""
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+
+def _is_fitted(estimator):
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
 
 
 def layers_of(network, name="coef_prior"):
     """``(coefs, intercepts)`` of a fitted MLP, or of the pair itself;
     ``name`` is the parameter that gave it, for the error messages."""
     if hasattr(network, "get_params") and hasattr(network, "fit"):
+        if not hasattr(network, "coefs_") and _is_fitted(network):
+            raise TypeError(
+                f"{name} must be a fitted MLPClassifier/MLPRegressor (skdeep's or "
+                f"scikit-learn's) or a pair (coefs, intercepts); got a fitted "
+                f"{type(network).__name__}, which has no layers (coefs_)."
+            )
         if not hasattr(network, "coefs_"):
             raise ValueError(
                 f"{name} is a {type(network).__name__} that is not fitted: fit it "
