@@ -294,6 +294,13 @@ Penalties = record(
     off), the prior's strength and parameters (None when off).""",
 )
 
+DirectionTerms = record(
+    "DirectionTerms", "gs l2 decay pull",
+    """The scalars of a slice's step direction besides the gradient (LAMB's
+    norms phase): the gradient's clipping scale ``gs``, the slice's L2
+    strength, its decoupled weight decay and the prior's pull.""",
+)
+
 # ------------------------------------------------------------ nearest neighbours
 
 TangentPlanes = record(

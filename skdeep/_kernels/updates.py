@@ -51,7 +51,7 @@ from collections import namedtuple
 import numpy as np
 
 from ._jit import Constant, entry_jit, inline_jit, is_kernel, jit, switch
-from .records import Diagonal
+from .records import Diagonal, DirectionTerms
 
 SGD, ADAM, ADAGRAD, RMSPROP, ADAMW, ADAHESSIAN, ADADELTA, RADAM, LAMB = map(Constant, range(9))
 
@@ -301,18 +301,20 @@ def lamb_update(theta, grad, m, v, lr, hyper, t, gs, l2, decay):
 
 
 @jit
-def lamb_direction_norms(theta, grads, summed, m, v, hyper, t, gs, l2, decay, prior, offset, pull):
+def lamb_direction_norms(theta, grads, summed, m, v, hyper, t, terms, prior, offset):
     """``(sum w^2, sum u^2)`` over a slice of one layer, ``u`` the direction
     LAMB's step will take (``lamb_update``), from the moments it will have:
     the gradient is the shards' sum (``grads[0]`` alone when ``summed``),
-    plus the prior's pull ``pull * (w - prior[offset:])`` when ``prior`` is
-    not None, times ``gs``, plus ``l2 * w``. Reads, never writes: the step
-    itself recomputes them."""
+    plus the prior's pull ``terms.pull * (w - prior[offset:])`` when
+    ``prior`` is not None, times ``terms.gs``, plus ``terms.l2 * w``
+    (``records.DirectionTerms``). Reads, never writes: the step itself
+    recomputes them."""
     dt = theta.dtype.type
     beta1, beta2 = hyper.beta_1, hyper.beta_2
     b1, b2, c1, c2, e = dt(beta1), dt(beta2), dt(1.0 - beta1), dt(1.0 - beta2), dt(hyper.epsilon)
     bc1, scale = dt(1.0 / (1.0 - beta1**t)), dt(1.0 / (1.0 - beta2**t))
-    g_s, c, dcy, pc = dt(gs), dt(l2), dt(decay), dt(pull)
+    pull = terms.pull
+    g_s, c, dcy, pc = dt(terms.gs), dt(terms.l2), dt(terms.decay), dt(pull)
     n_shards = 1 if summed else grads.shape[0]
     weights, directions = 0.0, 0.0
     for i in range(theta.shape[0]):
@@ -471,9 +473,10 @@ def layer_norms_range(opt, theta, grads, summed, lo, hi, t, gs, penalties, r):
         if b > a:
             weights = a < opt.n_weights
             pull = penalties.prior_coef / gs if weights else 0.0
+            terms = DirectionTerms(gs, _l2(penalties, weights), _decay(hyper, weights), pull)
             w, u = lamb_direction_norms(
                 theta[a:b], grads[:, a:b], summed, opt.state[0, a:b], opt.state[1, a:b], hyper,
-                t, gs, _l2(penalties, weights), _decay(hyper, weights), penalties.prior, a, pull,
+                t, terms, penalties.prior, a,
             )
             layer = segments[j, 2]
             parts[layer, 0] += w
