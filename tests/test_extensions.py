@@ -251,3 +251,24 @@ def test_r2_validation_score_for_regression(diabetes):
     _quiet_fit(reg, X_tr, y_tr, X_val=X_val, y_val=y_val)
     best = int(np.argmax(reg.validation_scores_))
     assert r2_score(y_val, reg.predict(X_val)) == pytest.approx(reg.validation_scores_[best])
+
+
+def test_scikit_learns_progress_bar_draws_a_skdeep_fit(capsys):
+    """The README's ``set_callbacks(ProgressBar())`` (rich comes with the
+    ``progress`` and ``test`` extras): the fit runs to its end under the bar
+    and learns the same model as without it."""
+    pytest.importorskip("rich")
+    from sklearn.callback import ProgressBar
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    params = dict(hidden_layer_sizes=(5,), max_iter=30, early_stopping=True, n_iter_no_change=3,
+                  random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = MLPClassifier(**params).fit(X, y)
+        barred = MLPClassifier(**params)
+        barred.set_callbacks(ProgressBar())
+        barred.fit(X, y)
+    assert barred.n_iter_ == plain.n_iter_
+    np.testing.assert_array_equal(barred.predict_proba(X), plain.predict_proba(X))

@@ -129,3 +129,18 @@ def test_self_training(digits):
         MLPClassifier((20,), solver="lbfgs", max_iter=100, random_state=0), max_iter=3
     ).fit(X, y_partial)
     assert model.score(X, y) > 0.85
+
+
+def test_the_optim_module_exports_only_its_public_names():
+    """``skdeep.optim.__all__``: the optimizer classes users pass as
+    ``solver`` and the collections of solver names, not the engine's
+    helpers (which stay importable for the library's modules)."""
+    from skdeep import optim
+
+    for name in optim.__all__:
+        obj = getattr(optim, name)
+        is_optimizer = isinstance(obj, type) and issubclass(obj, optim.Optimizer)
+        is_names = isinstance(obj, (dict, frozenset, set, tuple)) and all(isinstance(k, str) for k in obj)
+        assert is_optimizer or is_names, name
+    assert not {"minimize", "OptimizerState", "resolve_optimizer", "check_size"} & set(optim.__all__)
+    assert callable(optim.minimize)

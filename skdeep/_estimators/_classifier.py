@@ -44,8 +44,14 @@ parameters, defaults, fitted attributes and methods. Beyond it: more hidden
 activations, ``class_weight``, an explicit validation set for early stopping
 (``fit(..., X_val=, y_val=)``), a per-epoch ``history_``, and
 multiclass-multioutput targets (``y`` with several categorical columns gets one
-softmax head per column on shared hidden layers). The loss is computed from the
-logits, so it stays exact for confident predictions.
+softmax head per column on shared hidden layers).
+
+The loss minimised is the log-loss (cross-entropy) of the predicted
+probabilities, weighted by ``sample_weight`` and ``class_weight``: softmax
+outputs for multiclass targets, a logistic output per column for binary and
+multilabel ones; plus the penalties (``alpha``'s L2 and the regularisers
+switched on). It is computed from the logits, so it stays exact for
+confident predictions.
 
 {_docstrings.FIT_CONTRACT}
 

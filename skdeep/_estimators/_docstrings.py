@@ -97,14 +97,16 @@ alpha : float, default=0.0001
     Strength of the L2 penalty on the weights (never on the biases). As in
     scikit-learn, the penalty ``alpha / 2 * ||W||^2`` is divided by the number
     of rows (the sum of their sample weights) of the batch it is added to:
-    with ``'sgd'``/``'adam'`` that is the mini-batch, with ``'lbfgs'`` the
+    with a stochastic solver that is the mini-batch, with a full-batch one the
     whole training set, so the same ``alpha`` regularises harder with small
     mini-batches than with the full-batch solver.""",
     "batch_size": """\
 batch_size : int, default='auto'
     Size of the mini-batches of the stochastic solvers; ``'auto'`` means
     ``min(200, n_samples)``. Values larger than the number of samples are
-    clipped with a warning. Not used by ``'lbfgs'``.""",
+    clipped with a warning. Not used by the full-batch solvers (``'lbfgs'``,
+    ``'cg'``, ``'bfgs'``, ``'newton-cg'``, ``'newton'``), which use every row
+    at each iteration.""",
     "learning_rate": """\
 learning_rate : str or Schedule, default='constant'
     Learning-rate schedule of the stochastic solvers, changed once per epoch

@@ -4,6 +4,11 @@ The first-order optimizers are objects with ``get_params``; pass one as an
 estimator's ``solver`` to set hyper-parameters the estimator has no flat
 parameter for (``solver=RMSProp(rho=0.95)``), and tune them with
 ``GridSearchCV`` (``solver__rho``).
+
+``__all__`` lists the public names: the optimizer classes and the solver
+names. The engine's own helpers (``minimize``, ``OptimizerState``,
+``resolve_optimizer``, ``check_size``) are importable from here for the
+library's modules but are not part of the public interface.
 """
 
 from ._first_order import (
@@ -37,10 +42,6 @@ __all__ = [
     "AdamW",
     "Lookahead",
     "Optimizer",
-    "OptimizerState",
     "RAdam",
     "RMSProp",
-    "check_size",
-    "minimize",
-    "resolve_optimizer",
 ]
