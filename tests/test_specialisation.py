@@ -17,9 +17,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skdeep import MLPClassifier
 from skdeep._kernels import _jit, activations, updates
-from skdeep.optim import Adam, Lookahead
 from skdeep._kernels._jit import Constant, switch
 from skdeep._kernels.records import Layout
+from skdeep.optim import Adam, Lookahead
 
 ONE = Constant(1)
 

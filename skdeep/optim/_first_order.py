@@ -65,9 +65,15 @@ class Optimizer(BaseEstimator):
 
     def hyper(self):
         """The hyper-parameters as the kernels read them: a ``records.Hyper``
-        with this optimizer's fields set (as floats, ``nesterov`` a bool, so
-        that every value types alike) and the others at their defaults."""
-        return Hyper()
+        with this optimizer's parameters that name one of its fields (each
+        as the field's type, float or bool, so that every value types
+        alike) and the others at their defaults (Adam, which shares AdamW's
+        kernels, has no ``weight_decay`` and so decays nothing)."""
+        defaults = Hyper()
+        return Hyper(**{
+            name: type(getattr(defaults, name))(value)
+            for name, value in self.get_params(deep=False).items() if name in Hyper._fields
+        })
 
     @property
     def base(self):
@@ -132,8 +138,6 @@ class SGD(Optimizer):
         self.momentum = momentum
         self.nesterov = nesterov
 
-    def hyper(self):
-        return Hyper(momentum=float(self.momentum), nesterov=bool(self.nesterov))
 
 
 class Adam(Optimizer):
@@ -158,10 +162,6 @@ class Adam(Optimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
 
-    def hyper(self):  # weight_decay stays 0: the kernels it shares with AdamW decay nothing
-        return Hyper(
-            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon)
-        )
 
 
 class AdamW(Optimizer):
@@ -192,11 +192,6 @@ class AdamW(Optimizer):
         self.epsilon = epsilon
         self.weight_decay = weight_decay
 
-    def hyper(self):
-        return Hyper(
-            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon),
-            weight_decay=float(self.weight_decay),
-        )
 
 
 class AdaGrad(Optimizer):
@@ -217,8 +212,6 @@ class AdaGrad(Optimizer):
     def __init__(self, epsilon=1e-8):
         self.epsilon = epsilon
 
-    def hyper(self):
-        return Hyper(epsilon=float(self.epsilon))
 
 
 class RMSProp(Optimizer):
@@ -242,8 +235,6 @@ class RMSProp(Optimizer):
         self.rho = rho
         self.epsilon = epsilon
 
-    def hyper(self):
-        return Hyper(rho=float(self.rho), epsilon=float(self.epsilon))
 
 
 class AdaHessian(Optimizer):
@@ -277,11 +268,6 @@ class AdaHessian(Optimizer):
         self.epsilon = epsilon
         self.hessian_power = hessian_power
 
-    def hyper(self):
-        return Hyper(
-            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon),
-            hessian_power=float(self.hessian_power),
-        )
 
 
 class AdaDelta(Optimizer):
@@ -319,8 +305,6 @@ class AdaDelta(Optimizer):
     def initial_rate(self, learning_rate_init):
         return float(self.lr)
 
-    def hyper(self):
-        return Hyper(rho=float(self.rho), epsilon=float(self.epsilon))
 
 
 class RAdam(Optimizer):
@@ -353,10 +337,6 @@ class RAdam(Optimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
 
-    def hyper(self):
-        return Hyper(
-            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon)
-        )
 
 
 class LAMB(Optimizer):
@@ -394,11 +374,6 @@ class LAMB(Optimizer):
         self.epsilon = epsilon
         self.weight_decay = weight_decay
 
-    def hyper(self):
-        return Hyper(
-            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon),
-            weight_decay=float(self.weight_decay),
-        )
 
 
 class Lookahead(Optimizer):
