@@ -102,6 +102,8 @@ ESTIMATORS = [
     ),
     MLPRegressor(solver="cg", hidden_layer_sizes=(10,), max_iter=100, random_state=0),
     MLPClassifier(batch_norm=True, hidden_layer_sizes=(16, 8), max_iter=100, random_state=0),
+    # semi-supervised: the checks' labels are never -1, so every row is labelled
+    MLPClassifier(semi_supervised="entropy", max_iter=100, random_state=0),
     Float32MLPClassifier(max_iter=100, random_state=0),
     Float32MLPClassifier(solver="lbfgs", max_iter=100, random_state=0),
     Float32MLPRegressor(max_iter=100, random_state=0),

@@ -12,6 +12,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from skdeep import MLPClassifier, MLPRegressor
 from skdeep._estimators._runs import split_validation
+from skdeep._estimators._semi_supervised import UnlabeledClassWarning
 from skdeep._kernels.unlabeled import UNLABELED_TERMS
 from skdeep._listeners import UnlabeledRamp
 
@@ -249,11 +250,12 @@ def test_full_batch_entropy_and_partial_fit(partly_labelled):
 
 def test_bad_inputs(partly_labelled):
     X, y, y_semi = partly_labelled
+    # -1 without semi_supervised is a class, as in scikit-learn, with a warning
+    with pytest.warns(UnlabeledClassWarning, match="set semi_supervised='pseudo_label' or 'entropy'"):
+        minus_one = _fit(MLPClassifier(**dict(_PARAMS, max_iter=2)), X, y_semi)
+    assert -1 in minus_one.classes_
     fitted = _fit(MLPClassifier(**dict(_PARAMS, max_iter=2)), X, y)
     coefs = fitted.coefs_[0].copy()
-    with pytest.raises(ValueError, match="Set semi_supervised='pseudo_label' or 'entropy'"):
-        fitted.fit(X, y_semi)
-    np.testing.assert_array_equal(fitted.coefs_[0], coefs)
     fitted.set_params(semi_supervised="entropy")
     with pytest.raises(ValueError, match="Every row of y is -1"):
         fitted.fit(X, np.full(len(y), -1))
@@ -263,6 +265,10 @@ def test_bad_inputs(partly_labelled):
     for labels in (strings, mixed, strings.astype(str)):
         with pytest.raises(ValueError, match="string labels cannot hold"):
             MLPClassifier(semi_supervised="entropy").fit(X[:15], labels)
+    # string labels without -1: every row is labelled
+    words = np.array(["a", "b", "c"] * 5)
+    est = _fit(MLPClassifier(semi_supervised="entropy", **dict(_PARAMS, max_iter=2)), X[:15], words)
+    assert set(est.classes_) == {"a", "b", "c"}
     with pytest.raises(ValueError, match="single-output targets"):
         MLPClassifier(semi_supervised="entropy").fit(X, np.c_[y_semi, y_semi])
     with pytest.raises(ValueError, match="y_val contains -1"):
@@ -278,3 +284,15 @@ def test_bad_inputs(partly_labelled):
     with pytest.raises(TypeError, match="semi_supervised"):
         MLPRegressor(semi_supervised="entropy")
     assert "semi_supervised" not in MLPRegressor().get_params()
+
+
+@pytest.mark.parametrize("mode", UNLABELED_TERMS)
+def test_binary_targets(partly_labelled, mode):
+    """A binary target's single logistic unit gets the logistic form of the
+    term; its classes are the labelled rows'."""
+    X, y, y_semi = partly_labelled
+    y2, semi2 = (y >= 5).astype(int), np.where(y_semi == -1, -1, y >= 5)
+    est = _fit(MLPClassifier(semi_supervised=mode, **dict(_PARAMS, max_iter=10)), X, semi2)
+    np.testing.assert_array_equal(est.classes_, [0, 1])
+    assert est.n_outputs_ == 1
+    assert est.score(X, y2) > 0.7

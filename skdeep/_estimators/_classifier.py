@@ -19,6 +19,7 @@ from ._semi_supervised import (
     labelled_targets,
     unlabeled_mask,
     unlabeled_sample_weight,
+    warn_if_minus_one,
 )
 from ._support import store_parameters
 from ._targets import targets_for, targets_from_classes
@@ -54,7 +55,8 @@ parameters, defaults, fitted attributes and methods. Beyond it: more hidden
 activations, ``class_weight``, an explicit validation set for early stopping
 (``fit(..., X_val=, y_val=)``), a per-epoch ``history_``, and
 multiclass-multioutput targets (``y`` with several categorical columns gets one
-softmax head per column on shared hidden layers).
+softmax head per column on shared hidden layers), and semi-supervised learning
+from rows labelled ``-1`` (``semi_supervised``).
 
 The loss minimised is the log-loss (cross-entropy) of the predicted
 probabilities, weighted by ``sample_weight`` and ``class_weight``: softmax
@@ -118,6 +120,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return unlabeled_mask(y, self.semi_supervised)
 
     def _prepare_targets(self, y, *, first_pass, incremental, classes):
+        if self.semi_supervised is None:
+            warn_if_minus_one(y)
         y = labelled_targets(y, self._unlabeled(y), classes=classes)
         check_classification_targets(y)
         if incremental and not hasattr(self, "_targets"):
@@ -362,7 +366,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
+        # semi-supervised targets are single-output labels
+        semi = self.semi_supervised is not None
+        tags.classifier_tags.multi_label = not semi
+        tags.target_tags.multi_output = not semi
         return tags
 
 

@@ -382,8 +382,9 @@ augment : callable or None, default=None
     stopping validates on labelled rows only. ``'pseudo_label'`` needs a
     stochastic solver, ``'entropy'`` works with ``'lbfgs'``, ``'cg'`` and
     ``'bfgs'`` too (at the full weight, without ramp); no solver with
-    Hessian-vector products. With None (the default), a ``-1`` label is an
-    error. See ``docs/semi_supervised.md``.""",
+    Hessian-vector products. With None (the default), ``-1`` is a class as
+    in scikit-learn's classifiers, and a warning says how to use such rows
+    as unlabelled. See ``docs/semi_supervised.md``.""",
     "unlabeled_weight": """unlabeled_weight : float, default=1.0
     Weight of the unlabelled rows' term relative to the labelled rows'
     log-loss: an unlabelled row weighs its sample weight times

@@ -13,6 +13,8 @@ weight of the labelled rows of the call over that of its unlabelled rows
 the ramp over the first epochs multiplies that (``_listeners.UnlabeledRamp``).
 """
 
+import warnings
+
 import numpy as np
 
 #: the label of an unlabelled row
@@ -23,32 +25,58 @@ def _is_string(value):
     return isinstance(value, (str, bytes, np.str_, np.bytes_))
 
 
+def _marks_unlabeled(value):
+    """-1, or its text (what a user may have meant by it among strings)."""
+    if _is_string(value):
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        return text.strip() == "-1"
+    return not isinstance(value, bool) and value == UNLABELED
+
+
+class UnlabeledClassWarning(UserWarning):
+    """``y`` has the label -1 while ``semi_supervised`` is None: it is
+    trained as a class, not as the mark of unlabelled rows."""
+
+
+def warn_if_minus_one(y):
+    """Warn when integer labels hold -1 without ``semi_supervised``. It stays
+    a class, as in scikit-learn's classifiers (whose common checks train on
+    the labels -1 and 1), but it is also scikit-learn's mark of unlabelled
+    rows, so the warning says how to use them as such."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iuf" and np.any(y == UNLABELED):
+        warnings.warn(
+            "y contains the label -1, which scikit-learn's semi-supervised estimators "
+            "read as 'unlabelled'; with semi_supervised=None it is trained as a class. "
+            "To learn from those rows as unlabelled ones, set "
+            "semi_supervised='pseudo_label' or 'entropy'.",
+            UnlabeledClassWarning,
+            stacklevel=5,
+        )
+
+
 def unlabeled_mask(y, semi_supervised):
     """Which rows of ``y`` are unlabelled (None when ``semi_supervised`` is
-    None); raises on targets that cannot mark rows unlabelled and on ``-1``
-    without ``semi_supervised``."""
+    None); raises on targets that cannot mark rows unlabelled."""
     y = np.asarray(y)
     if semi_supervised is None:
-        if y.dtype.kind in "iuf" and np.any(y == UNLABELED):
-            raise ValueError(
-                "y contains the label -1, which marks unlabelled rows (scikit-learn's "
-                "semi-supervised convention). Set semi_supervised='pseudo_label' or "
-                "'entropy' to learn from them, or, if -1 is a class, encode the labels "
-                "differently (e.g. sklearn.preprocessing.LabelEncoder)."
-            )
         return None
     if y.ndim != 1:
         raise ValueError(
             f"semi_supervised={semi_supervised!r} needs single-output targets (binary or "
             f"multiclass labels, -1 for unlabelled rows); got y of shape {y.shape}."
         )
-    if y.dtype.kind in "USO" and any(_is_string(v) for v in y.tolist()):
-        raise ValueError(
-            f"semi_supervised={semi_supervised!r} marks unlabelled rows with the integer "
-            "label -1 (scikit-learn's convention), which string labels cannot hold. "
-            "Encode the labels as integers (sklearn.preprocessing.LabelEncoder) and "
-            "label the unlabelled rows -1."
-        )
+    if y.dtype.kind in "USO":
+        values = y.tolist()
+        if any(_is_string(v) for v in values):
+            if any(_marks_unlabeled(v) for v in values):
+                raise ValueError(
+                    f"semi_supervised={semi_supervised!r} marks unlabelled rows with the "
+                    "integer label -1 (scikit-learn's convention), which string labels "
+                    "cannot hold: y mixes strings with -1. Encode the labels as integers "
+                    "(sklearn.preprocessing.LabelEncoder) and label the unlabelled rows -1."
+                )
+            return np.zeros(y.shape[0], dtype=bool)  # string labels: every row labelled
     return y == UNLABELED
 
 
