@@ -70,6 +70,10 @@ def test_unlabeled_term_value_and_gradient(mode, loss):
     rows = np.where(unlabeled, _numpy_terms(mode, Z, binary), _numpy_log_loss(Z, np.abs(Y), binary))
     np.testing.assert_allclose(value, (sw * rows).sum() / sw.sum(), rtol=1e-12)
     np.testing.assert_allclose(grad, _numerical_gradient(obj, theta), rtol=1e-6, atol=1e-9)
+    # float32: the same gradient to float32 precision
+    _, obj32 = _objective([d, 5, k], "tanh", loss, X, Y, sw, 0.0, np.float32, unlabeled=code)
+    grad32 = obj32(theta.astype(np.float32))[1]
+    np.testing.assert_allclose(grad32, grad, rtol=2e-3, atol=2e-5)
 
 
 def test_without_unlabeled_rows_the_term_changes_nothing():
@@ -296,3 +300,14 @@ def test_binary_targets(partly_labelled, mode):
     np.testing.assert_array_equal(est.classes_, [0, 1])
     assert est.n_outputs_ == 1
     assert est.score(X, y2) > 0.7
+
+
+@pytest.mark.parametrize("solver", ["sgd", "rmsprop", "adamw", "lamb", "lookahead"])
+def test_stochastic_solvers(partly_labelled, solver):
+    from skdeep.optim import Adam, Lookahead
+
+    X, _, y_semi = partly_labelled
+    solver = Lookahead(Adam()) if solver == "lookahead" else solver
+    est = _fit(MLPClassifier(semi_supervised="pseudo_label", solver=solver, **dict(_PARAMS, max_iter=3)), X, y_semi)
+    assert np.isfinite(est.loss_) and np.isfinite(est.coefs_[0]).all()
+    np.testing.assert_array_equal(est.classes_, np.arange(10))
