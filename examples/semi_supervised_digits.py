@@ -66,7 +66,7 @@ def main(quick=False, output=OUTPUT):
     X = X / 16
     fractions = [0.06, 0.2] if quick else [0.03, 0.06, 0.1, 0.2]
     seeds = range(1 if quick else 3)
-    epochs = 30 if quick else 100
+    epochs = 20 if quick else 100
     results = {f: [_scores(X, y, f, seed, epochs) for seed in seeds] for f in fractions}
     names = list(results[fractions[0]][0])
 

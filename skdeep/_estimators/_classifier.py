@@ -108,8 +108,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         input_noise=0.0, weight_noise=0.0, label_smoothing=0.0, activity_l1=0.0,
         adversarial_eps=0.0, adversarial_steps=1, tangent_prop=0.0,
         coef_prior=None, prior_alpha=0.0, augment=None, semi_supervised=None,
-        unlabeled_weight=1.0, unlabeled_rampup=10, init="auto", freeze_layers=0, batch_norm=False, clip_grad_norm=None,
-        average=False, n_init=1,
+        unlabeled_weight=1.0, unlabeled_rampup=10, init="auto", freeze_layers=0,
+        batch_norm=False, clip_grad_norm=None, average=False, n_init=1,
     ):
         store_parameters(self, locals())
 
