@@ -311,3 +311,21 @@ def test_stochastic_solvers(partly_labelled, solver):
     est = _fit(MLPClassifier(semi_supervised="pseudo_label", solver=solver, **dict(_PARAMS, max_iter=3)), X, y_semi)
     assert np.isfinite(est.loss_) and np.isfinite(est.coefs_[0]).all()
     np.testing.assert_array_equal(est.classes_, np.arange(10))
+
+
+def test_a_semi_supervised_model_exports_and_persists(partly_labelled):
+    """The options are for training only: the ONNX export (which refuses
+    parameters it does not know) writes the network, and skops keeps it."""
+    ort = pytest.importorskip("onnxruntime")
+    sio = pytest.importorskip("skops.io")
+    from skdeep.onnx import to_onnx
+    from skdeep.persistence import trusted_types
+
+    X, _, y_semi = partly_labelled
+    X = X.astype(np.float32)
+    est = _fit(MLPClassifier(semi_supervised="pseudo_label", **dict(_PARAMS, max_iter=3)), X, y_semi)
+    session = ort.InferenceSession(to_onnx(est, X[:2]).SerializeToString())
+    labels = session.run(None, {session.get_inputs()[0].name: X})[0]
+    np.testing.assert_array_equal(labels, est.predict(X))
+    loaded = sio.loads(sio.dumps(est), trusted=trusted_types())
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
