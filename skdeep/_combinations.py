@@ -88,6 +88,13 @@ _SNAPSHOTS = Why(
     "A snapshot ensemble (schedule with snapshots > 0) and early_stopping both choose "
     "the weights the model predicts with; use one of them."
 )
+_PSEUDO_LABEL = Why(
+    "semi_supervised='pseudo_label' re-chooses each unlabelled row's target at every "
+    "update, so its objective is piecewise and moves under a line search; "
+    "solver={solver!r} minimises a fixed function of the whole data set. Use a "
+    "stochastic solver ('sgd', 'adam', ...), or semi_supervised='entropy', which is "
+    "smooth."
+)
 _NO_TANGENTS = Why(
     "tangent_prop > 0 needs tangent vectors: pass them to fit(..., tangents=T) with T "
     "of shape (n_samples, n_tangents, n_features)."
@@ -120,6 +127,7 @@ IN_USE = {
     "average": lambda c: _set(c.average),
     "batch_norm": lambda c: _set(c.batch_norm),
     "snapshots": _snapshots,
+    "semi_supervised": lambda c: c.semi_supervised is not None,
 }
 
 #: what an option can need, each a predicate of the configuration
@@ -136,6 +144,8 @@ NEEDS = {
     "fit, not partial_fit": lambda c: not c.incremental,
     "tangents passed to fit": lambda c: c.with_tangents,
     "a layer that is not frozen": lambda c: c.freeze_layers < c.n_layers,
+    "a stochastic solver or a smooth unlabelled term": lambda c: c.stochastic
+    or c.semi_supervised != "pseudo_label",
 }
 
 #: (option in use, what it needs, why): one row per rule
@@ -168,6 +178,8 @@ COMBINATIONS = (
     ("freeze_layers", "a layer that is not frozen", _FREEZE_ALL),
     ("snapshots", "no early_stopping", _SNAPSHOTS),
     ("tangent_prop", "tangents passed to fit", _NO_TANGENTS),
+    ("semi_supervised", "a stochastic solver or a smooth unlabelled term", _PSEUDO_LABEL),
+    ("semi_supervised", "a solver without Hessian-vector products", _HESSIAN),
 )
 
 

@@ -82,6 +82,10 @@ class FitConfig:
     average: object
     n_init: int
     warm_start: bool
+    # semi-supervised classification (the classifier's parameters)
+    semi_supervised: object = None  # None, or a name of ``UNLABELED_TERMS``
+    unlabeled_weight: float = 1.0
+    unlabeled_rampup: int = 10
     # the call
     incremental: bool = False  # partial_fit: one epoch, continuing
     with_validation_data: bool = False  # fit(..., X_val=, y_val=)

@@ -212,6 +212,7 @@ class StochasticLoop:
             norms=option(np.zeros((network.n_layers, ws.max_units if reg.max_norm > 0 else 0)), reg.max_norm > 0),
             average=option(self.progress.average if averaging else np.zeros(0, dtype=dtype), averaging),
             lookahead=self._lookahead_record(dtype),
+            unlabeled=option(int(reg.unlabeled), reg.unlabeled > 0),
         )
         self._layers = self._layer_norms(S)
         # the costly techniques' records, None when off: the kernel's

@@ -186,7 +186,10 @@ _OPTION_KERNELS = {
     "_absolute_sum", "max_norm_project", "average_update",
 }
 _SPARSE_KERNELS = {"csr_rows_dot", "csr_rows_t_dot", "dot_csr_rows", "_densify_rows"}
-_UNUSED_KERNELS = {"activity_penalty", "activity_backward", "_pull_towards_prior"} | _SPARSE_KERNELS
+_UNUSED_KERNELS = {
+    "activity_penalty", "activity_backward", "_pull_towards_prior", "unlabeled_row",
+    "pseudo_label_softmax", "entropy_softmax", "pseudo_label_logistic", "entropy_logistic",
+} | _SPARSE_KERNELS
 #: full-batch solvers of ``_CHILD``: their kernels (the loss and gradient,
 #: the Hessian-vector product, the Hessian's rows) get None for dense
 #: input's CSR arrays and for the activity penalty
@@ -273,6 +276,7 @@ _CHEAP = {
     "norms": {"max_norm": 3.0},
     "average": {"average": True},
     "lookahead": {"solver": Lookahead(Adam())},
+    "unlabeled": {"semi_supervised": "entropy"},
 }
 
 

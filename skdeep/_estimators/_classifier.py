@@ -1,6 +1,6 @@
 """MLPClassifier: multilayer perceptron for classification."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
@@ -9,8 +9,18 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from .._kernels.unlabeled import UNLABELED_TERMS
 from . import _docstrings
 from ._base import BaseMLP
+from ._runs import unlabeled_rows
+from ._semi_supervised import (
+    UNLABELED,
+    encode_with_unlabeled,
+    labelled_targets,
+    unlabeled_mask,
+    unlabeled_sample_weight,
+    warn_if_minus_one,
+)
 from ._support import store_parameters
 from ._targets import targets_for, targets_from_classes
 
@@ -22,7 +32,8 @@ _PARAMETERS = [
     "beta_2", "epsilon", "n_iter_no_change", "max_fun", "class_weight", "penalty",
     "l1_ratio", "max_norm", "dropout", "input_dropout", "input_noise",
     "weight_noise", "label_smoothing", "activity_l1", "adversarial_eps",
-    "adversarial_steps", "tangent_prop", "coef_prior", "prior_alpha", "augment", *_docstrings.STRATEGIES,
+    "adversarial_steps", "tangent_prop", "coef_prior", "prior_alpha", "augment",
+    "semi_supervised", "unlabeled_weight", "unlabeled_rampup", *_docstrings.STRATEGIES,
 ]
 _ATTRIBUTES = [
     "classes_", "loss_", "best_loss_", "loss_curve_", "validation_scores_",
@@ -44,7 +55,8 @@ parameters, defaults, fitted attributes and methods. Beyond it: more hidden
 activations, ``class_weight``, an explicit validation set for early stopping
 (``fit(..., X_val=, y_val=)``), a per-epoch ``history_``, and
 multiclass-multioutput targets (``y`` with several categorical columns gets one
-softmax head per column on shared hidden layers).
+softmax head per column on shared hidden layers), and semi-supervised learning
+from rows labelled ``-1`` (``semi_supervised``).
 
 The loss minimised is the log-loss (cross-entropy) of the predicted
 probabilities, weighted by ``sample_weight`` and ``class_weight``: softmax
@@ -76,6 +88,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         **BaseMLP._parameter_constraints,
         "class_weight": [dict, list, StrOptions({"balanced"}), None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "semi_supervised": [StrOptions(set(UNLABELED_TERMS)), None],
+        "unlabeled_weight": [Interval(Real, 0, None, closed="left")],
+        "unlabeled_rampup": [Interval(Integral, 0, None, closed="left")],
     }
 
     #: the loss the classifier minimises, as scikit-learn's ``loss`` attribute
@@ -92,15 +107,22 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         l1_ratio=0.15, max_norm=None, dropout=0.0, input_dropout=0.0,
         input_noise=0.0, weight_noise=0.0, label_smoothing=0.0, activity_l1=0.0,
         adversarial_eps=0.0, adversarial_steps=1, tangent_prop=0.0,
-        coef_prior=None, prior_alpha=0.0, augment=None,
-        init="auto", freeze_layers=0, batch_norm=False, clip_grad_norm=None,
-        average=False, n_init=1,
+        coef_prior=None, prior_alpha=0.0, augment=None, semi_supervised=None,
+        unlabeled_weight=1.0, unlabeled_rampup=10, init="auto", freeze_layers=0,
+        batch_norm=False, clip_grad_norm=None, average=False, n_init=1,
     ):
         store_parameters(self, locals())
 
     # ---------------------------------------------------------- targets
 
+    def _unlabeled(self, y):
+        """Which rows of ``y`` are unlabelled (None without ``semi_supervised``)."""
+        return unlabeled_mask(y, self.semi_supervised)
+
     def _prepare_targets(self, y, *, first_pass, incremental, classes):
+        if self.semi_supervised is None:
+            warn_if_minus_one(y)
+        y = labelled_targets(y, self._unlabeled(y), classes=classes)
         check_classification_targets(y)
         if incremental and not hasattr(self, "_targets"):
             if classes is None:
@@ -128,15 +150,24 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._targets.loss, self._targets.segments
 
     def _encode_targets(self, y):
-        return self._targets.encode(y)
+        mask = self._unlabeled(y)
+        if mask is None or not mask.any():
+            return self._targets.encode(y)
+        return encode_with_unlabeled(self._targets.encode, y, mask)
 
     def _training_targets(self, Y):
         """Label smoothing: each softmax head's one-hot targets become
         ``(1 - eps) * y + eps / K``, each logistic unit's ``(1 - eps) * y +
-        eps / 2`` (Szegedy et al., 2016)."""
+        eps / 2`` (Szegedy et al., 2016); unlabelled rows stay -1."""
         eps = self.label_smoothing
         if eps == 0:
             return Y
+        unlabeled = unlabeled_rows(Y)
+        Y = self._smoothed(Y, eps)
+        Y[unlabeled] = UNLABELED
+        return Y
+
+    def _smoothed(self, Y, eps):
         segments = self._targets.segments
         if segments is None and self._targets.loss == "log_loss":
             segments = [0, Y.shape[1]]
@@ -158,7 +189,29 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 "classes=classes, y=y) and pass class_weight as a dict."
             )
         _check_class_weight(self.class_weight)
-        return self._targets.class_sample_weight(self.class_weight, y)
+        mask = self._unlabeled(y)
+        if mask is None:
+            return self._targets.class_sample_weight(self.class_weight, y)
+        factor = np.ones(y.shape[0])  # the unlabelled rows have no class
+        factor[~mask] = self._targets.class_sample_weight(self.class_weight, y[~mask])
+        return factor
+
+    def _sample_weight(self, sample_weight, X, y, dtype, incremental):
+        sw = super()._sample_weight(sample_weight, X, y, dtype, incremental)
+        mask = self._unlabeled(y)
+        if mask is None:
+            return sw
+        return unlabeled_sample_weight(sw, mask, self.unlabeled_weight)
+
+    def _explicit_validation(self, X_val, y_val, sample_weight_val, dtype):
+        if self.semi_supervised is not None and y_val is not None and np.any(
+            np.asarray(y_val, dtype=object) == UNLABELED
+        ):
+            raise ValueError(
+                "y_val contains -1 (unlabelled rows): the validation set of early "
+                "stopping must be labelled."
+            )
+        return super()._explicit_validation(X_val, y_val, sample_weight_val, dtype)
 
     def _validation_score(self, output, y, sample_weight):
         if not np.isfinite(output).all():
@@ -313,7 +366,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
+        # semi-supervised targets are single-output labels
+        semi = self.semi_supervised is not None
+        tags.classifier_tags.multi_label = not semi
+        tags.target_tags.multi_output = not semi
         return tags
 
 

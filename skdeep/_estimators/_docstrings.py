@@ -370,6 +370,35 @@ augment : callable or None, default=None
     mini-batch (dense, a copy) and the fit's ``numpy.random.Generator``, and
     returns the batch to train on, of the same shape. The targets of the rows
     are kept. Stochastic solvers only; it runs in Python once per batch.""",
+    "semi_supervised": """semi_supervised : {'pseudo_label', 'entropy'} or None, default=None
+    Semi-supervised learning: rows of ``y`` labelled ``-1`` (scikit-learn's
+    convention, integer labels only) are unlabelled, and a term of their
+    predictions joins the log-loss of the labelled rows. ``'pseudo_label'``
+    (Lee, 2013): the cross-entropy against the class the network itself
+    predicts, re-chosen at every update, ``-log max_k p_k``.
+    ``'entropy'`` (Grandvalet & Bengio, 2005): the entropy of the predicted
+    distribution, ``-sum_k p_k log p_k``. Single-output targets (binary or
+    multiclass); ``classes_`` holds the labelled rows' classes; early
+    stopping validates on labelled rows only. ``'pseudo_label'`` needs a
+    stochastic solver, ``'entropy'`` works with ``'lbfgs'``, ``'cg'`` and
+    ``'bfgs'`` too (at the full weight, without ramp); no solver with
+    Hessian-vector products. With None (the default), ``-1`` is a class as
+    in scikit-learn's classifiers, and a warning says how to use such rows
+    as unlabelled. See ``docs/semi_supervised.md``.""",
+    "unlabeled_weight": """unlabeled_weight : float, default=1.0
+    Weight of the unlabelled rows' term relative to the labelled rows'
+    log-loss: an unlabelled row weighs its sample weight times
+    ``unlabeled_weight * S_L / S_U``, with ``S_L`` and ``S_U`` the total
+    weights of the labelled and unlabelled rows of the call, so that 1.0
+    gives both terms the same total weight (Lee's per-set means). Used with
+    ``semi_supervised``.""",
+    "unlabeled_rampup": """unlabeled_rampup : int, default=10
+    Number of epochs over which the unlabelled term's weight rises linearly
+    from 0 to ``unlabeled_weight`` (Lee's ``alpha(t)``): epoch ``t + 1``
+    trains with ``unlabeled_weight * min(1, t / unlabeled_rampup)``, so the
+    first epoch learns from the labelled rows alone; 0 switches the ramp
+    off. ``partial_fit`` counts its calls as epochs. Stochastic solvers
+    (full-batch solvers use the full weight).""",
 }
 
 #: the parameters of the training strategies, shared by both estimators

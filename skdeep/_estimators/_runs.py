@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.optimize import _check_optimize_result
 
+from .._listeners import UnlabeledRamp
 from .._training import StochasticLoop, Strategy, TrainSet, run_full_batch
 from ..optim import SGD
 from ..optim._objective import FullBatchObjective
@@ -43,10 +44,13 @@ def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
     validation set smaller than its number of classes is drawn without
     stratification, as scikit-learn's MLP draws it). Returns
     ``(inputs, Y, sw, tangents)`` of the training rows and ``(inputs, Y, y,
-    sw)`` of the validation rows."""
-    indices = np.arange(Y.shape[0])
+    sw)`` of the validation rows. Unlabelled rows of semi-supervised
+    classification (encoded target negative) all stay in training: the
+    validation rows are drawn from the labelled ones."""
+    unlabeled = unlabeled_rows(Y) if classifier else np.zeros(Y.shape[0], dtype=bool)
+    indices = np.flatnonzero(~unlabeled)
     seed = int(rng.integers(np.iinfo(np.int32).max))
-    stratify = y if classifier and y.ndim == 1 else None
+    stratify = y[indices] if classifier and y.ndim == 1 else None
     if stratify is not None:
         _check_stratifiable(stratify)
     split = dict(test_size=config.validation_fraction, random_state=seed)
@@ -69,10 +73,18 @@ def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
             "The validation set is too small. Increase 'validation_fraction' "
             "or the size of your dataset."
         )
+    if unlabeled.any():  # in the original order of the rows
+        train_idx = np.sort(np.concatenate([train_idx, np.flatnonzero(unlabeled)]))
     train_tangents = None if tangents is None else np.ascontiguousarray(tangents[train_idx])
     train = (inputs.take(train_idx), Y[train_idx], sw[train_idx], train_tangents)
     val = (inputs.take(val_idx), Y[val_idx], y[val_idx], sw[val_idx])
     return train, val
+
+
+def unlabeled_rows(Y):
+    """Which rows of the encoded targets ``Y`` are unlabelled (semi-supervised
+    classification writes -1 in their targets; no other target is negative)."""
+    return Y[:, 0] < 0
 
 
 def _check_stratifiable(y):
@@ -155,6 +167,8 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
         progress.best_loss = None
     elif progress.best_loss is None:
         progress.best_loss = np.inf
+    if reg.unlabeled:  # the unlabelled term's ramp comes before the caller's listeners
+        listeners = [UnlabeledRamp(sw, unlabeled_rows(Y), config.unlabeled_rampup), *listeners]
     loop = StochasticLoop(
         network=network, theta=theta, train=TrainSet(inputs, Y, sw),
         validation=validation, progress=progress,

@@ -53,7 +53,7 @@ from .linalg import (
     csr_rows_dot,
     csr_rows_t_dot,
 )
-from .losses import loss_gradient, output_link
+from .losses import output_link
 from .random import HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
 from .records import Block, Hidden, Tangent, Work
 from .regularizers import (
@@ -63,6 +63,7 @@ from .regularizers import (
     dropout_forward,
     perturb_inputs,
 )
+from .unlabeled import data_term
 
 
 @jit
@@ -130,7 +131,7 @@ def input_t_product(block, D, G):
 def forward_raw(theta, net, block, work):
     """Forward pass for prediction (no dropout); returns the output block
     before the output activation."""
-    hidden = Hidden(None, work.acts, np.uint64(0), None)
+    hidden = Hidden(None, work.acts, np.uint64(0), None, None)
     out, _ = forward_train(theta, net, block, work, hidden, None)
     return out
 
@@ -404,7 +405,9 @@ def train_pass(theta, grad, net, block, work, hidden, dx, tangent, param_grad, b
     sizes = net.sizes
     out, penalty = forward_train(theta, net, block, work, hidden, bn)
     D = block_view(work.deltas, sizes, work.a_off, sizes.shape[0] - 2, block.n)
-    total = loss_gradient(net.loss, out, block.Y, block.sw, net.segments, block.scale, D) + penalty
+    total = data_term(
+        hidden.unlabeled, net.loss, out, block.Y, block.sw, net.segments, block.scale, D
+    ) + penalty
     if tangent is not None:
         tangent_forward(theta, net, work, block.n, tangent)
         total += tangent_reverse(theta, net, block, work, tangent)
@@ -521,7 +524,7 @@ def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
                 data.Y[start:stop], data.sw[start:stop], data.scale,
             )
             key = make_key(sampling.seed, sample, index, HIDDEN_DROPOUT)
-            Z, _ = forward_train(theta, net, block, work, Hidden(sampling.drop, masks, key, None), None)
+            Z, _ = forward_train(theta, net, block, work, Hidden(sampling.drop, masks, key, None, None), None)
             rows_out = out[sample, start:stop]
             copy_matrix(Z, rows_out)
             output_link(net.loss, rows_out, net.segments)
@@ -539,13 +542,14 @@ def _chunk_tangent(tangent, start, stop):
 
 
 @entry_jit
-def full_loss_grad(theta, grad, grad_chunk, net, data, work, chunk, activity, tangent):
+def full_loss_grad(theta, grad, grad_chunk, net, data, work, chunk, activity, tangent, unlabeled):
     """Data term (with the activity and tangent penalties) over the whole data
     set ``data``, ``chunk`` rows at a time. ``tangent`` is a ``Tangent``
-    over every row, or None; ``activity`` as in ``records.Hidden``."""
+    over every row, or None; ``activity`` and ``unlabeled`` as in
+    ``records.Hidden``."""
     n = data.n
     no_dx = work.acts[:0].reshape((0, 1))
-    hidden = Hidden(None, work.acts, np.uint64(0), activity)
+    hidden = Hidden(None, work.acts, np.uint64(0), activity, unlabeled)
     total = 0.0
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)

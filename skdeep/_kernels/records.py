@@ -108,11 +108,14 @@ Work = record(
 )
 
 Hidden = record(
-    "Hidden", "drop masks key activity",
-    """What a training pass does to the hidden units: per-layer dropout
-    rates ``drop`` (None when off), their ``masks`` (laid out like the
-    activations), the dropout ``key`` and the activity-L1 coefficient
-    ``activity`` (None when off).""",
+    "Hidden", "drop masks key activity unlabeled",
+    """What a training pass does besides the plain data term: per-layer
+    dropout rates ``drop`` (None when off), their ``masks`` (laid out like
+    the activations), the dropout ``key``, the activity-L1 coefficient
+    ``activity`` (None when off) and the code of the unlabelled rows' term
+    of semi-supervised classification (``unlabeled.UNLABELED_TERMS``; None
+    when off, the default).""",
+    defaults=(None,),
 )
 
 # ---------------------------------------------------------- the techniques
@@ -208,13 +211,14 @@ Shards = record(
 )
 
 Options = record(
-    "Options", "drop activity input_dropout input_noise l1 prior norms average lookahead",
+    "Options", "drop activity input_dropout input_noise l1 prior norms average lookahead unlabeled",
     """The cheap options, each None when off (unless ``_jit.SPECIALISE`` is
     off: then zeros switch them off at run time): hidden dropout rates, the
     activity-L1 coefficient, the input dropout rate and noise std, the L1
     coefficient, the prior network's parameters, max-norm's buffer of
     squared norms, the weight average, Lookahead's slow weights
-    (``LookaheadWeights``).""",
+    (``LookaheadWeights``), the code of semi-supervision's unlabelled
+    term (``Hidden.unlabeled``).""",
 )
 
 LookaheadWeights = record(

@@ -434,7 +434,7 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
                 else:
                     hidden = Hidden(
                         options.drop, shards.masks[s], make_key(seed, step, s, HIDDEN_DROPOUT),
-                        options.activity,
+                        options.activity, options.unlabeled,
                     )
                     part = shard_step(
                         used, shards.grads[s], net, block, work, hidden,

@@ -60,6 +60,7 @@ class FullBatchObjective:
             Tb = tangents.reshape(n * n_t, tangents.shape[2])  # a view: rows of tangents
             self.tangent = tangent_record(network, reg.tangent_prop, Tb, self.chunk, n_t)
         self.activity = option(float(reg.activity_l1), reg.activity_l1 > 0)
+        self.unlabeled = option(int(reg.unlabeled), reg.unlabeled > 0)
         self.prior = reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype)
         self.prior_coef = reg.prior_alpha if reg.prior is not None else 0.0
         self.n_evaluations = 0
@@ -71,7 +72,7 @@ class FullBatchObjective:
         self.n_evaluations += 1
         total = full_loss_grad(
             theta, self.grad, self.grad_chunk, self.layout, self.data, self.ws.work(),
-            self.chunk, self.activity, self.tangent,
+            self.chunk, self.activity, self.tangent, self.unlabeled,
         )
         loss = total * self.scale
         if self.reg.l2 > 0 or self.prior_coef > 0:

@@ -12,6 +12,7 @@ from numbers import Real
 
 import numpy as np
 
+from .._kernels.unlabeled import UNLABELED_TERMS
 from ._prior import prior_parameters
 
 #: penalty name -> how it splits ``alpha`` (and ``l1_ratio``) into the
@@ -46,6 +47,7 @@ class Regularization:
     prior: np.ndarray = None  # flat parameters of the prior network, or None
     prior_alpha: float = 0.0
     augment: object = None
+    unlabeled: int = 0  # code of semi-supervision's unlabelled term, 0: off
 
     @classmethod
     def from_config(cls, config, network, dtype):
@@ -65,6 +67,8 @@ class Regularization:
         reg.tangent_prop = float(config.tangent_prop)
         reg.prior_alpha = float(config.prior_alpha)
         reg.augment = config.augment
+        if config.semi_supervised is not None:
+            reg.unlabeled = UNLABELED_TERMS[config.semi_supervised].code
         if config.coef_prior is not None:
             reg.prior = prior_parameters(config.coef_prior, network, dtype)
         return reg
