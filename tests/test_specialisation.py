@@ -273,6 +273,7 @@ _CHEAP = {
     "norms": {"max_norm": 3.0},
     "average": {"average": True},
     "lookahead": {"solver": Lookahead(Adam())},
+    "dropconnect": {"dropconnect": 0.2},
 }
 
 

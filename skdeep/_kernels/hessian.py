@@ -17,6 +17,13 @@ Backward pass, alongside the ordinary one (``D_l`` the delta of ``Z_l``,
 
 so ``H v`` costs about two gradients, exactly (no finite differences). The
 derivatives of the activations are computed from their outputs, as elsewhere.
+
+Around a layer with an identity shortcut (``h_{l+1} = h_l + f(Z_l)``, the
+layer's activation block holding ``h_{l+1}``), ``R{h_{l+1}} = R{h_l} + f'(Z_l)
+R{Z_l}``, and ``E`` and ``R{E}`` of ``h_{l+1}`` also reach ``h_l`` unchanged;
+``f'`` and ``f''`` come from the branch's output ``h_{l+1} - h_l``. The exact
+Hessian's rows (``hessian_rows``, solver ``'newton'``) do not follow
+shortcuts: that combination is refused (``_combinations``).
 """
 
 import numpy as np
@@ -30,6 +37,7 @@ from .linalg import (
     copy_matrix,
     copy_vector,
     dot_csr_rows,
+    subtract_matrix,
 )
 from .losses import loss_gradient, loss_hessian_vector
 from .network import (
@@ -37,6 +45,7 @@ from .network import (
     block_rows,
     block_view,
     forward_raw,
+    has_shortcut,
     input_product,
     input_t_product,
     weights_view,
@@ -77,7 +86,15 @@ def hvp_pass(theta, v, grad, hv, net, block, work, rbuf):
         if layer < L - 1:
             RA = block_view(ra, sizes, a_off, layer, n)
             copy_matrix(RZ, RA)
-            activation_backward(act, block_view(acts, sizes, a_off, layer, n), RA)
+            A_out = block_view(acts, sizes, a_off, layer, n)
+            if has_shortcut(net.residual, layer):  # R{h_{l+1}} = R{h_l} + f' R{Z_l}
+                branch = scratch[: n * sizes[layer + 1]].reshape((n, sizes[layer + 1]))
+                copy_matrix(A_out, branch)
+                subtract_matrix(branch, block_view(acts, sizes, a_off, layer - 1, n))
+                activation_backward(act, branch, RA)
+                add_matrix(RA, block_view(ra, sizes, a_off, layer - 1, n))
+            else:
+                activation_backward(act, A_out, RA)
 
     # R{D_L} from the loss's Hessian; ``out`` holds the prediction now
     RD_out = block_view(rd, sizes, a_off, L - 1, n)
@@ -106,12 +123,28 @@ def hvp_pass(theta, v, grad, hv, net, block, work, rbuf):
             add_matrix(HW, T)
             # E = D W^T (into the delta block below), R{E} = RD W^T + D V^T
             E = block_view(deltas, sizes, a_off, layer - 1, n)
-            np.dot(D, W.T, E)
             RE = block_view(rd, sizes, a_off, layer - 1, n)
-            np.dot(RD, W.T, RE)
+            if has_shortcut(net.residual, layer):
+                # E and R{E} hold the output's carried along the shortcut;
+                # the output's activations and R-activations are spent
+                T_out = block_view(acts, sizes, a_off, layer, n)
+                np.dot(D, W.T, T_out)
+                add_matrix(E, T_out)
+                RT_out = block_view(ra, sizes, a_off, layer, n)
+                np.dot(RD, W.T, RT_out)
+                add_matrix(RE, RT_out)
+            else:
+                np.dot(D, W.T, E)
+                np.dot(RD, W.T, RE)
             S = scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
             np.dot(D, weights_view(v, sizes, w_off, layer).T, S)
             add_matrix(RE, S)
+            if has_shortcut(net.residual, layer - 1):
+                # carry E and R{E} to the layer below's input, and recover
+                # the branch's output, from which f' and f'' are computed
+                copy_matrix(E, block_view(deltas, sizes, a_off, layer - 2, n))
+                copy_matrix(RE, block_view(rd, sizes, a_off, layer - 2, n))
+                subtract_matrix(A, block_view(acts, sizes, a_off, layer - 2, n))
             # R{D} = f' R{E} + f'' E R{Z}; then D = f' E
             activation_backward(act, A, RE)
             activation_second(act, A, S)

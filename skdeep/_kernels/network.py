@@ -52,13 +52,15 @@ from .linalg import (
     copy_vector,
     csr_rows_dot,
     csr_rows_t_dot,
+    subtract_matrix,
 )
 from .losses import loss_gradient, output_link
-from .random import HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
+from .random import DROPCONNECT, HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
 from .records import Block, Hidden, Tangent, Work
 from .regularizers import (
     activity_backward,
     activity_penalty,
+    dropconnect_weights,
     dropout_backward,
     dropout_forward,
     perturb_inputs,
@@ -181,7 +183,18 @@ def _activity_backward(activity, A, D, sw, scale):
         activity_backward(A, D, sw, activity * scale)
 
 
+def _no_shortcut(residual, layer):
+    return False
+
+
+def has_shortcut(residual, layer):
+    """Whether layer ``layer`` has an identity shortcut around it (never
+    without shortcuts: ``residual`` None)."""
+    return residual[layer] != 0
+
+
 _activity_forward = by_presence(_no_activity_forward, _activity_forward)
+has_shortcut = by_presence(_no_shortcut, has_shortcut)
 _dropout_forward_layer = by_presence(_no_dropout_forward, _dropout_forward_layer)
 _dropout_backward_layer = by_presence(_no_dropout_backward, _dropout_backward_layer)
 _activity_backward = by_presence(_no_activity_backward, _activity_backward)
@@ -191,8 +204,11 @@ _activity_backward = by_presence(_no_activity_backward, _activity_backward)
 def forward_train(theta, net, block, work, hidden, bn):
     """Training forward pass: batch normalisation before and dropout after
     the hidden activations (rate ``hidden.drop[l]`` for hidden layer
-    ``l``); returns ``(raw output block, activity penalty sum_i sw_i *
-    activity * sum |A|)``; ``bn`` is None when off."""
+    ``l``), then the identity shortcut of a layer that has one
+    (``net.residual``: ``h_{l+1} = h_l + dropout(f(BN(h_l W_l) + b_l))``,
+    kept in the layer's activation block); returns ``(raw output block,
+    activity penalty sum_i sw_i * activity * sum |A|)``, the penalty on
+    the branches' outputs; ``bn`` is None when off."""
     sizes, w_off, b_off = net.sizes, net.w_off, net.b_off
     acts, a_off, n = work.acts, work.a_off, block.n
     n_layers = sizes.shape[0] - 1
@@ -219,6 +235,8 @@ def forward_train(theta, net, block, work, hidden, bn):
             activation_forward(net.activation, Z, b)
             penalty = _activity_forward(hidden.activity, Z, block.sw, penalty)
             _dropout_forward_layer(hidden.drop, hidden.masks, Z, sizes, a_off, layer, hidden.key)
+            if has_shortcut(net.residual, layer):  # h_{l+1} = h_l + branch
+                add_matrix(Z, prev)
         else:
             identity_forward(Z, b)
         prev = Z
@@ -233,7 +251,14 @@ def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad,
     gradient into ``dx`` when it is not empty, and adds ``extra`` (per hidden
     layer, in the layout of ``deltas``) to the pre-activation deltas when it is
     not None (tangent propagation's second-order terms); ``hidden`` and
-    ``bn`` as in ``forward_train``."""
+    ``bn`` as in ``forward_train``.
+
+    With shortcuts, the gradient of a shortcut's output ``h_{l+1}`` goes
+    both through the branch and, unchanged, to ``h_l``: it is carried in
+    the free delta block of the layer below, and the branch's output
+    ``h_{l+1} - h_l``, from which ``f'`` is computed, is recovered in place
+    (the activations of a layer are spent once its weights' gradient is
+    taken, so they also hold the product ``D W^T`` before it is added)."""
     sizes, w_off, b_off = net.sizes, net.w_off, net.b_off
     acts, deltas, a_off, n = work.acts, work.deltas, work.a_off, block.n
     n_layers = sizes.shape[0] - 1
@@ -250,7 +275,20 @@ def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad,
             if param_grad:
                 np.dot(A.T, D, weights_view(grad, sizes, w_off, layer))
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
-            np.dot(D, W.T, D_prev)
+            if has_shortcut(net.residual, layer):
+                # D_prev holds the gradient of this layer's output, carried
+                # along the shortcut; that output's activations are spent
+                E = block_view(acts, sizes, a_off, layer, n)
+                np.dot(D, W.T, E)
+                add_matrix(D_prev, E)
+            else:
+                np.dot(D, W.T, D_prev)
+            if has_shortcut(net.residual, layer - 1):
+                # carry the gradient of h_layer to the layer below's input
+                # (its delta block is free until then), and recover the
+                # branch's output, from which f' is computed
+                copy_matrix(D_prev, block_view(deltas, sizes, a_off, layer - 2, n))
+                subtract_matrix(A, block_view(acts, sizes, a_off, layer - 2, n))
             _dropout_backward_layer(hidden.drop, hidden.masks, A, D_prev, sizes, a_off, layer - 1)
             _activity_backward(hidden.activity, A, D_prev, block.sw, block.scale)
             activation_backward(net.activation, A, D_prev)
@@ -495,8 +533,10 @@ def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
     """``out[s]`` <- the output with dropout on (Monte-Carlo dropout) for
     every ``s < out.shape[0]``: hidden masks at the rates ``sampling.drop``
     and, for dense input, input masks at ``sampling.input_dropout``, drawn
-    from the keys of ``(sampling.seed, s, chunk number)``; then the output
-    activation."""
+    from the keys of ``(sampling.seed, s, chunk number)``, and with
+    ``sampling.dropconnect`` > 0 one DropConnect mask of the weights per
+    sample (the key of ``(sampling.seed, s)``: a sample is one network);
+    then the output activation."""
     n_samples, n = out.shape[0], out.shape[1]
     rows = min(n, chunk)
     work = _scratch(net.sizes, rows, theta)
@@ -504,7 +544,16 @@ def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
     input_dropout = sampling.input_dropout
     x_buf = np.empty((rows if input_dropout > 0 else 0, X.shape[1]), dtype=out.dtype)
     data = _all_rows(X, csr, sparse, n, theta)
+    rate = sampling.dropconnect
+    n_weights = net.b_off[0]
+    masked = np.empty(theta.shape[0] if rate > 0 else 0, dtype=theta.dtype)
+    factors = np.empty(n_weights if rate > 0 else 0, dtype=theta.dtype)
+    weights = theta
     for sample in range(n_samples):
+        if rate > 0:
+            weight_key = make_key(sampling.seed, sample, 0, DROPCONNECT)
+            dropconnect_weights(theta, masked, factors, n_weights, rate, weight_key)
+            weights = masked
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             index = start // chunk
@@ -521,7 +570,7 @@ def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
                 data.Y[start:stop], data.sw[start:stop], data.scale,
             )
             key = make_key(sampling.seed, sample, index, HIDDEN_DROPOUT)
-            Z, _ = forward_train(theta, net, block, work, Hidden(sampling.drop, masks, key, None), None)
+            Z, _ = forward_train(weights, net, block, work, Hidden(sampling.drop, masks, key, None), None)
             rows_out = out[sample, start:stop]
             copy_matrix(Z, rows_out)
             output_link(net.loss, rows_out, net.segments)
