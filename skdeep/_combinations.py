@@ -94,11 +94,6 @@ _NO_SHORTCUT = Why(
     "a shortcut's), but hidden_layer_sizes={c.hidden_layer_sizes} has no two "
     "consecutive hidden layers of equal width, e.g. (64, 64)."
 )
-_RESIDUAL_NEWTON = Why(
-    "solver='newton' builds the exact Hessian, which skdeep computes without identity "
-    "shortcuts; with residual=True use 'newton-cg' (exact Hessian-vector products) or "
-    "another solver."
-)
 _TANGENT_RESIDUAL = Why(
     "tangent_prop cannot be combined with residual: its forward-mode derivatives do "
     "not follow the identity shortcuts."
@@ -157,7 +152,6 @@ NEEDS = {
     "two consecutive hidden layers of equal width": lambda c: any(
         a == b for a, b in zip(c.hidden_layer_sizes[:-1], c.hidden_layer_sizes[1:])
     ),
-    "a solver other than 'newton'": lambda c: c.solver != "newton",
     "no residual": lambda c: not c.residual,
 }
 
@@ -194,7 +188,6 @@ COMBINATIONS = (
     ("snapshots", "no early_stopping", _SNAPSHOTS),
     ("tangent_prop", "tangents passed to fit", _NO_TANGENTS),
     ("residual", "two consecutive hidden layers of equal width", _NO_SHORTCUT),
-    ("residual", "a solver other than 'newton'", _RESIDUAL_NEWTON),
     ("tangent_prop", "no residual", _TANGENT_RESIDUAL),
 )
 

@@ -16,7 +16,7 @@ from skdeep.optim._objective import FullBatchObjective
 from skdeep.regularization import Regularization
 
 from .test_gradients import _numerical_gradient, _problem
-from .test_hessian import _fd_hvp
+from .test_hessian import _fd_hvp, _hessian_from_hvps
 from .test_noise import _fit
 
 #: hidden layers with shortcuts around the second and third (widths 6 -> 6)
@@ -59,6 +59,8 @@ def test_gradient_and_hessian_vector_product_match_finite_differences(loss):
     v = rng.normal(size=net.n_params)
     hv = obj.hvp(theta, v).copy()
     np.testing.assert_allclose(hv, _fd_hvp(obj, theta, v), rtol=1e-5, atol=1e-7)
+    # the exact Hessian's rows (solver='newton') follow the shortcuts too
+    np.testing.assert_allclose(obj.hessian(theta), _hessian_from_hvps(obj, theta), rtol=1e-9, atol=1e-12)
     # the shortcuts change the function: not the plain network's derivatives
     _, plain = _objective(loss, X, Y, sw, residual=False)
     assert not np.allclose(plain(theta)[1], grad)
@@ -148,11 +150,15 @@ def test_batch_norm_and_dropout_with_shortcuts_predict_through_them(digits):
 
 
 @pytest.mark.parametrize(
-    "solver", [{"solver": "lbfgs"}, {"solver": "newton-cg"}, {"solver": "sgd", "learning_rate_init": 0.1}]
+    "solver",
+    [
+        {"solver": "lbfgs"}, {"solver": "newton-cg"}, {"solver": "newton"},
+        {"solver": "sgd", "learning_rate_init": 0.1},
+    ],
 )
 def test_every_kind_of_solver_trains_with_shortcuts(iris, solver):
-    """A full-batch solver (loss and gradient), one with Hessian-vector
-    products and a first-order one."""
+    """A full-batch solver (loss and gradient), those with Hessian-vector
+    products and the exact Hessian, and a first-order one."""
     X, y = iris
     est = _fit(
         MLPClassifier((6, 6), activation="tanh", residual=True, max_iter=40, random_state=0, **solver),
@@ -166,7 +172,6 @@ def test_every_kind_of_solver_trains_with_shortcuts(iris, solver):
     [
         ({"hidden_layer_sizes": (100,)}, "no two consecutive hidden layers of equal width"),
         ({"hidden_layer_sizes": (4, 6)}, "no two consecutive hidden layers of equal width"),
-        ({"solver": "newton"}, "solver='newton' builds the exact Hessian"),
         ({"tangent_prop": 0.1}, "tangent_prop cannot be combined with residual"),
         ({"residual": "yes"}, "'residual' parameter"),
     ],

@@ -366,7 +366,7 @@ residual : bool, default=False
     ``dropout`` after the branch's dropout. Prediction,
     :meth:`predict_mc_dropout`, :class:`FeatureExtractor` and
     :meth:`activation_sparsity` see the layers' outputs ``h_{k+1}``, shortcut
-    included. Every solver but ``'newton'``; not with ``tangent_prop``.""",
+    included. Every solver; not with ``tangent_prop``.""",
     "clip_grad_norm": """\
 clip_grad_norm : float or None, default=None
     If set, each mini-batch gradient (penalties excluded) whose L2 norm over

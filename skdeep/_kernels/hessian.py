@@ -21,9 +21,10 @@ derivatives of the activations are computed from their outputs, as elsewhere.
 Around a layer with an identity shortcut (``h_{l+1} = h_l + f(Z_l)``, the
 layer's activation block holding ``h_{l+1}``), ``R{h_{l+1}} = R{h_l} + f'(Z_l)
 R{Z_l}``, and ``E`` and ``R{E}`` of ``h_{l+1}`` also reach ``h_l`` unchanged;
-``f'`` and ``f''`` come from the branch's output ``h_{l+1} - h_l``. The exact
-Hessian's rows (``hessian_rows``, solver ``'newton'``) do not follow
-shortcuts: that combination is refused (``_combinations``).
+``f'`` and ``f''`` come from the branch's output ``h_{l+1} - h_l``, in
+``hvp_pass`` in place (a layer's activations are spent once its weights'
+products are taken), in ``hessian_rows``, whose directions all read the
+activations, in a scratch buffer.
 """
 
 import numpy as np
@@ -267,12 +268,16 @@ def hessian_rows(theta, H, net, data, work, rbuf, job, chunk):
         for layer in range(L - 1, 0, -1):  # D_{l-1} = f' E and f'' E, E = D_l W_l^T
             E = block_view(curv, sizes, a_off, layer - 1, n)
             np.dot(block_view(deltas, sizes, a_off, layer, n), weights_view(theta, sizes, w_off, layer).T, E)
-            A = block_view(acts, sizes, a_off, layer - 1, n)
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
+            if has_shortcut(net.residual, layer):  # + E of the output, carried in D_prev
+                add_matrix(E, D_prev)
             copy_matrix(E, D_prev)
-            activation_backward(act, A, D_prev)
+            if has_shortcut(net.residual, layer - 1):
+                copy_matrix(E, block_view(deltas, sizes, a_off, layer - 2, n))
             S = rbuf.scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
-            activation_second(act, A, S)
+            A = _branch_output(net, acts, a_off, layer - 1, n, S)
+            activation_backward(act, A, D_prev)
+            activation_second(act, A, S)  # in place when A is S: element by element
             for i in range(n):
                 e, s = E[i], S[i]
                 for k in range(e.shape[0]):
@@ -312,6 +317,21 @@ def hessian_rows(theta, H, net, data, work, rbuf, job, chunk):
 
 
 @jit
+def _branch_output(net, acts, a_off, layer, n, scratch):
+    """Hidden layer ``layer``'s output without its shortcut, from which its
+    activation's derivatives are computed: its activation block itself
+    without a shortcut, else ``h_{l+1} - h_l`` written into ``scratch``
+    (the activations stay: the other directions' passes read them)."""
+    sizes = net.sizes
+    A = block_view(acts, sizes, a_off, layer, n)
+    if has_shortcut(net.residual, layer):
+        copy_matrix(A, scratch)
+        subtract_matrix(scratch, block_view(acts, sizes, a_off, layer - 1, n))
+        return scratch
+    return A
+
+
+@jit
 def _direction_rows(j, theta, net, block, out, work, rbuf, job):
     """``hessian_rows``' R-passes for the unit direction ``e_j`` over one
     chunk (``out`` its prediction): ``job.hv`` gets every part of ``H e_j``
@@ -339,7 +359,10 @@ def _direction_rows(j, theta, net, block, out, work, rbuf, job):
         if layer < L - 1:
             RA = block_view(ra, sizes, a_off, layer, n)
             copy_matrix(RZ, RA)
-            activation_backward(act, block_view(acts, sizes, a_off, layer, n), RA)
+            branch = rbuf.scratch[: n * sizes[layer + 1]].reshape((n, sizes[layer + 1]))
+            activation_backward(act, _branch_output(net, acts, a_off, layer, n, branch), RA)
+            if layer > lj and has_shortcut(net.residual, layer):  # + R{h_l} (0 at layer lj)
+                add_matrix(RA, block_view(ra, sizes, a_off, layer - 1, n))
     loss_hessian_vector(
         net.loss, out, block.Y, block.sw, net.segments, block.scale,
         block_view(rz, sizes, a_off, L - 1, n), block_view(rd, sizes, a_off, L - 1, n),
@@ -357,11 +380,19 @@ def _direction_rows(j, theta, net, block, out, work, rbuf, job):
                 np.dot(block_view(ra, sizes, a_off, layer - 1, n).T, D, T)
                 add_matrix(HW, T)
             RE = block_view(rd, sizes, a_off, layer - 1, n)
-            np.dot(RD, weights_view(theta, sizes, w_off, layer).T, RE)
+            if has_shortcut(net.residual, layer):  # RE holds the output's, carried
+                RT_out = block_view(ra, sizes, a_off, layer, n)  # spent: a buffer
+                np.dot(RD, weights_view(theta, sizes, w_off, layer).T, RT_out)
+                add_matrix(RE, RT_out)
+            else:
+                np.dot(RD, weights_view(theta, sizes, w_off, layer).T, RE)
             if layer == lj and a >= 0:
                 for i in range(n):
                     RE[i, a] += D[i, b]
-            activation_backward(act, A, RE)
+            if has_shortcut(net.residual, layer - 1):
+                copy_matrix(RE, block_view(rd, sizes, a_off, layer - 2, n))
+            branch = rbuf.scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
+            activation_backward(act, _branch_output(net, acts, a_off, layer - 1, n, branch), RE)
             if layer > lj:  # + f''(Z) E R{Z}
                 C = block_view(job.curv, sizes, a_off, layer - 1, n)
                 RZ_prev = block_view(rz, sizes, a_off, layer - 1, n)

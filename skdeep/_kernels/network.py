@@ -193,8 +193,54 @@ def has_shortcut(residual, layer):
     return residual[layer] != 0
 
 
+def _no_shortcut_forward(residual, Z, prev, layer):
+    pass
+
+
+def _shortcut_forward(residual, Z, prev, layer):
+    """``Z += prev`` (``h_{l+1} = h_l + branch``) for a layer with a
+    shortcut; nothing without shortcuts."""
+    if residual[layer] != 0:
+        add_matrix(Z, prev)
+
+
+def _plain_delta_below(residual, D, W, D_prev, acts, sizes, a_off, layer, n):
+    np.dot(D, W.T, D_prev)
+
+
+def _delta_below(residual, D, W, D_prev, acts, sizes, a_off, layer, n):
+    """``D_prev <- D W^T``, plus, for a layer with a shortcut, the gradient
+    of its output that ``D_prev`` holds already (carried along the
+    shortcut by ``_carry_below``); the output's activations are spent by
+    then and hold the product."""
+    if residual[layer] != 0:
+        E = block_view(acts, sizes, a_off, layer, n)
+        np.dot(D, W.T, E)
+        add_matrix(D_prev, E)
+    else:
+        np.dot(D, W.T, D_prev)
+
+
+def _no_carry(residual, D_prev, A, deltas, acts, sizes, a_off, layer, n):
+    pass
+
+
+def _carry_below(residual, D_prev, A, deltas, acts, sizes, a_off, layer, n):
+    """For a hidden layer ``layer`` with a shortcut: the gradient of its
+    output ``D_prev`` into the delta block of the layer below (free until
+    that layer's turn, which adds it), and its branch's output ``A - h_l``
+    recovered in ``A``, from which ``f'`` is computed; nothing without
+    shortcuts."""
+    if residual[layer] != 0:
+        copy_matrix(D_prev, block_view(deltas, sizes, a_off, layer - 1, n))
+        subtract_matrix(A, block_view(acts, sizes, a_off, layer - 1, n))
+
+
 _activity_forward = by_presence(_no_activity_forward, _activity_forward)
 has_shortcut = by_presence(_no_shortcut, has_shortcut)
+_shortcut_forward = by_presence(_no_shortcut_forward, _shortcut_forward)
+_delta_below = by_presence(_plain_delta_below, _delta_below)
+_carry_below = by_presence(_no_carry, _carry_below)
 _dropout_forward_layer = by_presence(_no_dropout_forward, _dropout_forward_layer)
 _dropout_backward_layer = by_presence(_no_dropout_backward, _dropout_backward_layer)
 _activity_backward = by_presence(_no_activity_backward, _activity_backward)
@@ -235,8 +281,7 @@ def forward_train(theta, net, block, work, hidden, bn):
             activation_forward(net.activation, Z, b)
             penalty = _activity_forward(hidden.activity, Z, block.sw, penalty)
             _dropout_forward_layer(hidden.drop, hidden.masks, Z, sizes, a_off, layer, hidden.key)
-            if has_shortcut(net.residual, layer):  # h_{l+1} = h_l + branch
-                add_matrix(Z, prev)
+            _shortcut_forward(net.residual, Z, prev, layer)
         else:
             identity_forward(Z, b)
         prev = Z
@@ -275,20 +320,8 @@ def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad,
             if param_grad:
                 np.dot(A.T, D, weights_view(grad, sizes, w_off, layer))
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
-            if has_shortcut(net.residual, layer):
-                # D_prev holds the gradient of this layer's output, carried
-                # along the shortcut; that output's activations are spent
-                E = block_view(acts, sizes, a_off, layer, n)
-                np.dot(D, W.T, E)
-                add_matrix(D_prev, E)
-            else:
-                np.dot(D, W.T, D_prev)
-            if has_shortcut(net.residual, layer - 1):
-                # carry the gradient of h_layer to the layer below's input
-                # (its delta block is free until then), and recover the
-                # branch's output, from which f' is computed
-                copy_matrix(D_prev, block_view(deltas, sizes, a_off, layer - 2, n))
-                subtract_matrix(A, block_view(acts, sizes, a_off, layer - 2, n))
+            _delta_below(net.residual, D, W, D_prev, acts, sizes, a_off, layer, n)
+            _carry_below(net.residual, D_prev, A, deltas, acts, sizes, a_off, layer - 1, n)
             _dropout_backward_layer(hidden.drop, hidden.masks, A, D_prev, sizes, a_off, layer - 1)
             _activity_backward(hidden.activity, A, D_prev, block.sw, block.scale)
             activation_backward(net.activation, A, D_prev)
