@@ -295,8 +295,8 @@ tangent_prop : float, default=0.0
     ``tangent_prop / 2 * sum ||J(x) t||^2`` on the directional derivatives of
     the network's raw output (before the output activation) along the tangent
     vectors ``t`` given to ``fit(..., tangents=T)``, computed exactly by
-    forward-mode differentiation. Cannot be combined with ``dropout`` or
-    ``weight_noise``.""",
+    forward-mode differentiation. Cannot be combined with ``dropout``,
+    ``dropconnect``, ``weight_noise`` or ``residual``.""",
     "coef_prior": """\
 coef_prior : estimator, tuple or None, default=None
     Soft parameter sharing: a fitted MLP (skdeep's or scikit-learn's) with the
