@@ -40,6 +40,7 @@ class FitConfig:
     hidden_layer_sizes: tuple
     activation: str
     batch_norm: bool
+    residual: bool
     init: object
     # the solver and its schedule
     solver: object  # a name, or an Optimizer object
@@ -69,6 +70,7 @@ class FitConfig:
     input_dropout: float
     input_noise: float
     weight_noise: float
+    dropconnect: float
     activity_l1: float
     adversarial_eps: float
     adversarial_steps: int

@@ -23,6 +23,7 @@ from ._kernels._jit import kernel_code, option
 from ._kernels.records import (
     Adversarial,
     BatchNorm,
+    DropConnect,
     Epoch,
     LayerNorms,
     LookaheadWeights,
@@ -213,6 +214,7 @@ class StochasticLoop:
             average=option(self.progress.average if averaging else np.zeros(0, dtype=dtype), averaging),
             lookahead=self._lookahead_record(dtype),
             unlabeled=option(int(reg.unlabeled), reg.unlabeled > 0),
+            dropconnect=self._dropconnect_record(S, dtype),
         )
         self._layers = self._layer_norms(S)
         # the costly techniques' records, None when off: the kernel's
@@ -255,6 +257,20 @@ class StochasticLoop:
             X=inp.dense, csr=inp.csr, sparse=inp.sparse, Y=self.train.Y,
             sw=self.train.sample_weight, T=T, order=self._order, shuffled=self.shuffle,
             batch_size=self.batch_size,
+        )
+
+    def _dropconnect_record(self, S, dtype):
+        """DropConnect's rate and per-shard masked weights (a cheap option:
+        None when off, or rate 0 and empty buffers when ``_jit.SPECIALISE``
+        is off)."""
+        on = self.reg.dropconnect > 0
+        P, n_weights = (self.network.n_params, self.network.n_weights) if on else (0, 0)
+        return option(
+            DropConnect(
+                self.reg.dropconnect, np.empty((S, P), dtype=dtype),
+                np.empty((S, n_weights), dtype=dtype),
+            ),
+            on,
         )
 
     def _lookahead_record(self, dtype):

@@ -24,7 +24,10 @@ from skdeep.schedules import Constant
 #: regularisation settings under which the engine must stay deterministic
 SETTINGS = {
     "none": {},
-    "random": dict(dropout=np.array([0.3]), input_noise=0.1, input_dropout=0.1, weight_noise=0.01),
+    "random": dict(
+        dropout=np.array([0.3]), input_noise=0.1, input_dropout=0.1, weight_noise=0.01,
+        dropconnect=0.2,
+    ),
     "penalties": dict(l1=1e-2, max_norm=1.0, activity_l1=1e-3),
     "adversarial": dict(adversarial_eps=0.05, adversarial_steps=3),
 }
@@ -256,7 +259,10 @@ def test_nothing_is_allocated_per_batch():
 
     settings = {
         "plain": {}, "batch_norm": {"batch_norm": True},
-        "random": {"dropout": 0.3, "input_dropout": 0.1, "input_noise": 0.1, "weight_noise": 0.01},
+        "random": {
+            "dropout": 0.3, "input_dropout": 0.1, "input_noise": 0.1, "weight_noise": 0.01,
+            "dropconnect": 0.2,
+        },
         "adahessian": {"solver": "adahessian"}, "adversarial": {"adversarial_eps": 0.1},
         "constraints": {"max_norm": 1.0, "clip_grad_norm": 1.0, "average": True},
         "tangent_prop": {"tangent_prop": 0.1},

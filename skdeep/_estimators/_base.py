@@ -82,6 +82,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "input_noise": [Interval(Real, 0, None, closed="left")],
         "weight_noise": [Interval(Real, 0, None, closed="left")],
+        "dropconnect": [Interval(Real, 0, 1, closed="left")],
         "activity_l1": [Interval(Real, 0, None, closed="left")],
         "adversarial_eps": [Interval(Real, 0, None, closed="left")],
         "adversarial_steps": [Interval(Integral, 1, None, closed="left")],
@@ -98,6 +99,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         ],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "batch_norm": ["boolean"],
+        "residual": ["boolean"],
     }
 
     # ------------------------------------------------------ subclass hooks
@@ -204,7 +206,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
         network = Network(
             [X.shape[1], *hidden, Y.shape[1]], config.activation, loss, segments,
-            batch_norm=config.batch_norm,
+            batch_norm=config.batch_norm, residual=config.residual,
         )
         reg = Regularization.from_config(config, network, dtype)
         if not config.stochastic:
@@ -295,6 +297,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._set_optional("best_restart_", summaries.index(summary) if n_runs > 1 else None)
         self.unused_features_ = unused_inputs(self.coefs_[0])
         self._dropout_rates = (reg.dropout, reg.input_dropout)  # for MC dropout
+        self._dropconnect_rate = reg.dropconnect
         sparsity = self._activation_sparsity(inputs, theta) if reg.activity_l1 > 0 else None
         self._set_optional("activation_sparsity_", sparsity)
         if callbacks is not None:
@@ -525,7 +528,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         Monte-Carlo dropout (Gal & Ghahramani, 2016): dropout stays on at
         prediction time, and the spread of the predictions over many masks
         measures the model's uncertainty. Needs a model trained with
-        ``dropout`` (or ``input_dropout``).
+        ``dropout``, ``input_dropout`` or ``dropconnect``; each sample draws
+        the masks of every one the model was trained with (for DropConnect,
+        one mask of the weights per sample).
 
         Parameters
         ----------
@@ -554,13 +559,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         inputs, theta = self._prediction_inputs(X)
         rates, input_rate = self._dropout_rates  # those the model was trained with
-        if not rates.any() and not input_rate:
+        dropconnect = getattr(self, "_dropconnect_rate", 0.0)  # a model saved before it existed
+        if not rates.any() and not input_rate and not dropconnect:
             raise ValueError(
-                "Monte-Carlo dropout needs a model trained with dropout or "
-                "input_dropout > 0; this one has neither."
+                "Monte-Carlo dropout needs a model trained with dropout, "
+                "input_dropout or dropconnect > 0; this one has none of them."
             )
         seed = generator(random_state).integers(np.iinfo(np.int64).max)
-        return self._network.predict_sampled(theta, inputs, rates, input_rate, seed, n_samples)
+        return self._network.predict_sampled(
+            theta, inputs, rates, input_rate, dropconnect, seed, n_samples
+        )
 
     # ------------------------------------------------------------ pickling
 

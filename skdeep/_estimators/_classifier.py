@@ -31,7 +31,7 @@ _PARAMETERS = [
     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
     "beta_2", "epsilon", "n_iter_no_change", "max_fun", "class_weight", "penalty",
     "l1_ratio", "max_norm", "dropout", "input_dropout", "input_noise",
-    "weight_noise", "label_smoothing", "activity_l1", "adversarial_eps",
+    "weight_noise", "dropconnect", "label_smoothing", "activity_l1", "adversarial_eps",
     "adversarial_steps", "tangent_prop", "coef_prior", "prior_alpha", "augment",
     "semi_supervised", "unlabeled_weight", "unlabeled_rampup", *_docstrings.STRATEGIES,
 ]
@@ -105,11 +105,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
         n_iter_no_change=10, max_fun=15000, class_weight=None, penalty="l2",
         l1_ratio=0.15, max_norm=None, dropout=0.0, input_dropout=0.0,
-        input_noise=0.0, weight_noise=0.0, label_smoothing=0.0, activity_l1=0.0,
+        input_noise=0.0, weight_noise=0.0, dropconnect=0.0, label_smoothing=0.0,
+        activity_l1=0.0,
         adversarial_eps=0.0, adversarial_steps=1, tangent_prop=0.0,
         coef_prior=None, prior_alpha=0.0, augment=None, semi_supervised=None,
         unlabeled_weight=1.0, unlabeled_rampup=10, init="auto", freeze_layers=0,
-        batch_norm=False, clip_grad_norm=None, average=False, n_init=1,
+        batch_norm=False, residual=False, clip_grad_norm=None, average=False, n_init=1,
     ):
         store_parameters(self, locals())
 

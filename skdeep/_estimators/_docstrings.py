@@ -255,6 +255,16 @@ weight_noise : float, default=0.0
     Standard deviation of the Gaussian noise added to the weights for the
     forward and backward pass of every step; the gradient is applied to the
     noise-free weights (Graves, 2011). Stochastic solvers only.""",
+    "dropconnect": """\
+dropconnect : float, default=0.0
+    Probability of dropping each weight during training, in [0, 1)
+    (DropConnect, Wan et al., 2013): every mini-batch (every shard of it,
+    when the engine splits a batch across threads) draws a fresh mask of the
+    weights of every layer, frozen layers included; kept weights are scaled
+    by ``1 / (1 - dropconnect)`` (inverted, as ``dropout``), and the biases
+    are never dropped. Prediction uses the weights themselves;
+    :meth:`predict_mc_dropout` draws one mask per sample instead.
+    Stochastic solvers only (not ``'adahessian'``).""",
     "label_smoothing": """\
 label_smoothing : float, default=0.0
     Replaces the one-hot training targets of each softmax head by
@@ -285,8 +295,8 @@ tangent_prop : float, default=0.0
     ``tangent_prop / 2 * sum ||J(x) t||^2`` on the directional derivatives of
     the network's raw output (before the output activation) along the tangent
     vectors ``t`` given to ``fit(..., tangents=T)``, computed exactly by
-    forward-mode differentiation. Cannot be combined with ``dropout`` or
-    ``weight_noise``.""",
+    forward-mode differentiation. Cannot be combined with ``dropout``,
+    ``dropconnect``, ``weight_noise`` or ``residual``.""",
     "coef_prior": """\
 coef_prior : estimator, tuple or None, default=None
     Soft parameter sharing: a fitted MLP (skdeep's or scikit-learn's) with the
@@ -343,6 +353,20 @@ batch_norm : bool, default=False
     epsilon 1e-5). A batch is then processed by one thread (the statistics
     need all its rows). Stochastic solvers except ``'adahessian'``; not with
     ``tangent_prop``.""",
+    "residual": """\
+residual : bool, default=False
+    Identity shortcuts (residual connections, He et al., 2016) around every
+    hidden layer whose input and output widths are equal: such a layer
+    computes ``h_{k+1} = h_k + f(h_k W_k + b_k)`` instead of ``f(h_k W_k +
+    b_k)``. The first hidden layer's input is the data, never a shortcut's;
+    so the shortcuts need two consecutive hidden layers of equal width
+    (``hidden_layer_sizes=(32, 32, 32)`` gets two), and ``fit`` raises a
+    ``ValueError`` when there are none. With ``batch_norm`` the shortcut adds
+    after the normalised layer's activation (``h_k + f(BN(h_k W_k))``), with
+    ``dropout`` after the branch's dropout. Prediction,
+    :meth:`predict_mc_dropout`, :class:`FeatureExtractor` and
+    :meth:`activation_sparsity` see the layers' outputs ``h_{k+1}``, shortcut
+    included. Every solver; not with ``tangent_prop``.""",
     "clip_grad_norm": """\
 clip_grad_norm : float or None, default=None
     If set, each mini-batch gradient (penalties excluded) whose L2 norm over
@@ -402,7 +426,9 @@ augment : callable or None, default=None
 }
 
 #: the parameters of the training strategies, shared by both estimators
-STRATEGIES = ["init", "freeze_layers", "batch_norm", "clip_grad_norm", "average", "n_init"]
+STRATEGIES = [
+    "init", "freeze_layers", "batch_norm", "residual", "clip_grad_norm", "average", "n_init",
+]
 #: their fitted attributes
 STRATEGY_ATTRIBUTES = [
     "batch_norm_scales_", "batch_norm_shifts_", "running_means_", "running_vars_",

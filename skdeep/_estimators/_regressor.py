@@ -18,7 +18,7 @@ _PARAMETERS = [
     "random_state", "tol", "verbose", "warm_start", "momentum",
     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
     "beta_2", "epsilon", "n_iter_no_change", "max_fun", "penalty", "l1_ratio",
-    "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise",
+    "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise", "dropconnect",
     "activity_l1", "adversarial_eps", "adversarial_steps", "tangent_prop",
     "coef_prior", "prior_alpha", "augment", *_docstrings.STRATEGIES,
 ]
@@ -79,10 +79,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
         n_iter_no_change=10, max_fun=15000, penalty="l2", l1_ratio=0.15,
         max_norm=None, dropout=0.0, input_dropout=0.0, input_noise=0.0,
-        weight_noise=0.0, activity_l1=0.0, adversarial_eps=0.0,
+        weight_noise=0.0, dropconnect=0.0, activity_l1=0.0, adversarial_eps=0.0,
         adversarial_steps=1, tangent_prop=0.0, coef_prior=None, prior_alpha=0.0,
         augment=None,
-        init="auto", freeze_layers=0, batch_norm=False, clip_grad_norm=None,
+        init="auto", freeze_layers=0, batch_norm=False, residual=False,
+        clip_grad_norm=None,
         average=False, n_init=1,
     ):
         store_parameters(self, locals())

@@ -35,13 +35,13 @@ REGRESSOR_ALIAS = "SkdeepMLPRegressor"
 #: rather than write a graph that may compute something else.
 KNOWN_PARAMETERS = frozenset({
     # the network at prediction time
-    "hidden_layer_sizes", "activation", "batch_norm", "loss",
+    "hidden_layer_sizes", "activation", "batch_norm", "residual", "loss",
     # training only
     "solver", "alpha", "batch_size", "learning_rate", "learning_rate_init", "power_t",
     "max_iter", "shuffle", "random_state", "tol", "verbose", "warm_start", "momentum",
     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1", "beta_2",
     "epsilon", "n_iter_no_change", "max_fun", "class_weight", "penalty", "l1_ratio",
-    "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise",
+    "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise", "dropconnect",
     "label_smoothing", "activity_l1", "adversarial_eps", "adversarial_steps",
     "tangent_prop", "coef_prior", "prior_alpha", "augment", "init", "freeze_layers",
     "clip_grad_norm", "average", "n_init", "semi_supervised", "unlabeled_weight",

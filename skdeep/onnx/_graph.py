@@ -2,8 +2,9 @@
 
 ``NetworkGraph`` writes the prediction-time network (batch normalisation
 folded into the weights, see ``Network.fold``) into the container of an
-``skl2onnx`` conversion: one ``Gemm`` per layer, then the hidden activation,
-then the output activation (the loss's link). A snapshot ensemble is the
+``skl2onnx`` conversion: one ``Gemm`` per layer, then the hidden activation
+(and, for a layer with an identity shortcut, an ``Add`` of its input), then
+the output activation (the loss's link). A snapshot ensemble is the
 mean of its members' outputs after the link, as ``predict`` computes it.
 
 Every activation is written with operators that onnxruntime runs in float
@@ -75,9 +76,12 @@ class NetworkGraph:
         activate = ONNX_ACTIVATIONS[network.activation]
         layers = list(zip(plain.coefs(theta), plain.intercepts(theta)))
         for i, (W, b) in enumerate(layers):
+            h = x
             x = self.node("Gemm", [x, self.constant(W, name="coef"), self.constant(b, name="intercept")])
             if i < len(layers) - 1:
                 x = activate(self, x)
+                if network.shortcuts[i]:  # residual: h_{i+1} = h_i + f(h_i W + b)
+                    x = self.node("Add", [h, x])
         return ONNX_LINKS[network.out_activation](self, x, network.segments)
 
     def ensemble(self, network, thetas, x):

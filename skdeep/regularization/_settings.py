@@ -40,6 +40,7 @@ class Regularization:
     input_dropout: float = 0.0
     input_noise: float = 0.0
     weight_noise: float = 0.0
+    dropconnect: float = 0.0
     activity_l1: float = 0.0
     adversarial_eps: float = 0.0
     adversarial_steps: int = 1
@@ -61,6 +62,7 @@ class Regularization:
         reg.input_dropout = float(config.input_dropout)
         reg.input_noise = float(config.input_noise)
         reg.weight_noise = float(config.weight_noise)
+        reg.dropconnect = float(config.dropconnect)
         reg.activity_l1 = float(config.activity_l1)
         reg.adversarial_eps = float(config.adversarial_eps)
         reg.adversarial_steps = int(config.adversarial_steps)
