@@ -67,6 +67,7 @@ from .records import (
     Adversarial,
     BatchNorm,
     Block,
+    Contractive,
     Diagonal,
     Hidden,
     Penalties,
@@ -274,6 +275,12 @@ def _shard_tangent(tangent, T, rows, s):
 
 
 @optional
+def _shard_contractive(contractive, s):
+    """Shard ``s``'s ``Contractive``; None without the contractive penalty."""
+    return Contractive(contractive.strength, contractive.F[s], contractive.F2[s])
+
+
+@optional
 def _shard_adversarial(adv, s, key):
     """Shard ``s``'s ``Adversarial`` record (PGD's start drawn from
     ``key``); None without adversarial training."""
@@ -434,7 +441,7 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
                 else:
                     hidden = Hidden(
                         options.drop, shards.masks[s], make_key(seed, step, s, HIDDEN_DROPOUT),
-                        options.activity,
+                        options.activity, _shard_contractive(techniques.contractive, s),
                     )
                     part = shard_step(
                         used, shards.grads[s], net, block, work, hidden,

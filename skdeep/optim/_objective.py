@@ -17,7 +17,7 @@ from .._kernels.hessian import full_hvp, hessian_rows
 from .._kernels.network import full_loss_grad
 from .._kernels.records import HessianJob, HvpOut, RBuffers
 from .._kernels.regularizers import weight_penalty
-from .._network import CHUNK_ROWS, tangent_record
+from .._network import CHUNK_ROWS, contractive_record, tangent_record
 from .._threads import engine_workers, run_each, single_threaded_blas
 
 #: the full Hessian stacks the first layer's ``R{D_0}`` of up to
@@ -31,7 +31,7 @@ class FullBatchObjective:
     """``theta -> (loss, grad)`` over a whole data set, for full-batch solvers.
 
     The objective is scikit-learn's, with skdeep's smooth penalties: ``(sum_i
-    sw_i loss_i + activity and tangent penalties + l2/2 ||W||^2 + prior/2
+    sw_i loss_i + activity, tangent and contractive penalties + l2/2 ||W||^2 + prior/2
     ||W - W_prior||^2) / sum_i sw_i``. (An L1 term is added by the solver,
     which handles it with bound constraints.) Buffers are allocated once here
     and reused by every call.
@@ -60,6 +60,7 @@ class FullBatchObjective:
             Tb = tangents.reshape(n * n_t, tangents.shape[2])  # a view: rows of tangents
             self.tangent = tangent_record(network, reg.tangent_prop, Tb, self.chunk, n_t)
         self.activity = option(float(reg.activity_l1), reg.activity_l1 > 0)
+        self.contractive = contractive_record(network, reg.contractive, self.chunk, dtype)
         self.prior = reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype)
         self.prior_coef = reg.prior_alpha if reg.prior is not None else 0.0
         self.n_evaluations = 0
@@ -71,7 +72,7 @@ class FullBatchObjective:
         self.n_evaluations += 1
         total = full_loss_grad(
             theta, self.grad, self.grad_chunk, self.layout, self.data, self.ws.work(),
-            self.chunk, self.activity, self.tangent,
+            self.chunk, self.activity, self.tangent, self.contractive,
         )
         loss = total * self.scale
         if self.reg.l2 > 0 or self.prior_coef > 0:
