@@ -244,3 +244,17 @@ def test_pickle_round_trip(digits01, fitted):
     loaded = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
     np.testing.assert_array_equal(loaded.score_samples(X), fitted.score_samples(X))
+
+
+def test_onnx_export_of_transform_and_skops_round_trip(digits01, fitted):
+    from skdeep.onnx import to_onnx
+
+    from .test_onnx import run
+    from .test_persistence import skops_round_trip
+
+    X = digits01[1][:10]
+    codes = run(to_onnx(fitted, X[:1]), X)[0]
+    np.testing.assert_allclose(codes, fitted.transform(X), rtol=1e-5, atol=1e-6)
+    loaded = skops_round_trip(fitted)
+    np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(loaded.inverse_transform(codes), fitted.inverse_transform(codes))

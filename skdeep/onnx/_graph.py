@@ -72,13 +72,20 @@ class NetworkGraph:
         """The output of ``network`` with parameters ``theta`` on the rows
         ``x``, after the output activation."""
         plain, theta = network.plain(), network.fold(theta)
-        activate = ONNX_ACTIVATIONS[network.activation]
         layers = list(zip(plain.coefs(theta), plain.intercepts(theta)))
-        for i, (W, b) in enumerate(layers):
-            x = self.node("Gemm", [x, self.constant(W, name="coef"), self.constant(b, name="intercept")])
-            if i < len(layers) - 1:
-                x = activate(self, x)
+        x = self.hidden_layers(layers[:-1], network.activation, x)
+        W, b = layers[-1]
+        x = self.node("Gemm", [x, self.constant(W, name="coef"), self.constant(b, name="intercept")])
         return ONNX_LINKS[network.out_activation](self, x, network.segments)
+
+    def hidden_layers(self, layers, activation, x):
+        """The rows ``x`` through ``layers`` (``(W, b)`` pairs), each followed
+        by the hidden ``activation`` (an autoencoder's encoder, too)."""
+        activate = ONNX_ACTIVATIONS[activation]
+        for W, b in layers:
+            x = self.node("Gemm", [x, self.constant(W, name="coef"), self.constant(b, name="intercept")])
+            x = activate(self, x)
+        return x
 
     def ensemble(self, network, thetas, x):
         """The mean of the outputs of ``network`` under each of ``thetas``."""
