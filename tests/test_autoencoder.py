@@ -35,7 +35,8 @@ def test_sklearn_contract(estimator, check):
 @pytest.fixture(scope="module")
 def digits01():
     """Digits scaled to [0, 1]: training rows without the held-out digit,
-    test rows of the training digits, and the held-out digit's rows."""
+    test rows of the training digits, the held-out digit's rows, and the
+    labels of the training and test rows."""
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     rng = np.random.default_rng(0)
@@ -44,7 +45,8 @@ def digits01():
     known = y != HELD_OUT
     X_known = X[known]
     n_train = int(0.75 * X_known.shape[0])
-    return X_known[:n_train], X_known[n_train:], X[~known], y[known][:n_train]
+    y_known = y[known]
+    return X_known[:n_train], X_known[n_train:], X[~known], y_known[:n_train], y_known[n_train:]
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +260,60 @@ def test_onnx_export_of_transform_and_skops_round_trip(digits01, fitted):
     loaded = skops_round_trip(fitted)
     np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
     np.testing.assert_array_equal(loaded.inverse_transform(codes), fitted.inverse_transform(codes))
+
+
+def test_manifold_tangent_classifier(digits01):
+    """Contractive autoencoder -> tangents -> tangent propagation: the output
+    is less sensitive along the learned tangents, at equal accuracy within
+    noise (issue 18)."""
+    X_train, X_test = digits01[0][:400], digits01[1][:200]
+    y_train, y_test = digits01[3][:400], digits01[4][:200]
+    cae = MLPAutoencoder(
+        (32,), activation="logistic", contractive=0.05, learning_rate_init=0.01,
+        max_iter=30, random_state=0,
+    ).fit(X_train)
+    T_train, T_test = cae.tangents(X_train, 2), cae.tangents(X_test, 2)
+
+    def sensitivity(clf, h=1e-4):
+        return np.mean([
+            np.sum((clf.predict_proba(X_test + h * T_test[:, k]) - clf.predict_proba(X_test - h * T_test[:, k])) ** 2)
+            / (2 * h) ** 2
+            for k in range(2)
+        ])
+
+    params = dict(hidden_layer_sizes=(32,), activation="tanh", max_iter=60, random_state=0)
+    plain = MLPClassifier(**params).fit(X_train, y_train)
+    mtc = MLPClassifier(tangent_prop=0.03, **params).fit(X_train, y_train, tangents=T_train)
+    assert sensitivity(mtc) < 0.8 * sensitivity(plain)
+    assert abs(mtc.score(X_test, y_test) - plain.score(X_test, y_test)) < 0.04
+
+
+def test_precompile_takes_an_autoencoder():
+    from skdeep.precompile import precompile
+
+    (timing,) = precompile(MLPAutoencoder((4,), activation="logistic", contractive=0.1))
+    assert timing["estimator"] == "MLPAutoencoder" and timing["params"]["contractive"] == 0.1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(early_stopping=True, validation_fraction=0.2),
+        dict(batch_norm=True, hidden_layer_sizes=(8, 4)),
+        dict(solver="lbfgs", contractive=0.1, activation="logistic"),
+        dict(dropout=0.1, contractive=0.1, activation="tanh", input_dropout=0.1),
+        dict(average=True, weight_noise=0.01, activity_l1=1e-3),
+    ],
+    ids=["early_stopping", "batch_norm", "lbfgs_contractive", "dropout_contractive", "averaging"],
+)
+def test_options_combine_and_halves_agree(digits01, params):
+    """With each option, the network's reconstruction (score_samples) is
+    the decoder applied to the encoder's codes."""
+    X = digits01[0][:120]
+    ae = MLPAutoencoder(**{"hidden_layer_sizes": (6,), "max_iter": 5, "random_state": 0, **params}).fit(X)
+    assert np.isfinite(ae.loss_)
+    np.testing.assert_allclose(
+        -ae.score_samples(X), _row_errors(X, ae.inverse_transform(ae.transform(X))), rtol=1e-9
+    )
+    if params.get("early_stopping"):
+        assert ae.best_validation_score_ <= 0  # minus a reconstruction error
