@@ -22,12 +22,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 HELD_OUT = 9  # the digit the fixture's autoencoder never sees
 
 
-@parametrize_with_checks(
-    [
-        MLPAutoencoder((8,), max_iter=30, random_state=0),
-        MLPAutoencoder((8,), activation="logistic", contractive=0.1, max_iter=30, random_state=0),
-    ]
-)
+# one configuration: the contractive kernels' float32 and sparse compiles
+# would cost more suite time than they check (their gradient is tested below)
+@parametrize_with_checks([MLPAutoencoder((8,), max_iter=30, random_state=0)])
 def test_sklearn_contract(estimator, check):
     check(estimator)
 
