@@ -203,9 +203,11 @@ def test_pretraining_copies_the_encoder(digits01, fitted):
 
 def test_pretraining_with_a_wrong_shape_is_refused(digits01, fitted):
     X_train, y_train = digits01[0][:50], digits01[3][:50]
-    clf = MLPClassifier((32,), init=fitted, max_iter=1, random_state=0)
-    with pytest.raises(ValueError, match="first layer has shape"):
-        clf.fit(X_train, y_train)
+    clf = MLPClassifier((32,), max_iter=1, random_state=0).fit(X_train, y_train)
+    before = clf._theta.copy()
+    with pytest.raises(ValueError, match=r"first layer has shape \(64, 64\), but this network's is \(64, 32\)"):
+        clf.set_params(init=fitted).fit(X_train, y_train)
+    np.testing.assert_array_equal(clf._theta, before)  # the fitted model is kept
     with pytest.raises(ValueError, match="features"):
         MLPClassifier((64,), init=fitted, max_iter=1).fit(X_train[:, :10], y_train)
 
