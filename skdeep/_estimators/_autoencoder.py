@@ -240,7 +240,8 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
             The codes.
         """
         check_is_fitted(self)
-        return self._codes(X)[1][-1]
+        inputs, theta = self._prediction_inputs(X)
+        return self._network.hidden_activations(theta, inputs, layer=self._n_encoder_layers - 1)
 
     def inverse_transform(self, X):
         """Decode codes into reconstructions in input space.
