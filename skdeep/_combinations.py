@@ -105,6 +105,17 @@ _TANGENT_RESIDUAL = Why(
     "tangent_prop cannot be combined with residual: its forward-mode derivatives do "
     "not follow the identity shortcuts."
 )
+_CONTRACTIVE_BATCH_NORM = Why(
+    "contractive cannot be combined with batch_norm: in training, batch statistics "
+    "make each code depend on the whole batch, so the penalty would not be the "
+    "Jacobian of the encoder that is kept."
+)
+_CONTRACTIVE_DEPTH = Why(
+    "contractive is implemented exactly for a one-layer encoder (Rifai et al., 2011): "
+    "give hidden_layer_sizes=(n_code,), got {c.hidden_layer_sizes[0]} units and "
+    "more layers. For a deep contractive encoder, pretrain it greedily, one "
+    "contractive layer at a time (see docs/autoencoders.md)."
+)
 _NO_TANGENTS = Why(
     "tangent_prop > 0 needs tangent vectors: pass them to fit(..., tangents=T) with T "
     "of shape (n_samples, n_tangents, n_features)."
@@ -163,6 +174,7 @@ NEEDS = {
         a == b for a, b in zip(c.hidden_layer_sizes[:-1], c.hidden_layer_sizes[1:])
     ),
     "no residual": lambda c: not c.residual,
+    "a one-layer encoder": lambda c: len(c.hidden_layer_sizes) == 1,
 }
 
 #: (option in use, what it needs, why): one row per rule
@@ -193,6 +205,9 @@ COMBINATIONS = (
     ("dropout", "no per-batch Hessian pass (AdaHessian)", _HESSIAN),
     ("dropconnect", "no per-batch Hessian pass (AdaHessian)", _HESSIAN),
     ("batch_norm", "a solver without Hessian-vector products", _HESSIAN),
+    ("contractive", "a solver without Hessian-vector products", _HESSIAN),
+    ("contractive", "no batch_norm", _CONTRACTIVE_BATCH_NORM),
+    ("contractive", "a one-layer encoder", _CONTRACTIVE_DEPTH),
     ("tangent_prop", "no batch_norm", _TANGENT_BATCH_NORM),
     ("freeze_layers", "a layer that is not frozen", _FREEZE_ALL),
     ("snapshots", "no early_stopping", _SNAPSHOTS),

@@ -92,6 +92,9 @@ class FitConfig:
     incremental: bool = False  # partial_fit: one epoch, continuing
     with_validation_data: bool = False  # fit(..., X_val=, y_val=)
     with_tangents: bool = False  # fit(..., tangents=)
+    # the autoencoder's contractive penalty (``hidden_layer_sizes`` is then
+    # the whole mirrored network's, so one entry means a one-layer encoder)
+    contractive: float = 0.0
     optimizer: Optimizer = field(init=False, default=None)
 
     def __post_init__(self):

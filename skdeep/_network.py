@@ -27,6 +27,7 @@ from ._kernels.network import (
 )
 from ._kernels.records import (
     Block,
+    Contractive,
     Layout,
     Sampling,
     Tangent,
@@ -177,6 +178,20 @@ def tangent_record(network, strength, Tb, rows, n_tangents, copies=None):
         dU=buffer(rows * t * widest), dU_next=buffer(rows * t * widest),
         F=buffer(rows * widest), F2=buffer(rows * widest),
         extra=buffer(size), gt=buffer(network.n_params),
+    )
+
+
+def contractive_record(network, strength, rows, dtype, copies=None):
+    """The kernels' ``Contractive`` for blocks of ``rows`` rows, or None when
+    ``strength`` is 0; with ``copies``, each buffer has that many copies
+    along a leading axis (one per shard)."""
+    if not strength > 0:
+        return None
+    lead = () if copies is None else (copies,)
+    size = rows * int(network.sizes[1])
+    return Contractive(
+        strength=float(strength), F=np.empty(lead + (size,), dtype=dtype),
+        F2=np.empty(lead + (size,), dtype=dtype),
     )
 
 

@@ -38,7 +38,7 @@ from ._kernels.records import (
 )
 from ._kernels.training import N_COUNTERS, train_epoch
 from ._listeners import History, stochastic_listeners
-from ._network import no_csr, no_tangents, tangent_record
+from ._network import contractive_record, no_csr, no_tangents, tangent_record
 from ._threads import engine_shards, engine_workers, single_threaded_blas
 from .optim import OptimizerState, minimize
 
@@ -244,6 +244,7 @@ class StochasticLoop:
                 )
                 if network.batch_norm else None
             ),
+            contractive=contractive_record(network, reg.contractive, rows, dtype, copies=S),
         )
         self._probe_record = self._probe(ws, rows, S, dtype)
         self._shared = Shared(

@@ -126,6 +126,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """The encoded targets the network is trained on (label smoothing)."""
         return Y
 
+    #: whether the targets are the inputs (the autoencoder): kept 2-D
+    _targets_are_inputs = False
+
+    def _config_params(self):
+        """The parameters the fit's configuration is made from."""
+        return self.get_params(deep=False)
+
     # ------------------------------------------------------------ fitting
 
     def _is_stochastic(self):
@@ -179,7 +186,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         hidden = self._hidden_sizes()
         self._check_init()
         config = FitConfig.from_params(
-            self.get_params(deep=False), hidden_layer_sizes=tuple(hidden),
+            self._config_params(), hidden_layer_sizes=tuple(hidden),
             incremental=incremental,
             with_validation_data=X_val is not None and y_val is not None,
             with_tangents=tangents is not None,
@@ -192,7 +199,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             multi_output=True, y_numeric=not is_classifier(self),
             dtype=(np.float64, np.float32),
         )
-        if y.ndim == 2 and y.shape[1] == 1:
+        if y.ndim == 2 and y.shape[1] == 1 and not self._targets_are_inputs:
             y = column_or_1d(y, warn=True)
         dtype = X.dtype if first_pass else self._theta.dtype
         loss, segments = self._prepare_targets(

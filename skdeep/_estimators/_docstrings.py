@@ -278,6 +278,16 @@ activity_l1 : float, default=0.0
     representation sparse; the fraction of zero activations is reported in
     ``activation_sparsity_`` (and by :meth:`activation_sparsity`). Scaled by
     the batch like ``alpha``.""",
+    "contractive": """\
+contractive : float, default=0.0
+    Strength ``lambda`` of the contractive penalty (Rifai et al., 2011),
+    ``lambda * ||J(x)||_F^2`` per row, the squared Frobenius norm of the
+    Jacobian of the code with respect to the input, with its exact
+    gradient; scaled by the batch like ``alpha``. Implemented for a
+    one-layer encoder (``hidden_layer_sizes=(n_code,)``), where
+    ``||J(x)||_F^2 = sum_j f'(a_j)^2 ||W_j||^2``; deeper encoders raise
+    (pretrain them one contractive layer at a time). Not with
+    ``batch_norm`` nor the Hessian-based solvers.""",
     "adversarial_eps": """\
 adversarial_eps : float, default=0.0
     Radius (L-infinity, in the units of the inputs) of adversarial training:
@@ -334,8 +344,10 @@ init : str or estimator, default='auto'
     outputs and output activation, for a pair whenever its shape matches.
     Otherwise, as for every layer not copied, it is drawn as with ``'auto'``
     from ``random_state``, silently: fine-tuning on new classes needs a new
-    output layer. Ignored when training continues (``warm_start``,
-    :meth:`partial_fit`).""",
+    output layer. A fitted :class:`MLPAutoencoder` gives its encoder layers
+    only (unsupervised pretraining): as many as match this network's leading
+    hidden layers, never the decoder. Ignored when training continues
+    (``warm_start``, :meth:`partial_fit`).""",
     "freeze_layers": """\
 freeze_layers : int, default=0
     Number of leading layers (weights and biases) kept fixed while training,

@@ -44,6 +44,7 @@ from .activations import (
     identity_forward,
 )
 from .batchnorm import bn_backward, bn_forward
+from .contractive import contractive_backward, contractive_forward, contractive_weight_grad
 from .linalg import (
     add_matrix,
     add_vector,
@@ -133,7 +134,7 @@ def input_t_product(block, D, G):
 def forward_raw(theta, net, block, work):
     """Forward pass for prediction (no dropout); returns the output block
     before the output activation."""
-    hidden = Hidden(None, work.acts, np.uint64(0), None, None)
+    hidden = Hidden(None, work.acts, np.uint64(0), None, None, None)
     out, _ = forward_train(theta, net, block, work, hidden, None)
     return out
 
@@ -280,6 +281,8 @@ def forward_train(theta, net, block, work, hidden, bn):
                 H = offsets[offsets.shape[0] - 1] - offsets[0]
                 b = theta[offsets[layer] + H : offsets[layer] + H + sizes[layer + 1]]
             activation_forward(net.activation, Z, b)
+            if layer == 0:
+                penalty = contractive_forward(hidden.contractive, net.activation, Z, W, block.sw, penalty)
             penalty = _activity_forward(hidden.activity, Z, block.sw, penalty)
             _dropout_forward_layer(hidden.drop, hidden.masks, Z, sizes, a_off, layer, hidden.key)
             _shortcut_forward(net.residual, Z, prev, layer)
@@ -313,7 +316,9 @@ def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad,
         W = weights_view(theta, sizes, w_off, layer)
         if layer == 0:
             if param_grad:
-                input_t_product(block, D, weights_view(grad, sizes, w_off, layer))
+                GW = weights_view(grad, sizes, w_off, layer)
+                input_t_product(block, D, GW)
+                contractive_weight_grad(hidden.contractive, W, GW, block.sw, block.scale)
             if dx.shape[0] > 0:
                 np.dot(D, W.T, dx[:n])
         else:
@@ -326,6 +331,11 @@ def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad,
             _dropout_backward_layer(hidden.drop, hidden.masks, A, D_prev, sizes, a_off, layer - 1)
             _activity_backward(hidden.activity, A, D_prev, block.sw, block.scale)
             activation_backward(net.activation, A, D_prev)
+            if layer == 1:
+                contractive_backward(
+                    hidden.contractive, weights_view(theta, sizes, w_off, 0), D_prev,
+                    block.sw, block.scale,
+                )
             if bn is not None:
                 bn_backward(
                     D_prev, block.sw, theta, grad, bn.offsets, layer - 1,
@@ -606,7 +616,7 @@ def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
                 data.Y[start:stop], data.sw[start:stop], data.scale,
             )
             key = make_key(sampling.seed, sample, index, HIDDEN_DROPOUT)
-            Z, _ = forward_train(weights, net, block, work, Hidden(sampling.drop, masks, key, None, None), None)
+            Z, _ = forward_train(weights, net, block, work, Hidden(sampling.drop, masks, key, None, None, None), None)
             rows_out = out[sample, start:stop]
             copy_matrix(Z, rows_out)
             output_link(net.loss, rows_out, net.segments)
@@ -624,14 +634,13 @@ def _chunk_tangent(tangent, start, stop):
 
 
 @entry_jit
-def full_loss_grad(theta, grad, grad_chunk, net, data, work, chunk, activity, tangent, unlabeled):
-    """Data term (with the activity and tangent penalties) over the whole data
-    set ``data``, ``chunk`` rows at a time. ``tangent`` is a ``Tangent``
-    over every row, or None; ``activity`` and ``unlabeled`` as in
-    ``records.Hidden``."""
+def full_loss_grad(theta, grad, grad_chunk, net, data, work, chunk, tangent, hidden):
+    """Data term (with the activity, unlabelled, tangent and contractive
+    terms) over the whole data set ``data``, ``chunk`` rows at a time.
+    ``tangent`` is a ``Tangent`` over every row, or None; ``hidden`` a
+    ``records.Hidden`` without dropout (its ``masks`` are ``work.acts``)."""
     n = data.n
     no_dx = work.acts[:0].reshape((0, 1))
-    hidden = Hidden(None, work.acts, np.uint64(0), activity, unlabeled)
     total = 0.0
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)

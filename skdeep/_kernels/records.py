@@ -112,17 +112,26 @@ Work = record(
 )
 
 Hidden = record(
-    "Hidden", "drop masks key activity unlabeled",
+    "Hidden", "drop masks key activity unlabeled contractive",
     """What a training pass does besides the plain data term: per-layer
     dropout rates ``drop`` (None when off), their ``masks`` (laid out like
     the activations), the dropout ``key``, the activity-L1 coefficient
-    ``activity`` (None when off) and the code of the unlabelled rows' term
+    ``activity`` (None when off), the code of the unlabelled rows' term
     of semi-supervised classification (``unlabeled.UNLABELED_TERMS``; None
-    when off, the default).""",
-    defaults=(None,),
+    when off, the default) and the contractive penalty of the first hidden
+    layer (a ``Contractive``, None when off, the default).""",
+    defaults=(None, None),
 )
 
 # ---------------------------------------------------------- the techniques
+
+Contractive = record(
+    "Contractive", "strength F F2",
+    """The contractive penalty of a one-layer encoder (``contractive``): its
+    ``strength`` and scratch for ``f'`` and ``f''`` of a block's first
+    hidden layer (``rows * n_code`` each). The stochastic loop keeps one per
+    shard, stacked along a leading axis.""",
+)
 
 Tangent = record(
     "Tangent", "strength Tb n_tangents S U dU dU_next F F2 extra gt",
@@ -192,7 +201,7 @@ WeightNoise = record(
 )
 
 Techniques = record(
-    "Techniques", "weight_noise adversarial tangent batch_norm",
+    "Techniques", "weight_noise adversarial tangent batch_norm contractive",
     """The costly techniques of an epoch, each its record or None when off
     (numba then compiles the epoch without its code). AdaHessian's
     ``Probe`` is an argument of the epoch kernel of its own.""",

@@ -68,6 +68,7 @@ from .records import (
     Adversarial,
     BatchNorm,
     Block,
+    Contractive,
     Diagonal,
     Hidden,
     Penalties,
@@ -280,6 +281,12 @@ def _shard_tangent(tangent, T, rows, s):
 
 
 @optional
+def _shard_contractive(contractive, s):
+    """Shard ``s``'s ``Contractive``; None without the contractive penalty."""
+    return Contractive(contractive.strength, contractive.F[s], contractive.F2[s])
+
+
+@optional
 def _shard_adversarial(adv, s, key):
     """Shard ``s``'s ``Adversarial`` record (PGD's start drawn from
     ``key``); None without adversarial training."""
@@ -472,6 +479,7 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
                     hidden = Hidden(
                         options.drop, shards.masks[s], make_key(seed, step, s, HIDDEN_DROPOUT),
                         options.activity, options.unlabeled,
+                        _shard_contractive(techniques.contractive, s),
                     )
                     weights = _dropconnect_weights(
                         options.dropconnect, used, opt.n_weights, s, make_key(seed, step, s, DROPCONNECT)

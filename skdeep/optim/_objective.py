@@ -15,9 +15,9 @@ import numpy as np
 from .._kernels._jit import option
 from .._kernels.hessian import full_hvp, hessian_rows
 from .._kernels.network import full_loss_grad
-from .._kernels.records import HessianJob, HvpOut, RBuffers
+from .._kernels.records import HessianJob, Hidden, HvpOut, RBuffers
 from .._kernels.regularizers import weight_penalty
-from .._network import CHUNK_ROWS, tangent_record
+from .._network import CHUNK_ROWS, contractive_record, tangent_record
 from .._threads import engine_workers, run_each, single_threaded_blas
 
 #: the full Hessian stacks the first layer's ``R{D_0}`` of up to
@@ -31,7 +31,7 @@ class FullBatchObjective:
     """``theta -> (loss, grad)`` over a whole data set, for full-batch solvers.
 
     The objective is scikit-learn's, with skdeep's smooth penalties: ``(sum_i
-    sw_i loss_i + activity and tangent penalties + l2/2 ||W||^2 + prior/2
+    sw_i loss_i + activity, tangent and contractive penalties + l2/2 ||W||^2 + prior/2
     ||W - W_prior||^2) / sum_i sw_i``. (An L1 term is added by the solver,
     which handles it with bound constraints.) Buffers are allocated once here
     and reused by every call.
@@ -61,6 +61,7 @@ class FullBatchObjective:
             self.tangent = tangent_record(network, reg.tangent_prop, Tb, self.chunk, n_t)
         self.activity = option(float(reg.activity_l1), reg.activity_l1 > 0)
         self.unlabeled = option(int(reg.unlabeled), reg.unlabeled > 0)
+        self.contractive = contractive_record(network, reg.contractive, self.chunk, dtype)
         self.prior = reg.prior if reg.prior is not None else np.zeros(0, dtype=dtype)
         self.prior_coef = reg.prior_alpha if reg.prior is not None else 0.0
         self.n_evaluations = 0
@@ -70,9 +71,10 @@ class FullBatchObjective:
         """Loss and gradient at ``theta``; the gradient is ``self.grad``
         (overwritten by the next call)."""
         self.n_evaluations += 1
+        work = self.ws.work()
         total = full_loss_grad(
-            theta, self.grad, self.grad_chunk, self.layout, self.data, self.ws.work(),
-            self.chunk, self.activity, self.tangent, self.unlabeled,
+            theta, self.grad, self.grad_chunk, self.layout, self.data, work, self.chunk, self.tangent,
+            Hidden(None, work.acts, np.uint64(0), self.activity, self.unlabeled, self.contractive),
         )
         loss = total * self.scale
         if self.reg.l2 > 0 or self.prior_coef > 0:

@@ -45,6 +45,7 @@ class Regularization:
     adversarial_eps: float = 0.0
     adversarial_steps: int = 1
     tangent_prop: float = 0.0
+    contractive: float = 0.0  # the autoencoder's, on its first layer
     prior: np.ndarray = None  # flat parameters of the prior network, or None
     prior_alpha: float = 0.0
     augment: object = None
@@ -67,6 +68,7 @@ class Regularization:
         reg.adversarial_eps = float(config.adversarial_eps)
         reg.adversarial_steps = int(config.adversarial_steps)
         reg.tangent_prop = float(config.tangent_prop)
+        reg.contractive = float(config.contractive)
         reg.prior_alpha = float(config.prior_alpha)
         reg.augment = config.augment
         if config.semi_supervised is not None:
