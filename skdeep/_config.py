@@ -82,6 +82,7 @@ class FitConfig:
     average: object
     n_init: int
     warm_start: bool
+    dask_sync_every: object  # mini-batches between averages on Dask input, or None
     # the call
     incremental: bool = False  # partial_fit: one epoch, continuing
     with_validation_data: bool = False  # fit(..., X_val=, y_val=)

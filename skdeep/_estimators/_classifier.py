@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _docstrings
 from ._base import BaseMLP
+from ._dask import lazy_on_dask
 from ._support import store_parameters
 from ._targets import targets_for, targets_from_classes
 
@@ -94,7 +95,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         adversarial_eps=0.0, adversarial_steps=1, tangent_prop=0.0,
         coef_prior=None, prior_alpha=0.0, augment=None,
         init="auto", freeze_layers=0, batch_norm=False, clip_grad_norm=None,
-        average=False, n_init=1,
+        average=False, n_init=1, dask_sync_every=None,
     ):
         store_parameters(self, locals())
 
@@ -229,6 +230,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes, tangents=tangents)
 
+    @lazy_on_dask
     def predict(self, X):
         """Predict class labels.
 
@@ -245,6 +247,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_is_fitted(self)
         return self._targets.decode(self._forward(X))
 
+    @lazy_on_dask
     def predict_proba(self, X):
         """Class probabilities.
 
@@ -262,6 +265,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_is_fitted(self)
         return self._targets.proba(self._forward(X))
 
+    @lazy_on_dask
     def predict_log_proba(self, X):
         """Log of the class probabilities (see :meth:`predict_proba`).
 

@@ -364,6 +364,17 @@ n_init : int, default=1
     early stopping, else the lowest final training loss. Each run is reported
     in ``restarts_``. Used by fresh fits only (not when ``warm_start`` or
     :meth:`partial_fit` continues a model).""",
+    "dask_sync_every": """\
+dask_sync_every : int or None, default=None
+    Data-parallel training on Dask input (``fit(dask_X, dask_y)``, see the
+    "Scaling out" page): every partition runs the stochastic solver's
+    mini-batch steps on its own rows from the same parameters and optimizer
+    state, and the partitions' parameter vectors and optimizer states are
+    averaged, weighted by the rows each trained on, after every
+    ``dask_sync_every`` mini-batches of each partition; None averages once
+    per epoch. Smaller values train closer to the in-memory fit and send the
+    parameters over the network more often. Stochastic solvers only; on
+    in-memory data there is one partition and nothing to average.""",
     "augment": """\
 augment : callable or None, default=None
     Data augmentation: ``augment(X_batch, rng)`` receives every training
@@ -373,7 +384,10 @@ augment : callable or None, default=None
 }
 
 #: the parameters of the training strategies, shared by both estimators
-STRATEGIES = ["init", "freeze_layers", "batch_norm", "clip_grad_norm", "average", "n_init"]
+STRATEGIES = [
+    "init", "freeze_layers", "batch_norm", "clip_grad_norm", "average", "n_init",
+    "dask_sync_every",
+]
 #: their fitted attributes
 STRATEGY_ATTRIBUTES = [
     "batch_norm_scales_", "batch_norm_shifts_", "running_means_", "running_vars_",

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._kernels.losses import LOSSES
 from . import _docstrings
 from ._base import BaseMLP
+from ._dask import lazy_on_dask
 from ._support import store_parameters
 
 _PARAMETERS = [
@@ -83,7 +84,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         adversarial_steps=1, tangent_prop=0.0, coef_prior=None, prior_alpha=0.0,
         augment=None,
         init="auto", freeze_layers=0, batch_norm=False, clip_grad_norm=None,
-        average=False, n_init=1,
+        average=False, n_init=1, dask_sync_every=None,
     ):
         store_parameters(self, locals())
 
@@ -173,6 +174,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         tags.target_tags.positive_only = self.loss == "poisson"
         return tags
 
+    @lazy_on_dask
     def predict(self, X):
         """Predict with the network.
 
