@@ -39,7 +39,9 @@ def is_dask_collection(obj):
     """Whether ``obj`` is a Dask collection (False when dask was never
     imported: nothing can be one then)."""
     dask = sys.modules.get("dask")
-    return dask is not None and dask.is_dask_collection(obj)
+    if dask is None or isinstance(obj, np.ndarray):  # the common case, at once
+        return False
+    return dask.is_dask_collection(obj)
 
 
 def is_dask_input(*arrays):
@@ -318,12 +320,13 @@ def _lazy_prediction(est, method, X):
 
     check_is_fitted(est)
     names = getattr(est, "feature_names_in_", None)
+    frame = None  # the blocks go to ``method`` as frames of this type, with names
     if _is_frame(X):
         _check_feature_names(est, _names_source(X), reset=False)
+        frame = type(X._meta) if names is not None else None
         X = X.to_dask_array()  # partitions of unknown size are fine here
     elif names is not None:
         _check_feature_names(est, X, reset=False)  # warns: X has no names
-        names = None
     if X.ndim != 2 or len(X.chunks[1]) > 1:
         raise ValueError(
             f"predict on Dask input takes a 2D array partitioned by rows only; got shape "
@@ -336,7 +339,7 @@ def _lazy_prediction(est, method, X):
             f"{est.n_features_in_} features as input."
         )
     # the output's shape, from one row of zeros (a prediction, not data)
-    sample = method(est, _frame(np.zeros((1, est.n_features_in_), est._theta.dtype), names))
+    sample = method(est, _frame(np.zeros((1, est.n_features_in_), est._theta.dtype), frame, names))
     if isinstance(sample, list):
         raise ValueError(
             "predict_proba of a multi-output classifier returns one array per output; "
@@ -344,19 +347,17 @@ def _lazy_prediction(est, method, X):
         )
     shape = sample.shape[1:]
     return X.map_blocks(
-        _predict_block, broadcast(est), method.__name__, names,
+        _predict_block, broadcast(est), method.__name__, frame, names,
         dtype=sample.dtype, chunks=(X.chunks[0], *[(s,) for s in shape]),
         drop_axis=None if shape else 1, meta=np.empty((0,) * sample.ndim, dtype=sample.dtype),
     )
 
 
-def _frame(block, names):
-    if names is None:
-        return block
-    import pandas as pd
-
-    return pd.DataFrame(block, columns=names)
+def _frame(block, frame, names):
+    """A block of rows as a frame of type ``frame`` (the Dask DataFrame's
+    partitions', e.g. pandas') with the model's feature names, or as is."""
+    return block if frame is None else frame(block, columns=names)
 
 
-def _predict_block(block, est, name, names):
-    return getattr(est, name)(_frame(block, names))
+def _predict_block(block, est, name, frame, names):
+    return getattr(est, name)(_frame(block, frame, names))
