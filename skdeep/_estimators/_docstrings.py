@@ -508,7 +508,15 @@ the full-batch solvers), with every fitted attribute (``n_iter_``, ``t_``,
 epoch's weights up to it are restored. With ``n_init > 1`` no further
 restart runs and the best run so far is kept. An interrupt before the first
 epoch or iteration completed propagates, and the estimator is left as it
-was."""
+was.
+
+``fit`` on Dask collections (``dask.array`` or ``dask.dataframe``, rows
+partitioned, with the same partitions for ``X``, ``y`` and
+``sample_weight``) trains on the partitions where they live: the full-batch
+solvers minimise the same objective summed over partitions, the stochastic
+ones average the partitions' models (``dask_sync_every``); ``predict`` and
+its siblings on Dask input return Dask arrays computed lazily. See the
+user guide's "Scaling out" page (docs/scaling.md)."""
 
 
 def compose(summary, parameters, attributes, extra=""):
