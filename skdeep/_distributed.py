@@ -32,13 +32,13 @@ from .optim._objective import FullBatchObjective, WeightPenalty
 
 
 class Partitions(NamedTuple):
-    """Persisted training data: ``X``, the encoded targets ``Y`` and the
-    sample weights ``sw`` as Dask arrays with the same row chunks, and the
-    per-partition ``Delayed`` triples the tasks take."""
+    """Persisted data: ``X``, the encoded targets ``Y`` and the sample
+    weights ``sw`` as Dask arrays with the same row chunks (and for
+    validation the targets ``y`` as given, which the score compares with),
+    and the per-partition ``Delayed`` tuples the tasks take. The persisted
+    arrays are kept: they hold the cluster's references to the partitions."""
 
-    X: object
-    Y: object
-    sw: object
+    arrays: tuple  # (X, Y, sw[, y]), persisted
     blocks: list  # [(X_block, Y_block, sw_block)] as dask.delayed
     rows: tuple  # rows of each partition
     weight_sum: float
@@ -49,16 +49,17 @@ class Partitions(NamedTuple):
         return int(sum(self.rows))
 
     @classmethod
-    def persist(cls, X, Y, sw, weight_sum):
-        """Persist ``X``, ``Y``, ``sw`` (once per fit) and cut them into
-        per-partition blocks."""
+    def persist(cls, X, Y, sw, weight_sum, y=None):
+        """Persist ``X``, ``Y``, ``sw`` (and ``y``) once per fit and cut them
+        into per-partition blocks."""
         import dask
 
-        X, Y, sw = dask.persist(X, Y, sw)
-        blocks = zip(X.to_delayed().ravel(), Y.to_delayed().ravel(), sw.to_delayed().ravel())
+        arrays = dask.persist(X, Y, sw, *([] if y is None else [y]))
+        blocks = zip(*(a.to_delayed().ravel() for a in arrays))
         kept = [(b, int(n)) for b, n in zip(blocks, X.chunks[0]) if n > 0]  # no empty partitions
         return cls(
-            X, Y, sw, [b for b, _ in kept], tuple(n for _, n in kept), float(weight_sum), X.dtype
+            arrays, [b for b, _ in kept], tuple(n for _, n in kept), float(weight_sum),
+            arrays[0].dtype,
         )
 
 
@@ -245,6 +246,13 @@ class DaskStochasticLoop(StochasticLoop):
         self.partitions = partitions
         self.sync_every = sync_every
 
+    def _validate(self, record):
+        if not isinstance(self.validation, DaskValidation):  # in memory
+            return super()._validate(record)
+        record["val_loss"], record["val_score"] = self.validation.evaluate(
+            self.network, self.model_theta()
+        )
+
     def prepare(self, n_shards=None, n_workers=None):
         # the partitions' loops size their own buffers and threads
         self.n_shards = self.n_workers = 1
@@ -294,6 +302,41 @@ def _weighted(arrays, share):
     for array, s in zip(arrays[1:], share[1:]):
         total += array * s
     return total.astype(arrays[0].dtype, copy=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationContext:
+    """What scoring a validation partition needs besides its rows."""
+
+    network: object
+    sums: object  # (output, y, sw) -> the score's sums over the rows
+
+
+def _partition_validation(X, Y, sw, y, theta, context):
+    """A validation partition's weighted loss sum and score sums."""
+    X, Y, sw = _rows(X, Y, sw)
+    network = context.network
+    raw = network.predict(np.array(theta), Inputs(X, Y.dtype), link=False)
+    weight = float(np.sum(sw, dtype=np.float64))
+    loss = network.loss_value(raw, Y, sw) * weight
+    return loss, weight, np.asarray(context.sums(network.activate(raw), y, sw), dtype=np.float64)
+
+
+class DaskValidation(NamedTuple):
+    """Validation rows on the partitions, scored by the estimator's sums
+    (``score_of_sums``: their total -> the score)."""
+
+    partitions: Partitions
+    sums: object
+    score_of_sums: object
+
+    def evaluate(self, network, theta):
+        """``(val_loss, val_score)`` of the parameters ``theta``."""
+        context = broadcast(ValidationContext(network, self.sums))
+        parts = run_on_partitions(_partition_validation, self.partitions, broadcast(theta.copy()), context)
+        weight = sum(w for _, w, _ in parts)
+        loss = sum(value for value, _, _ in parts) / weight
+        return loss, self.score_of_sums(_ordered_sum([s for _, _, s in parts]))
 
 
 def _partition_zeros(X, Y, sw, network, theta):

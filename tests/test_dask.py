@@ -198,7 +198,6 @@ def test_bad_dask_input_leaves_the_model_unchanged(dask_client, data, dask_data,
     "params, fit, error, match",
     [
         ({"average": True}, {}, ValueError, "not supported on Dask"),
-        ({"early_stopping": True}, {}, ValueError, "X_val"),
         ({"dask_sync_every": 2, "solver": "lbfgs"}, {}, ValueError, "stochastic solver"),
         ({"dask_sync_every": 0}, {}, ValueError, "dask_sync_every"),
         ({}, {"partial": True}, TypeError, "Incremental"),
@@ -213,12 +212,39 @@ def test_unsupported_options_on_dask_are_refused(dask_client, dask_data, params,
             clf.fit(*dask_data)
 
 
-def test_early_stopping_with_in_memory_validation(dask_client, data, dask_data):
+def test_validation_scores_add_up_over_partitions(data):
+    """The sums the validation score is made of, over two parts of the
+    rows, give scikit-learn's accuracy and R² of all the rows."""
+    from sklearn.metrics import accuracy_score, r2_score
+
     X, y = data
-    clf = MLPClassifier(HIDDEN, early_stopping=True, max_iter=3, random_state=0)
-    clf.fit(*dask_data, X_val=X[:200], y_val=y[:200])
-    assert len(clf.validation_scores_) == 3
-    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    sw = np.linspace(0.5, 2.0, X.shape[0])
+    clf = MLPClassifier(HIDDEN, max_iter=2, random_state=0).fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=HIDDEN, max_iter=2, random_state=0).fit(X, np.c_[X[:, 0], X[:, 1]])
+    for est, target, score in ((clf, y, accuracy_score), (reg, np.c_[X[:, 0], X[:, 1]], r2_score)):
+        output = est._forward(X)
+        halves = [slice(0, 700), slice(700, None)]
+        sums = sum(est._validation_sums(output[h], target[h], sw[h]) for h in halves)
+        expected = score(target, est.predict(X), sample_weight=sw)
+        assert est._score_of_sums(sums) == pytest.approx(expected, rel=1e-10)
+
+
+def test_early_stopping_on_the_workers(dask_client, data, dask_data):
+    """Validation sets as Dask collections are scored on the workers, as
+    the same rows in memory; without one, validation_fraction of each
+    partition is held out there."""
+    X, y = data
+    params = dict(hidden_layer_sizes=HIDDEN, early_stopping=True, max_iter=3, random_state=0)
+    memory = MLPClassifier(**params).fit(*dask_data, X_val=X[:600], y_val=y[:600])
+    cluster = MLPClassifier(**params).fit(
+        *dask_data, X_val=da.from_array(X[:600], chunks=300), y_val=da.from_array(y[:600], chunks=300)
+    )
+    np.testing.assert_allclose(cluster.validation_scores_, memory.validation_scores_, rtol=1e-12)
+    np.testing.assert_allclose(cluster.coefs_[0], memory.coefs_[0], rtol=1e-12)
+    held = MLPClassifier(**params, validation_fraction=0.2).fit(*dask_data)
+    assert len(held.validation_scores_) == 3
+    assert held.best_validation_score_ == max(held.validation_scores_)
+    assert held.t_ == 3 * 1600  # 400 of each 500-row partition trained on
 
 
 def test_grid_search_under_the_dask_joblib_backend(dask_client, data):

@@ -119,6 +119,17 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _validation_score(self, output, y, sample_weight):
         """Score (higher is better) of network outputs against targets ``y``."""
 
+    @abstractmethod
+    def _validation_sums(self, output, y, sample_weight):
+        """The sums over rows that ``_score_of_sums`` turns into the
+        validation score: the sums of two sets of rows add up to those of
+        their union (for validation rows spread over Dask partitions)."""
+
+    @abstractmethod
+    def _score_of_sums(self, sums):
+        """``_validation_score`` of all the rows whose ``_validation_sums``
+        add up to ``sums``."""
+
     def _target_sample_weight(self, y, incremental):
         """Factor multiplied into the sample weights (class weights)."""
         return None

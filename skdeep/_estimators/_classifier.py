@@ -166,6 +166,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return np.nan
         return self._targets.score(output, y, sample_weight)
 
+    def _validation_sums(self, output, y, sample_weight):
+        """The weight of the rows predicted right (all outputs right), and
+        the weight of all rows: the accuracy is their ratio."""
+        if not np.isfinite(output).all():
+            return np.array([np.nan, 1.0])
+        right = self._targets.decode(output) == np.asarray(y)
+        if right.ndim == 2:
+            right = right.all(axis=1)
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        return np.array([np.dot(right, sw), sw.sum()])
+
+    def _score_of_sums(self, sums):
+        return float(sums[0] / sums[1])
+
     # ------------------------------------------------------- public API
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -13,6 +13,7 @@ program that never imported it has none.
 """
 
 import sys
+from contextlib import nullcontext
 from functools import wraps
 
 import numpy as np
@@ -21,12 +22,14 @@ from sklearn.utils.validation import _check_feature_names, _check_n_features
 
 from .._distributed import (
     DaskStochasticLoop,
+    DaskValidation,
     DistributedObjective,
     Partitions,
     broadcast,
     hidden_zero_fractions,
 )
 from ._runs import run_stochastic, train_full_batch
+from ._support import naming
 
 _UNKNOWN_CHUNKS = (
     "{name} is a Dask array with unknown chunk sizes (the rows of its partitions are "
@@ -98,16 +101,16 @@ def _row_aligned(obj, name, X):
     return obj
 
 
-def _check_X(X, dtype):
+def _check_X(X, dtype, name="X"):
     """The dask array ``X``: 2-D, partitioned by rows only, numeric, in
     ``dtype`` (None: float32 kept, anything else float64)."""
-    X = _as_array(X, "X")
+    X = _as_array(X, name)
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D array, got a {X.ndim}D Dask array of shape {X.shape}.")
     if len(X.chunks[1]) > 1:
         raise ValueError(
-            f"X is partitioned along its features (column chunks {X.chunks[1]}); every "
-            "partition must hold whole rows: X.rechunk({1: -1})."
+            f"{name} is partitioned along its features (column chunks {X.chunks[1]}); every "
+            f"partition must hold whole rows: {name}.rechunk({{1: -1}})."
         )
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"Found array with shape {X.shape}: fit needs at least one row and one feature.")
@@ -138,8 +141,7 @@ def dask_fit(est, config, first_pass, X, y, sample_weight, *, incremental, valid
             "whole Dask data, and dask_ml.wrappers.Incremental calls partial_fit on each "
             "block."
         )
-    _check_supported(config, tangents, validation)
-    X_given, y_given = X, y
+    _check_supported(config, tangents)
     if not is_dask_collection(X):
         raise TypeError(
             "y is a Dask collection but X is not: pass both as Dask collections (or both "
@@ -147,54 +149,49 @@ def dask_fit(est, config, first_pass, X, y, sample_weight, *, incremental, valid
         )
     if y is None:
         raise ValueError("requires y to be passed, but the target y is None.")
-    _check_feature_names(est, _names_source(X), reset=first_pass)
-    X, dtype = _check_X(X, None if first_pass else est._theta.dtype)
-    _check_n_features(est, X, reset=first_pass)
-    X = X.map_blocks(_dense_block, dtype=dtype)
-    y = _row_aligned(y, "y", X)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    sw = None if sample_weight is None else _row_aligned(sample_weight, "sample_weight", X)
-    if sw is not None and sw.ndim != 1:
-        raise ValueError(f"sample_weight must be 1D, got shape {sw.shape}.")
+    X_given, y_given = X, y
+    dtype = None if first_pass else est._theta.dtype
+    X, y, sw, dtype = _aligned(est, (X, y, sample_weight), dtype, first_pass, _NAMES)
 
     classifier = is_classifier(est)
-    summary = _target_summary(y, classifier)
-    checks = {"X finite": da.isfinite(X).all(), **summary}
-    if sw is not None:
-        checks["sw finite"] = da.isfinite(sw).all()
-        checks["sw min"] = sw.min()
-    found = dask.compute(checks)[0]
-    if not found["X finite"]:
-        raise ValueError("Input X contains NaN or infinity.")
-    if sw is not None and not (found["sw finite"] and found["sw min"] >= 0):
-        raise ValueError("sample_weight must be finite and non-negative.")
+    found = _checked(X, sw, _target_summary(y, classifier))
     labels = _target_labels(found, classifier, y)
     loss, segments = est._prepare_targets(labels, first_pass=first_pass, incremental=False, classes=None)
     n_outputs = est._encode_targets(labels[:1]).shape[1]
-
-    Y = y.map_blocks(
-        _encoded, broadcast(est), dtype, dtype=dtype, chunks=(y.chunks[0], (n_outputs,)),
-        new_axis=1 if y.ndim == 1 else None, meta=np.empty((0, 0), dtype=dtype),
-    )
-    sw = (da.ones(y.shape[0], chunks=(y.chunks[0],), dtype=dtype) if sw is None else sw.astype(dtype))
+    Y = _encoded_targets(est, y, dtype, n_outputs)
+    sw = da.ones(y.shape[0], chunks=(y.chunks[0],), dtype=dtype) if sw is None else sw.astype(dtype)
     if classifier and getattr(est, "class_weight", None) is not None:
         per_class = _class_weights(est, found["classes"], found["counts"])
         sw = sw * y.map_blocks(_class_factor, found["classes"], per_class, dtype=dtype)
-    weight_sum = float(sw.sum(dtype=np.float64).compute())
-    if not weight_sum > 0:
-        raise ValueError("The sample weights sum to zero: nothing to fit.")
-    partitions = Partitions.persist(X, Y, sw, weight_sum)
 
-    X_val, y_val, sw_val = validation
-    explicit_val = est._explicit_validation(X_val, y_val, sw_val, dtype)
     network, reg, theta, rng, progress = est._start(
         config, X.shape[1], n_outputs, dtype, loss, segments, first_pass=first_pass,
         incremental=False,
     )
+    train, val_set = (X, Y, sw, y), None
+    X_val, y_val, sw_val = validation
+    if is_dask_input(X_val, y_val):
+        val_set = _dask_validation(est, validation, dtype, n_outputs)
+    elif X_val is not None or y_val is not None:
+        val_set = est._validation_set(est._explicit_validation(X_val, y_val, sw_val, dtype))
+    elif config.stochastic and config.early_stopping:
+        # held out on the workers: validation_fraction of each partition's rows
+        seeds = rng.integers(np.iinfo(np.int32).max, size=len(X.chunks[0]))
+        fraction = config.validation_fraction
+        held = [_split(a, seeds, fraction, True) for a in train]
+        train = [_split(a, seeds, fraction, False) for a in train]
+        if held[0].shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        val_set = DaskValidation(
+            Partitions.persist(*held[:3], _weight_sum(held[2]), y=held[3]),
+            est._validation_sums, est._score_of_sums,
+        )
+    partitions = Partitions.persist(*train[:3], _weight_sum(train[2]))
     n_runs = config.n_init if first_pass else 1
     callbacks = est._sklearn_callbacks(X_given, y_given, sample_weight, n_runs)
-    val_set = None if explicit_val is None else est._validation_set(explicit_val)
     smallest = min(partitions.rows)
 
     def train_run(run_theta, run_progress, run_rng, listeners):
@@ -213,6 +210,106 @@ def dask_fit(est, config, first_pass, X, y, sample_weight, *, incremental, valid
     )
 
 
+#: the names of ``fit``'s arguments, and of the validation set's
+_NAMES = ("X", "y", "sample_weight")
+_VAL_NAMES = ("X_val", "y_val", "sample_weight_val")
+
+
+def _aligned(est, arrays, dtype, reset, names):
+    """``(X, y, sample_weight)`` as Dask arrays of the same row partitions,
+    ``X`` checked (features, names, dtype: None keeps float32, else
+    float64), and the dtype."""
+    X, y, sample_weight = arrays
+    name_X, name_y, name_sw = names
+    if not is_dask_collection(X):
+        raise TypeError(f"{name_X} must be a Dask collection when {name_y} is one.")
+    if y is None:
+        raise ValueError(f"{name_y} must be given with {name_X}.")
+    with naming(name_X) if name_X != "X" else nullcontext():
+        _check_feature_names(est, _names_source(X), reset=reset)
+        X, dtype = _check_X(X, dtype, name_X)
+        _check_n_features(est, X, reset=reset)
+    X = X.map_blocks(_dense_block, dtype=dtype)
+    y = _row_aligned(y, name_y, X)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    sw = None if sample_weight is None else _row_aligned(sample_weight, name_sw, X)
+    if sw is not None and sw.ndim != 1:
+        raise ValueError(f"{name_sw} must be 1D, got shape {sw.shape}.")
+    return X, y, sw, dtype
+
+
+def _checked(X, sw, summary, names=_NAMES):
+    """Compute the reductions ``summary`` with the checks of ``X`` and the
+    weights, in one pass over the data; raise on what they find."""
+    import dask
+    import dask.array as da
+
+    checks = {"X finite": da.isfinite(X).all(), **summary}
+    if sw is not None:
+        checks["sw finite"] = da.isfinite(sw).all()
+        checks["sw min"] = sw.min()
+    found = dask.compute(checks)[0]
+    if not found["X finite"]:
+        raise ValueError(f"Input {names[0]} contains NaN or infinity.")
+    if sw is not None and not (found["sw finite"] and found["sw min"] >= 0):
+        raise ValueError(f"{names[2]} must be finite and non-negative.")
+    return found
+
+
+def _encoded_targets(est, y, dtype, n_outputs):
+    """The targets as the network's outputs, encoded partition by partition."""
+    return y.map_blocks(
+        _encoded, broadcast(est), dtype, dtype=dtype, chunks=(y.chunks[0], (n_outputs,)),
+        new_axis=1 if y.ndim == 1 else None, meta=np.empty((0, 0), dtype=dtype),
+    )
+
+
+def _weight_sum(sw):
+    total = float(sw.sum(dtype=np.float64).compute())
+    if not total > 0:
+        raise ValueError("The sample weights sum to zero: nothing to fit.")
+    return total
+
+
+def _dask_validation(est, validation, dtype, n_outputs):
+    """``X_val``, ``y_val`` (and ``sample_weight_val``) given as Dask
+    collections: checked, encoded and persisted on the workers."""
+    import dask.array as da
+
+    X, y, sw, _ = _aligned(est, validation, dtype, False, _VAL_NAMES)
+    _checked(X, sw, {}, _VAL_NAMES)
+    Y = _encoded_targets(est, y, dtype, n_outputs)
+    sw = da.ones(y.shape[0], chunks=(y.chunks[0],), dtype=dtype) if sw is None else sw.astype(dtype)
+    return DaskValidation(
+        Partitions.persist(X, Y, sw, _weight_sum(sw), y=y), est._validation_sums, est._score_of_sums
+    )
+
+
+def _held_out(n, fraction):
+    """Rows of a partition of ``n`` rows held out for validation."""
+    return int(np.ceil(fraction * n))
+
+
+def _split(array, seeds, fraction, held):
+    """The held-out (``held``) or the training rows of each partition of
+    ``array``: a random ``validation_fraction`` of its rows, the same rows
+    for every array given the same ``seeds`` (one per partition)."""
+    rows = tuple(
+        _held_out(n, fraction) if held else n - _held_out(n, fraction) for n in array.chunks[0]
+    )
+    return array.map_blocks(
+        _split_block, seeds, fraction, held, dtype=array.dtype, chunks=(rows, *array.chunks[1:]),
+    )
+
+
+def _split_block(block, seeds, fraction, held, block_id=None):
+    n = block.shape[0]
+    k = _held_out(n, fraction)
+    order = np.random.default_rng(int(seeds[block_id[0]])).permutation(n)
+    return block[np.sort(order[:k] if held else order[k:])]
+
+
 def _dask_loop(partitions, sync_every):
     def make(**settings):
         settings.pop("train", None)
@@ -221,9 +318,8 @@ def _dask_loop(partitions, sync_every):
     return make
 
 
-def _check_supported(config, tangents, validation):
+def _check_supported(config, tangents):
     """Refuse what a fit on Dask input does not do (rather than ignore it)."""
-    X_val, y_val, _ = validation
     if tangents is not None:
         raise ValueError("tangents (tangent_prop) are not supported on Dask input: fit in memory.")
     unsupported = [
@@ -237,17 +333,6 @@ def _check_supported(config, tangents, validation):
             f"{' and '.join(unsupported)} {'is' if len(unsupported) == 1 else 'are'} not "
             "supported on Dask input (data-parallel training averages the partitions' "
             "parameters); fit in memory, or leave them at their defaults."
-        )
-    if is_dask_input(X_val, y_val):
-        raise TypeError(
-            "X_val and y_val are evaluated on the client after every epoch: pass them in "
-            "memory (e.g. X_val.compute()), as a sample small enough to score every epoch."
-        )
-    if config.early_stopping and X_val is None and config.stochastic:
-        raise ValueError(
-            "early_stopping=True on Dask input needs an explicit validation set: pass "
-            "fit(..., X_val=, y_val=) in memory (holding out validation_fraction of the "
-            "rows on the workers is not supported)."
         )
 
 
