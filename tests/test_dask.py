@@ -87,6 +87,21 @@ def test_full_batch_solvers_and_regressor(dask_client, data, dask_data):
     np.testing.assert_allclose(prediction.compute(), memory.predict(X), rtol=1e-8, atol=1e-10)
 
 
+def test_without_a_client_on_the_local_scheduler(dask_client, data, dask_data):
+    """Without a distributed client, Dask's own schedulers run the same
+    tasks in this process: the same model."""
+    import dask
+
+    X, y = data
+    params = dict(hidden_layer_sizes=HIDDEN, solver="lbfgs", max_iter=10, random_state=0)
+    memory = MLPClassifier(**params).fit(X, y)
+    with dask.config.set(scheduler="synchronous"), distributed.get_task_stream(client=dask_client) as stream:
+        local = MLPClassifier(**params).fit(*dask_data)
+        assert isinstance(local.predict(dask_data[0]), da.Array)
+    assert not stream.data  # nothing ran on the cluster
+    np.testing.assert_allclose(local.coefs_[0], memory.coefs_[0], rtol=1e-8, atol=1e-10)
+
+
 def test_one_partition_steps_as_in_memory(dask_client, data):
     """One partition, no shuffling: the partition's compiled epochs are the
     in-memory ones, also when the optimizer state (Adam's moments and step
@@ -182,8 +197,10 @@ def _unknown_chunks(X):
         (lambda X, y: (X, y.rechunk(400)), ValueError, "partitioned differently"),
         (lambda X, y: (X.compute(), y), TypeError, "X is not"),
         (lambda X, y: (da.where(X > 3, np.nan, X), y), ValueError, "NaN"),
+        (lambda X, y: (X, None), ValueError, "target is None"),
+        (lambda X, y: (X, da.stack([y, y], axis=1)), ValueError, "one label column"),
     ],
-    ids=["unknown chunks", "feature chunks", "different partitions", "numpy X", "nan"],
+    ids=["unknown chunks", "feature chunks", "different partitions", "numpy X", "nan", "no y", "2d y"],
 )
 def test_bad_dask_input_leaves_the_model_unchanged(dask_client, data, dask_data, make, error, match):
     X, y = data

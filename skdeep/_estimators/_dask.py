@@ -132,7 +132,6 @@ def _dense_block(block):
 
 def dask_fit(est, config, first_pass, X, y, sample_weight, *, incremental, validation, tangents):
     """``est.fit`` on Dask collections: the data stay on the partitions."""
-    import dask
     import dask.array as da
 
     if incremental:
@@ -142,13 +141,6 @@ def dask_fit(est, config, first_pass, X, y, sample_weight, *, incremental, valid
             "block."
         )
     _check_supported(config, tangents)
-    if not is_dask_collection(X):
-        raise TypeError(
-            "y is a Dask collection but X is not: pass both as Dask collections (or both "
-            "in memory)."
-        )
-    if y is None:
-        raise ValueError("requires y to be passed, but the target y is None.")
     X_given, y_given = X, y
     dtype = None if first_pass else est._theta.dtype
     X, y, sw, dtype = _aligned(est, (X, y, sample_weight), dtype, first_pass, _NAMES)
@@ -222,9 +214,12 @@ def _aligned(est, arrays, dtype, reset, names):
     X, y, sample_weight = arrays
     name_X, name_y, name_sw = names
     if not is_dask_collection(X):
-        raise TypeError(f"{name_X} must be a Dask collection when {name_y} is one.")
+        raise TypeError(
+            f"{name_y} is a Dask collection but {name_X} is not: pass both as Dask "
+            "collections, or both in memory."
+        )
     if y is None:
-        raise ValueError(f"{name_y} must be given with {name_X}.")
+        raise ValueError(f"{name_y} must be given with {name_X}: the target is None.")
     with naming(name_X) if name_X != "X" else nullcontext():
         _check_feature_names(est, _names_source(X), reset=reset)
         X, dtype = _check_X(X, dtype, name_X)
