@@ -65,7 +65,11 @@ def _as_array(obj, name):
     """A Dask DataFrame/Series as a Dask array with known partitions; a
     Dask array checked for known chunk sizes."""
     if _is_frame(obj):
-        obj = obj.to_dask_array(lengths=True)
+        # the partitions' lengths by a task graph of their own: lengths=True
+        # computes them with keys that the array's graph then reuses for
+        # other tasks, which the distributed scheduler warns about
+        lengths = tuple(int(n) for n in obj.map_partitions(len).compute())
+        obj = obj.to_dask_array(lengths=lengths)
     if any(np.isnan(c) for c in obj.chunks[0]):
         raise ValueError(_UNKNOWN_CHUNKS.format(name=name))
     return obj
@@ -84,6 +88,11 @@ def _row_aligned(obj, name, X):
                 f"{X.shape[0]} rows, {name} {obj.shape[:1]}."
             )
         return da.from_array(obj, chunks=(X.chunks[0], *obj.shape[1:]))
+    if _is_frame(obj):
+        # a column is small: persisted once, the reductions and the encoding
+        # read the same partitions (dask-expr otherwise rebuilds its tasks
+        # under the same keys in each graph, which the scheduler warns about)
+        obj = _as_array(obj, name).persist()
     obj = _as_array(obj, name)
     if obj.shape[0] != X.shape[0]:
         raise ValueError(
