@@ -69,7 +69,7 @@ def main(args):
     rows = []
     for n_workers in args.workers:
         with LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
             memory_limit=0,
         ) as cluster, Client(cluster) as client:
             X, y = _data(args.rows, args.features, args.partitions)

@@ -50,7 +50,7 @@ def main(quick=False, output=OUTPUT):
     epochs, iterations = (4, 15) if quick else (10, 60)
 
     fits = {}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, Client(cluster):
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, Client(cluster):
         lbfgs = dict(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=iterations, random_state=0)
         fits["L-BFGS, in memory"] = MLPClassifier(**lbfgs).fit(X, y)
         fits["L-BFGS, on the cluster"] = MLPClassifier(**lbfgs).fit(X_dask, y_dask)

