@@ -146,6 +146,7 @@ IN_USE = {
     or c.learning_rate not in SKLEARN_SCHEDULES,
     "clip_grad_norm": lambda c: _set(c.clip_grad_norm),
     "average": lambda c: _set(c.average),
+    "dask_sync_every": lambda c: c.dask_sync_every is not None,
     "batch_norm": lambda c: _set(c.batch_norm),
     "residual": lambda c: _set(c.residual),
     "snapshots": _snapshots,
@@ -197,6 +198,7 @@ COMBINATIONS = (
     ("learning_rate", "a stochastic solver", _SCHEDULE),
     ("clip_grad_norm", "a stochastic solver", _MINI_BATCHES),
     ("average", "a stochastic solver", _MINI_BATCHES),
+    ("dask_sync_every", "a stochastic solver", _MINI_BATCHES),
     ("batch_norm", "a stochastic solver", _MINI_BATCHES),
     # the Hessian-vector products cover the data term and the weight penalties
     ("activity_l1", "a solver without Hessian-vector products", _HESSIAN),

@@ -84,6 +84,7 @@ class FitConfig:
     average: object
     n_init: int
     warm_start: bool
+    dask_sync_every: object  # mini-batches between averages on Dask input, or None
     # semi-supervised classification (the classifier's parameters)
     semi_supervised: object = None  # None, or a name of ``UNLABELED_TERMS``
     unlabeled_weight: float = 1.0

@@ -26,6 +26,8 @@ from . import _docstrings
 from ._base import BaseMLP
 from ._support import store_parameters
 
+#: the MLPs' parameters an autoencoder does not have, and their off values
+_NOT_OFFERED = {"tangent_prop": 0.0, "residual": False, "dropconnect": 0.0, "dask_sync_every": None}
 _PARAMETERS = [
     "hidden_layer_sizes", "activation", "solver", "alpha", "batch_size",
     "learning_rate", "learning_rate_init", "power_t", "max_iter", "shuffle",
@@ -35,10 +37,8 @@ _PARAMETERS = [
     "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise",
     "activity_l1", "contractive", "adversarial_eps", "adversarial_steps",
     "coef_prior", "prior_alpha", "augment",
-    *(name for name in _docstrings.STRATEGIES if name != "residual"),
+    *(name for name in _docstrings.STRATEGIES if name not in _NOT_OFFERED),
 ]
-#: the MLPs' parameters an autoencoder does not have, and their off values
-_NOT_OFFERED = {"tangent_prop": 0.0, "residual": False, "dropconnect": 0.0}
 _ATTRIBUTES = [
     "loss_", "best_loss_", "loss_curve_", "validation_scores_",
     "best_validation_score_", "history_", "t_", "coefs_", "intercepts_",

@@ -39,9 +39,11 @@ from .._kernels.activations import ACTIVATIONS
 from .._network import Inputs, Network, kernel_view
 from .._training import Progress, ValidationSet
 from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer, check_size
+from ..optim._objective import FullBatchObjective
 from ..regularization import PENALTIES, Regularization, check_tangents, unused_inputs
 from ..schedules import SCHEDULES, Schedule
 from ._predict_input import prediction_input
+from ._dask import dask_fit, is_dask_input
 from ._runs import split_validation, train_full_batch, train_stochastic
 from ._state import plain, restore
 from ._support import SklearnCallbacks, generator, naming, rollback_on_error
@@ -100,6 +102,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "batch_norm": ["boolean"],
         "residual": ["boolean"],
+        "dask_sync_every": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     # ------------------------------------------------------ subclass hooks
@@ -117,6 +120,17 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _validation_score(self, output, y, sample_weight):
         """Score (higher is better) of network outputs against targets ``y``."""
+
+    @abstractmethod
+    def _validation_sums(self, output, y, sample_weight):
+        """The sums over rows that ``_score_of_sums`` turns into the
+        validation score: the sums of two sets of rows add up to those of
+        their union (for validation rows spread over Dask partitions)."""
+
+    @abstractmethod
+    def _score_of_sums(self, sums):
+        """``_validation_score`` of all the rows whose ``_validation_sums``
+        add up to ``sums``."""
 
     def _target_sample_weight(self, y, incremental):
         """Factor multiplied into the sample weights (class weights)."""
@@ -194,6 +208,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
+        if is_dask_input(X, y):  # the data stay on the Dask workers (``_dask``)
+            return dask_fit(
+                self, config, first_pass, X, y, sample_weight,
+                incremental=incremental, validation=(X_val, y_val, sample_weight_val),
+                tangents=tangents,
+            )
         X, y = validate_data(
             self, X, y, reset=first_pass, accept_sparse=["csr", "csc"],
             multi_output=True, y_numeric=not is_classifier(self),
@@ -211,31 +231,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         sw = self._sample_weight(sample_weight, X, y, dtype, incremental)
         explicit_val = self._explicit_validation(X_val, y_val, sample_weight_val, dtype)
 
-        network = Network(
-            [X.shape[1], *hidden, Y.shape[1]], config.activation, loss, segments,
-            batch_norm=config.batch_norm, residual=config.residual,
+        network, reg, theta, rng, progress = self._start(
+            config, X.shape[1], Y.shape[1], dtype, loss, segments,
+            first_pass=first_pass, incremental=incremental,
         )
-        reg = Regularization.from_config(config, network, dtype)
-        if not config.stochastic:
-            check_size(config.solver, network.n_params)
         if tangents is not None:
             tangents = check_tangents(tangents, X.shape[0], X.shape[1], dtype)
-        if first_pass:
-            rng = generator(self.random_state)
-            theta, progress = None, Progress()
-        else:
-            theta = self._continued_parameters(network)
-            rng = copy.deepcopy(self._rng) if incremental else generator(self.random_state)
-            progress = self._progress.copy()
-
-        # structure first: scikit-learn callbacks may rebuild a model mid-fit
-        self._network = network
-        self.n_layers_ = network.n_layers + 1
-        self.n_outputs_ = int(Y.shape[1])
-        self.out_activation_ = network.out_activation
         n_runs = config.n_init if first_pass and not incremental else 1
         callbacks = self._sklearn_callbacks(X, y, sample_weight, n_runs)
-        listeners = [callbacks] if callbacks is not None else []
 
         inputs = Inputs(X, dtype)
         train, validation = (inputs, Y, sw, tangents), None
@@ -244,12 +247,64 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 train, explicit_val = split_validation(
                     config, inputs, Y, y, sw, rng, tangents, is_classifier(self)
                 )
-            val_inputs, Y_val, y_val, sw_val = explicit_val
-            validation = ValidationSet(
-                val_inputs, Y_val, sw_val,
-                lambda out: self._validation_score(out, y_val, sw_val),
+            validation = self._validation_set(explicit_val)
+
+        def train_run(run_theta, run_progress, run_rng, listeners):
+            if config.stochastic:
+                return train_stochastic(
+                    config, network, run_theta, train, validation, run_progress,
+                    run_rng, listeners, reg,
+                )
+            objective = FullBatchObjective(network, inputs, Y, sw, reg, tangents)
+            return train_full_batch(
+                config, network, run_theta, objective, run_progress, listeners, reg
             )
 
+        return self._run_and_commit(
+            config, network, reg, (theta, rng, progress, dtype), n_runs, callbacks, train_run,
+            lambda theta: self._activation_sparsity(inputs, theta),
+        )
+
+    def _start(self, config, n_features, n_outputs, dtype, loss, segments, *, first_pass, incremental):
+        """The network, its regularisation settings, and the parameters,
+        generator and progress the runs start from (None parameters: each
+        run initialises its own); the network's structure is set on the
+        estimator (scikit-learn callbacks may rebuild a model mid-fit)."""
+        network = Network(
+            [n_features, *config.hidden_layer_sizes, n_outputs], config.activation, loss,
+            segments, batch_norm=config.batch_norm, residual=config.residual,
+        )
+        reg = Regularization.from_config(config, network, dtype)
+        if not config.stochastic:
+            check_size(config.solver, network.n_params)
+        if first_pass:
+            rng = generator(self.random_state)
+            theta, progress = None, Progress()
+        else:
+            theta = self._continued_parameters(network)
+            rng = copy.deepcopy(self._rng) if incremental else generator(self.random_state)
+            progress = self._progress.copy()
+        self._network = network
+        self.n_layers_ = network.n_layers + 1
+        self.n_outputs_ = int(n_outputs)
+        self.out_activation_ = network.out_activation
+        return network, reg, theta, rng, progress
+
+    def _validation_set(self, explicit_val):
+        """The ``ValidationSet`` of validated ``(inputs, Y, y, sw)``."""
+        val_inputs, Y_val, y_val, sw_val = explicit_val
+        return ValidationSet(
+            val_inputs, Y_val, sw_val,
+            lambda out: self._validation_score(out, y_val, sw_val),
+        )
+
+    def _run_and_commit(self, config, network, reg, start, n_runs, callbacks, train_run, sparsity):
+        """Run ``train_run(theta, progress, rng, listeners)`` once per restart
+        from ``start = (theta, rng, progress, dtype)`` (None ``theta``: a
+        fresh initialisation per run), keep the best run and commit it to the
+        estimator; ``sparsity(theta)`` measures ``activation_sparsity_``."""
+        theta, rng, progress, dtype = start
+        listeners = [callbacks] if callbacks is not None else []
         runs = rng.spawn(n_runs) if n_runs > 1 else [rng]
         # a pretrained output layer only for the same classes (outputs)
         copy_head = isinstance(config.init, str) or same_task(config.init, self)
@@ -262,16 +317,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             if callbacks is not None:
                 callbacks.theta = run_theta
             try:
-                if config.stochastic:
-                    run = train_stochastic(
-                        config, network, run_theta, train, validation, run_progress,
-                        run_rng, listeners, reg,
-                    )
-                else:
-                    run = train_full_batch(
-                        config, network, run_theta, inputs, Y, sw, run_progress, listeners,
-                        reg, tangents,
-                    )
+                run = train_run(run_theta, run_progress, run_rng, listeners)
             except KeyboardInterrupt:  # before this run completed an epoch
                 if best is None:
                     raise
@@ -305,8 +351,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.unused_features_ = unused_inputs(self.coefs_[0])
         self._dropout_rates = (reg.dropout, reg.input_dropout)  # for MC dropout
         self._dropconnect_rate = reg.dropconnect
-        sparsity = self._activation_sparsity(inputs, theta) if reg.activity_l1 > 0 else None
-        self._set_optional("activation_sparsity_", sparsity)
+        self._set_optional("activation_sparsity_", sparsity(theta) if reg.activity_l1 > 0 else None)
         if callbacks is not None:
             callbacks.end_fit()
         return self

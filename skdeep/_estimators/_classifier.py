@@ -21,6 +21,7 @@ from ._semi_supervised import (
     unlabeled_sample_weight,
     warn_if_minus_one,
 )
+from ._dask import lazy_on_dask
 from ._support import store_parameters
 from ._targets import targets_for, targets_from_classes
 
@@ -111,6 +112,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         coef_prior=None, prior_alpha=0.0, augment=None, semi_supervised=None,
         unlabeled_weight=1.0, unlabeled_rampup=10, init="auto", freeze_layers=0,
         batch_norm=False, residual=False, clip_grad_norm=None, average=False, n_init=1,
+        dask_sync_every=None,
     ):
         store_parameters(self, locals())
 
@@ -219,6 +221,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return np.nan
         return self._targets.score(output, y, sample_weight)
 
+    def _validation_sums(self, output, y, sample_weight):
+        """The weight of the rows predicted right (all outputs right), and
+        the weight of all rows: the accuracy is their ratio."""
+        if not np.isfinite(output).all():
+            return np.array([np.nan, 1.0])
+        right = self._targets.decode(output) == np.asarray(y)
+        if right.ndim == 2:
+            right = right.all(axis=1)
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        return np.array([np.dot(right, sw), sw.sum()])
+
+    def _score_of_sums(self, sums):
+        return float(sums[0] / sums[1])
+
     # ------------------------------------------------------- public API
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -283,6 +299,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes, tangents=tangents)
 
+    @lazy_on_dask
     def predict(self, X):
         """Predict class labels.
 
@@ -299,6 +316,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_is_fitted(self)
         return self._targets.decode(self._forward(X))
 
+    @lazy_on_dask
     def predict_proba(self, X):
         """Class probabilities.
 
@@ -316,6 +334,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_is_fitted(self)
         return self._targets.proba(self._forward(X))
 
+    @lazy_on_dask
     def predict_log_proba(self, X):
         """Log of the class probabilities (see :meth:`predict_proba`).
 

@@ -400,6 +400,17 @@ n_init : int, default=1
     early stopping, else the lowest final training loss. Each run is reported
     in ``restarts_``. Used by fresh fits only (not when ``warm_start`` or
     :meth:`partial_fit` continues a model).""",
+    "dask_sync_every": """\
+dask_sync_every : int or None, default=None
+    Data-parallel training on Dask input (``fit(dask_X, dask_y)``, see the
+    "Scaling out" page): every partition runs the stochastic solver's
+    mini-batch steps on its own rows from the same parameters and optimizer
+    state, and the partitions' parameter vectors and optimizer states are
+    averaged, weighted by the rows each trained on, after every
+    ``dask_sync_every`` mini-batches of each partition; None averages once
+    per epoch. Smaller values train closer to the in-memory fit and send the
+    parameters over the network more often. Stochastic solvers only; on
+    in-memory data there is one partition and nothing to average.""",
     "augment": """\
 augment : callable or None, default=None
     Data augmentation: ``augment(X_batch, rng)`` receives every training
@@ -440,6 +451,7 @@ augment : callable or None, default=None
 #: the parameters of the training strategies, shared by both estimators
 STRATEGIES = [
     "init", "freeze_layers", "batch_norm", "residual", "clip_grad_norm", "average", "n_init",
+    "dask_sync_every",
 ]
 #: their fitted attributes
 STRATEGY_ATTRIBUTES = [
@@ -561,7 +573,15 @@ the full-batch solvers), with every fitted attribute (``n_iter_``, ``t_``,
 epoch's weights up to it are restored. With ``n_init > 1`` no further
 restart runs and the best run so far is kept. An interrupt before the first
 epoch or iteration completed propagates, and the estimator is left as it
-was."""
+was.
+
+``fit`` on Dask collections (``dask.array`` or ``dask.dataframe``, rows
+partitioned, with the same partitions for ``X``, ``y`` and
+``sample_weight``) trains on the partitions where they live: the full-batch
+solvers minimise the same objective summed over partitions, the stochastic
+ones average the partitions' models (``dask_sync_every``); ``predict`` and
+its siblings on Dask input return Dask arrays computed lazily. See the
+user guide's "Scaling out" page (docs/scaling.md)."""
 
 
 def compose(summary, parameters, attributes, extra=""):

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._kernels.losses import LOSSES
 from . import _docstrings
 from ._base import BaseMLP
+from ._dask import lazy_on_dask
 from ._support import store_parameters
 
 _PARAMETERS = [
@@ -83,8 +84,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         adversarial_steps=1, tangent_prop=0.0, coef_prior=None, prior_alpha=0.0,
         augment=None,
         init="auto", freeze_layers=0, batch_norm=False, residual=False,
-        clip_grad_norm=None,
-        average=False, n_init=1,
+        clip_grad_norm=None, average=False, n_init=1, dask_sync_every=None,
     ):
         store_parameters(self, locals())
 
@@ -103,6 +103,27 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if not np.isfinite(output).all():
             return np.nan
         return r2_score(y, self._format(output), sample_weight=sample_weight)
+
+    def _validation_sums(self, output, y, sample_weight):
+        """Per output: the weight sum, the weighted sums of ``y`` and ``y**2``
+        and the weighted sum of squared residuals (rows of the result)."""
+        if not np.isfinite(output).all():
+            return np.full((4, output.shape[1]), np.nan)
+        y = np.asarray(y, dtype=np.float64).reshape(output.shape)
+        w = np.asarray(sample_weight, dtype=np.float64)[:, None]
+        return np.stack([
+            np.broadcast_to(w, y.shape).sum(axis=0), (w * y).sum(axis=0),
+            (w * y * y).sum(axis=0), (w * (y - output) ** 2).sum(axis=0),
+        ])
+
+    def _score_of_sums(self, sums):
+        """R², the mean over outputs, as ``r2_score`` (a constant target
+        scores 1 if predicted exactly, else 0)."""
+        weight, first, second, residual = sums
+        total = second - first * first / weight  # sum w (y - mean)^2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(total > 0, 1.0 - residual / total, np.where(residual == 0, 1.0, 0.0))
+        return float(np.mean(r2))
 
     @staticmethod
     def _format(output):
@@ -174,6 +195,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         tags.target_tags.positive_only = self.loss == "poisson"
         return tags
 
+    @lazy_on_dask
     def predict(self, X):
         """Predict with the network.
 

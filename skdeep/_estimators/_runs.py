@@ -10,6 +10,7 @@ reads the configuration, not the estimator.
 
 import math
 import warnings
+from functools import partial
 from numbers import Integral
 from typing import NamedTuple
 
@@ -21,7 +22,6 @@ from sklearn.utils.optimize import _check_optimize_result
 from .._listeners import UnlabeledRamp
 from .._training import StochasticLoop, Strategy, TrainSet, run_full_batch
 from ..optim import SGD
-from ..optim._objective import FullBatchObjective
 from ..schedules import resolve_schedule
 
 
@@ -149,8 +149,22 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
     """Run the first-order optimizer of ``config`` on ``train = (inputs, Y,
     sw, tangents)``; returns its ``RunResult``."""
     inputs, Y, sw, tangents = train
+    if reg.unlabeled:  # the unlabelled term's ramp comes before the caller's listeners
+        listeners = [UnlabeledRamp(sw, unlabeled_rows(Y), config.unlabeled_rampup), *listeners]
+    loop = partial(StochasticLoop, train=TrainSet(inputs, Y, sw), tangents=tangents)
+    return run_stochastic(
+        config, network, theta, inputs.n_samples, validation, progress, rng, listeners, reg,
+        loop,
+    )
+
+
+def run_stochastic(config, network, theta, n_rows, validation, progress, rng, listeners, reg, make_loop):
+    """Run the first-order optimizer of ``config`` in the epoch loop that
+    ``make_loop(**settings)`` makes (the in-memory one, or the Dask one,
+    whose mini-batches are at most the ``n_rows`` of its smallest
+    partition); returns its ``RunResult``."""
     optimizer = config.optimizer
-    batch = batch_size(config, inputs.n_samples)
+    batch = batch_size(config, n_rows)
     state = progress.optimizer
     lr_init = float(optimizer.initial_rate(config.learning_rate_init))
     if not config.incremental or state is None or not optimizer.continues(state):
@@ -167,26 +181,24 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
         progress.best_loss = None
     elif progress.best_loss is None:
         progress.best_loss = np.inf
-    if reg.unlabeled:  # the unlabelled term's ramp comes before the caller's listeners
-        listeners = [UnlabeledRamp(sw, unlabeled_rows(Y), config.unlabeled_rampup), *listeners]
-    loop = StochasticLoop(
-        network=network, theta=theta, train=TrainSet(inputs, Y, sw),
-        validation=validation, progress=progress,
+    loop = make_loop(
+        network=network, theta=theta, validation=validation, progress=progress,
         schedule=resolve_schedule(config, sgd=isinstance(optimizer.base, SGD)),
         lr_init=lr_init, reg=reg, batch_size=batch,
         shuffle=config.shuffle, rng=rng, tol=config.tol,
         n_iter_no_change=config.n_iter_no_change, verbose=config.verbose,
-        tangents=tangents, listeners=listeners, strategy=strategy(config, batch),
+        listeners=listeners, strategy=strategy(config, batch),
     )
     n_iter = loop.run(config.max_iter, config.incremental)
     loss = progress.loss_curve[-1] if progress.loss_curve else np.nan
     return RunResult(n_iter, loss, None, loop.interrupted)
 
 
-def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners, reg, tangents):
-    """Run the full-batch solver of ``config``; returns its ``RunResult``."""
+def train_full_batch(config, network, theta, objective, progress, listeners, reg):
+    """Run the full-batch solver of ``config`` on ``objective`` (a
+    ``FullBatchObjective``, or its sum over Dask partitions); returns its
+    ``RunResult``."""
     solver = config.solver
-    objective = FullBatchObjective(network, inputs, Y, sw, reg, tangents)
     k = int(config.freeze_layers)
     free = None
     if k:  # the weights, then the biases, of the layers after the frozen ones
@@ -217,7 +229,7 @@ def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners,
                 ConvergenceWarning,
                 stacklevel=4,
             )
-    progress.t += inputs.n_samples * evaluations
+    progress.t += objective.n_samples * evaluations
     progress.best_loss = min(progress.loss_curve, default=float(result.fun))
     progress.validation_scores = None
     progress.best_validation_score = None
