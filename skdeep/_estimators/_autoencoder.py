@@ -140,9 +140,20 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         return y
 
     def _validation_score(self, output, y, sample_weight):
+        return self._score_of_sums(self._validation_sums(output, y, sample_weight))
+
+    def _validation_sums(self, output, y, sample_weight):
+        """The weight sum and the weighted sum of the rows' squared
+        reconstruction errors."""
         if not np.isfinite(output).all():
-            return np.nan
-        return float(np.average(_row_errors(y, output), weights=sample_weight) * -1)
+            return np.full(2, np.nan)
+        w = np.asarray(sample_weight, dtype=np.float64)
+        return np.array([w.sum(), w @ _row_errors(y, output)])
+
+    def _score_of_sums(self, sums):
+        """Minus the weighted mean reconstruction error (higher is better)."""
+        weight, error = sums
+        return float(-error / weight)
 
     # ------------------------------------------------------------ fitting
 
