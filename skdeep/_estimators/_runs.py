@@ -153,8 +153,10 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
         if progress.best_validation_score is None:
             progress.best_validation_score = -np.inf
         progress.best_loss = None
-    elif progress.best_loss is None:
-        progress.best_loss = np.inf
+    else:
+        progress.best_epoch = None  # no weights restored
+        if progress.best_loss is None:
+            progress.best_loss = np.inf
     loop = StochasticLoop(
         network=network, theta=theta, train=TrainSet(inputs, Y, sw),
         validation=validation, progress=progress,
@@ -207,4 +209,5 @@ def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners,
     progress.best_loss = min(progress.loss_curve, default=float(result.fun))
     progress.validation_scores = None
     progress.best_validation_score = None
+    progress.best_epoch = None
     return RunResult(n_iter, float(result.fun), evaluations, interrupted)
