@@ -464,7 +464,7 @@ intercepts_ : list of ndarray
 n_features_in_ : int
     Number of features seen during ``fit``.""",
     "feature_names_in_": """\
-feature_names_in_ : ndarray of shape (n_features_in_,)
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Names of features seen during ``fit``, when they are all strings.""",
     "n_iter_": """\
 n_iter_ : int
