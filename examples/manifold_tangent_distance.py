@@ -1,4 +1,5 @@
 """Tangent distance: nearest neighbours that ignore small shifts.
+==============================================================
 
 A digit, its two tangent vectors (the derivatives of the image along a
 horizontal and a vertical shift, ``skdeep.tangents.shift_tangents``) and
@@ -7,26 +8,21 @@ the points of its tangent plane, then, for test digits that the Euclidean
 (``TangentDistanceClassifier`` against scikit-learn's
 ``KNeighborsClassifier``), with 300 training digits.
 
-Run: ``python examples/manifold_tangent_distance.py`` (a few seconds); the
-figure is saved to ``docs/images/manifold_tangent_distance.png``.
+Run: ``python examples/manifold_tangent_distance.py`` (a few seconds); ``--output DIR``
+saves the figure in DIR instead of showing it.
 """
 
 import argparse
 from functools import partial
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.neighbors import KNeighborsClassifier
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
-
-from skdeep import TangentDistanceClassifier  # noqa: E402
-from skdeep.tangents import shift_tangents  # noqa: E402
-
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
+from skdeep import TangentDistanceClassifier
+from skdeep.tangents import shift_tangents
 
 
 def show(ax, image, title, cmap="gray_r", symmetric=False):
@@ -38,7 +34,7 @@ def show(ax, image, title, cmap="gray_r", symmetric=False):
     ax.set_yticks([])
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     n_train = 300
     X_train, y_train = X[:n_train], y[:n_train]
@@ -86,17 +82,24 @@ def main(quick=False, output=OUTPUT):
         f"along shifts {scores['tangent distance, shifts']:.3f}", fontsize=10,
     )
     fig.tight_layout()
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "manifold_tangent_distance.png"
-    fig.savefig(path, dpi=90)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "manifold_tangent_distance.png"
+        fig.savefig(path, dpi=90)
     for name, score in scores.items():
         print(f"{name:34s} accuracy {score:.3f} on {len(y_test)} test digits")
     print(f"test digits the Euclidean 1-NN misclassifies and the tangent distance does not: {len(rescued)}")
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer test digits, for tests")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

@@ -1,4 +1,5 @@
 """Every solver on the same network and data: loss against epochs and seconds.
+===========================================================================
 
 A one-hidden-layer network (16 tanh units, 1 210 parameters, small enough for
 the full Newton solver) is trained on 1 347 standardised digits by each of
@@ -35,30 +36,25 @@ What the figure shows (the printed table has the figures):
   how fast the training loss falls far more than where the model ends up.
 
 Run: ``python examples/optimization_solvers.py`` (about 20 s, most of it
-Newton's); the figure is saved to ``docs/images/optimization_solvers.png``.
+Newton's); ``--output DIR`` saves the figure in DIR instead of showing it.
 """
 
 import argparse
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from skdeep import MLPClassifier  # noqa: E402
-from skdeep.optim import Adam, Lookahead  # noqa: E402
-from skdeep.plot import TrainingHistoryDisplay  # noqa: E402
+from skdeep import MLPClassifier
+from skdeep.optim import Adam, Lookahead
+from skdeep.plot import TrainingHistoryDisplay
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
-
 #: solver name -> its parameters (steps chosen by a coarse search per solver)
 FIRST_ORDER = {
     "sgd": dict(solver="sgd", momentum=0.0, learning_rate_init=0.1),
@@ -84,7 +80,7 @@ FULL_BATCH = {
 }
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
@@ -110,10 +106,15 @@ def main(quick=False, output=OUTPUT):
         ).fit(X_train, y_train)
 
     fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
+    # colour, marker and line style together tell the 16 curves apart
     styles = {name: "-" for name in FIRST_ORDER} | {name: "--" for name in FULL_BATCH}
     colors = dict(zip(results, plt.cm.tab20(np.linspace(0, 1, len(results)))))
+    markers = dict(zip(results, "osD^vP*X<>hpd8H1"))
     for name, clf in results.items():
-        style = dict(linestyle=styles[name], color=colors[name])
+        style = dict(
+            linestyle=styles[name], color=colors[name], marker=markers[name], markevery=0.12,
+            markersize=5, markerfacecolor="none" if name in FULL_BATCH else colors[name],
+        )
         for ax, x in ((by_epoch, "epoch"), (by_time, "seconds")):
             TrainingHistoryDisplay.from_estimator(clf, metrics=["loss"], x=x, ax=ax, label=name, line_kw=style)
     by_epoch.get_legend().remove()  # one legend, on the right
@@ -129,9 +130,10 @@ def main(quick=False, output=OUTPUT):
     by_time.legend(fontsize=8, ncol=2)
     fig.suptitle("skdeep's solvers on digits, one hidden layer of 16 tanh units (1 210 parameters)")
     fig.tight_layout()
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "optimization_solvers.png"
-    fig.savefig(path, dpi=90)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "optimization_solvers.png"
+        fig.savefig(path, dpi=90)
 
     print(f"{'solver':16s} {'loss':>9s} {'test acc':>8s} {'n_iter':>6s} {'evals':>6s} {'seconds':>8s}")
     for name, clf in results.items():
@@ -139,11 +141,17 @@ def main(quick=False, output=OUTPUT):
         seconds = sum(r["seconds"] for r in clf.history_)
         print(f"{name:16s} {clf.loss_:9.2e} {clf.score(X_test, y_test):8.3f} "
               f"{clf.n_iter_:6d} {evaluations:6d} {seconds:8.2f}")
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs, for tests")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

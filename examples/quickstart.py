@@ -1,4 +1,5 @@
 """skdeep in one minute: swap the import, keep your scikit-learn code.
+===================================================================
 
 On three data sets that ship with scikit-learn, a ``Pipeline(StandardScaler,
 MLP)`` is tuned with ``GridSearchCV``; then skdeep and scikit-learn's own MLP

@@ -1,4 +1,5 @@
 """Adversarial training and tangent propagation: robustness you ask for.
+=====================================================================
 
 Left: accuracy on test digits under the fast gradient sign attack (FGSM) of
 growing radius, for a network trained normally, one trained adversarially with
@@ -12,29 +13,24 @@ with ``tangent_prop`` keeps its accuracy on test digits shifted by fractions of
 a pixel better than the plain one.
 
 Run: ``python examples/regularization_adversarial_tangent.py`` (about 30 s);
-the figure is saved to ``docs/images/regularization_adversarial_tangent.png``.
+``--output DIR`` saves the figure in DIR instead of showing it.
 """
 
 import argparse
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy.ndimage import shift
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy.ndimage import shift  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from skdeep import MLPClassifier  # noqa: E402
+from skdeep import MLPClassifier
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
-
 
 def input_gradient(clf, X, y):
     """Gradient of the log-loss with respect to the inputs of a ReLU network."""
@@ -59,7 +55,7 @@ def shifted(images, dx):
     return np.stack([shift(im.reshape(8, 8), (0, dx), order=1).ravel() for im in images])
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     X_train_raw, X_test_raw, y_train, y_test = train_test_split(X, y, random_state=0)
     scaler = StandardScaler().fit(X_train_raw)
@@ -108,20 +104,27 @@ def main(quick=False, output=OUTPUT):
     right.set_title("Tangent propagation along a horizontal shift")
     right.legend(fontsize=8)
     fig.tight_layout()
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "regularization_adversarial_tangent.png"
-    fig.savefig(path, dpi=90)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "regularization_adversarial_tangent.png"
+        fig.savefig(path, dpi=90)
     for name, accuracy in curves.items():
         print(f"{name:36s} clean {accuracy[0]:.3f}, under attack eps={radii[len(radii) // 2]:.2f}: "
               f"{accuracy[len(radii) // 2]:.3f}")
     for name, accuracy in shift_curves.items():
         print(f"{name:20s} unshifted {accuracy[len(shifts) // 2]:.3f}, shifted 1.5 px: "
               f"{np.mean([accuracy[0], accuracy[-1]]):.3f}")
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs, for tests")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

@@ -1,4 +1,5 @@
 """Dropout, noise injection and label smoothing against overfitting.
+=================================================================
 
 A network much larger than its data (256 x 256 hidden units, 300 training
 digits) drives its training loss to zero: it memorises the training set. Each
@@ -15,30 +16,25 @@ digits the model gets wrong, a usable measure of uncertainty. DropConnect
 sampled networks (one mask of the weights per sample) measure uncertainty
 the same way.
 
-Run: ``python examples/regularization_dropout_noise.py`` (about 15 s); the
-figure is saved to ``docs/images/regularization_dropout_noise.png``.
+Run: ``python examples/regularization_dropout_noise.py`` (about 15 s); ``--output DIR``
+saves the figure in DIR instead of showing it.
 """
 
 import argparse
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from skdeep import MLPClassifier  # noqa: E402
-from skdeep.plot import TrainingHistoryDisplay  # noqa: E402
+from skdeep import MLPClassifier
+from skdeep.plot import TrainingHistoryDisplay
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
-
 TECHNIQUES = {
     "dropout 0.5": dict(dropout=0.5),
     "input noise 0.5": dict(input_noise=0.5),
@@ -49,7 +45,7 @@ TECHNIQUES = {
 }
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     X_train, X_val, y_train, y_val = train_test_split(
         X, y, train_size=300, stratify=y, random_state=0
@@ -84,14 +80,17 @@ def main(quick=False, output=OUTPUT):
     for ax, name in zip(axes.ravel()[-2:], ("dropout 0.5", "dropconnect 0.2")):
         spreads[name] = _mc_spread(ax, models[name], name, X_val, y_val, 10 if quick else 50)
     fig.tight_layout()
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "regularization_dropout_noise.png"
-    fig.savefig(path, dpi=90)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "regularization_dropout_noise.png"
+        fig.savefig(path, dpi=90)
     print(f"{'none':32s} validation accuracy {plain.best_validation_score_:.3f}")
     for name, clf in models.items():
         print(f"{name:32s} validation accuracy {clf.best_validation_score_:.3f}")
     for name, (right, wrong) in spreads.items():
         print(f"MC {name} spread: right {right:.3f}, wrong {wrong:.3f}")
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
@@ -113,6 +112,10 @@ def _mc_spread(ax, model, name, X_val, y_val, n_samples):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs, for tests")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

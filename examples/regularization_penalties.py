@@ -1,4 +1,5 @@
 """Weight penalties and max-norm on handwritten digits.
+====================================================
 
 What each penalty does to the weights of a network trained on scikit-learn's
 8x8 digits:
@@ -11,8 +12,8 @@ What each penalty does to the weights of a network trained on scikit-learn's
 - bottom right: validation accuracy per epoch (``history_``) without and with
   each penalty.
 
-Run: ``python examples/regularization_penalties.py`` (about 30 s); the figure
-is saved to ``docs/images/regularization_penalties.png``.
+Run: ``python examples/regularization_penalties.py`` (about 30 s); ``--output DIR``
+saves the figure in DIR instead of showing it.
 """
 
 import argparse
@@ -20,23 +21,20 @@ import warnings
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from skdeep import MLPClassifier  # noqa: E402
-from skdeep.plot import TrainingHistoryDisplay  # noqa: E402
+from skdeep import MLPClassifier
+from skdeep.plot import TrainingHistoryDisplay
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.3, random_state=0)
     scaler = StandardScaler().fit(X_train)
@@ -73,7 +71,9 @@ def main(quick=False, output=OUTPUT):
         norms = np.linalg.norm(clf.coefs_[0], axis=1).reshape(8, 8)
         cmap = matplotlib.colormaps["viridis"].copy()
         cmap.set_bad("white")  # pixels whose outgoing weights are all zero
-        ax.imshow(np.ma.masked_equal(norms, 0), cmap=cmap)
+        image = ax.imshow(np.ma.masked_equal(norms, 0), cmap=cmap)
+        # each penalty has its own scale of norms: a colour bar per panel
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="weight norm")
         zeros = np.mean(clf.coefs_[0] == 0)
         ax.set_title(f"{name}\n{100 * zeros:.0f}% zero weights, {64 - len(clf.unused_features_)} pixels used", fontsize=9)
         ax.set_xticks([])
@@ -99,18 +99,25 @@ def main(quick=False, output=OUTPUT):
         "(white: pixel unused)", fontsize=11,
     )
     fig.tight_layout()
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "regularization_penalties.png"
-    fig.savefig(path, dpi=90)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "regularization_penalties.png"
+        fig.savefig(path, dpi=90)
     for name, clf in models.items():
         print(f"{name:14s} validation accuracy {clf.best_validation_score_:.3f}, "
               f"zero weights {100 * np.mean(clf.coefs_[0] == 0):5.1f}%, "
               f"max unit norm {max(np.linalg.norm(W, axis=0).max() for W in clf.coefs_):.2f}")
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs, for tests")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

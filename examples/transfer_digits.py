@@ -1,4 +1,5 @@
 """Transfer learning on handwritten digits: from digits 0-4 to digits 5-9.
+=======================================================================
 
 A network pretrained on all the rows of digits 0-4 is reused for digits 5-9,
 of which only a few rows per class are labelled, in four ways:
@@ -15,29 +16,24 @@ of which only a few rows per class are labelled, in four ways:
 Left: accuracy on the unlabelled rows of 5-9 against the number of labelled
 rows per class (mean over seeds); right: each seed at 4 rows per class.
 
-Run: ``python examples/transfer_digits.py`` (about 30 s); the figure is saved
-to ``docs/images/transfer_digits.png``.
+Run: ``python examples/transfer_digits.py`` (about 30 s); ``--output DIR``
+saves the figure in DIR instead of showing it.
 """
 
 import argparse
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-
-from skdeep import FeatureExtractor, MLPClassifier  # noqa: E402
+from skdeep import FeatureExtractor, MLPClassifier
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
-
 
 def _scores(pretrained, X, y, per_class, seed):
     """Accuracy of each approach on the new classes' unlabelled rows."""
@@ -64,7 +60,7 @@ def _scores(pretrained, X, y, per_class, seed):
     }
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     X = X / 16
     pretrained = MLPClassifier((64,), max_iter=200, random_state=0).fit(X[y < 5], y[y < 5])
@@ -93,17 +89,24 @@ def main(quick=False, output=OUTPUT):
     right.set_ylabel("accuracy")
     right.set_title("20 labelled rows, per seed")
     fig.tight_layout()
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "transfer_digits.png"
-    fig.savefig(path, dpi=90)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "transfer_digits.png"
+        fig.savefig(path, dpi=90)
     for n in sizes:
         line = ", ".join(f"{name} {np.mean([r[name] for r in results[n]]):.3f}" for name in names)
         print(f"{5 * n:3d} labelled rows: {line}")
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer sizes and seeds, for tests")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

@@ -100,7 +100,13 @@ class EarlyStopping(Listener):
 
     def on_fit_begin(self, loop):
         if self.use_validation:
+            # until an epoch of this call beats the best score so far, the
+            # weights kept are the starting ones: those of the epoch the
+            # previous call restored, or else of its last epoch
             self.best_theta = loop.theta.copy()
+            progress = loop.progress
+            if progress.best_epoch is None:
+                progress.best_epoch = len(progress.history) or None
 
     def on_epoch_end(self, loop, record):
         progress = loop.progress
@@ -149,6 +155,7 @@ class EarlyStopping(Listener):
                 progress.no_improvement_count = 0
             if score > progress.best_validation_score:
                 progress.best_validation_score = score
+                progress.best_epoch = record["epoch"]
                 new_best = True
         else:
             loss = record["loss"]

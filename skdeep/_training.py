@@ -58,6 +58,9 @@ class Progress:
     validation_scores: list | None = None
     best_loss: float | None = np.inf
     best_validation_score: float | None = None
+    #: the epoch (1-based, in ``history``) whose weights early stopping
+    #: restores; None when the last call did not validate
+    best_epoch: int | None = None
     no_improvement_count: int = 0
     history: list = field(default_factory=list)
     #: weight averaging: the average, and the raw weights training continues from
@@ -81,6 +84,7 @@ class Progress:
             ),
             best_loss=self.best_loss,
             best_validation_score=self.best_validation_score,
+            best_epoch=self.best_epoch,
             no_improvement_count=self.no_improvement_count,
             history=list(self.history),
         )

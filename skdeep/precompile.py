@@ -33,6 +33,8 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ParameterGrid
 
+__all__ = ["precompile"]
+
 #: rows and features of the synthetic data (enough for a stratified
 #: validation split of three classes with ``early_stopping``)
 _N_ROWS, _N_FEATURES, _N_CLASSES = 60, 4, 3

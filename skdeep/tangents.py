@@ -15,6 +15,8 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array
 
+__all__ = ["local_tangents", "shift_tangents"]
+
 #: rows per batch of local PCAs, bounding the (rows, n_neighbors, n_features)
 #: array of differences
 _ROWS_PER_BATCH = 1024

@@ -22,6 +22,10 @@ def test_example_saves_its_figure(name, tmp_path, capsys):
     plt = pytest.importorskip("matplotlib.pyplot")
     path = _load(name).main(quick=True, output=tmp_path)
     assert path == tmp_path / f"{name[:-3]}.png"
+    # the figure stays open: the documentation's gallery takes it from there
+    # (the examples write no file unless given an output directory)
+    assert plt.get_fignums()
+    plt.close("all")
     # a picture with data drawn on it: a figure of several panels' size,
     # with coloured pixels (lines, markers, bars; axes and text are grey)
     image = plt.imread(path)

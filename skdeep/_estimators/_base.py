@@ -481,6 +481,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.best_loss_ = progress.best_loss
         self.validation_scores_ = progress.validation_scores
         self.best_validation_score_ = progress.best_validation_score
+        self.best_epoch_ = progress.best_epoch
         self.history_ = progress.history
         self._snapshots = list(progress.snapshots)
 

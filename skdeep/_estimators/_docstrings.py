@@ -154,7 +154,7 @@ shuffle : bool, default=True
 random_state : int, RandomState instance or None, default=None
     Seeds the weight initialisation, the validation split of early stopping
     and the batch order. An int gives bit-identical models across calls. See
-    :term:`Glossary <random_state>`.""",
+    scikit-learn's glossary, ``random_state``.""",
     "tol": """\
 tol : float, default=1e-4
     Tolerance: training stops when the loss (or the validation score with
@@ -169,7 +169,7 @@ verbose : bool, default=False
 warm_start : bool, default=False
     Reuse the solution of the previous call to ``fit`` as initialisation
     (with a fresh optimizer state), otherwise start again. See
-    :term:`the Glossary <warm_start>`.""",
+    scikit-learn's glossary, ``warm_start``.""",
     "momentum": """\
 momentum : float, default=0.9
     Momentum of ``'sgd'``, in [0, 1].""",
@@ -511,6 +511,15 @@ validation_scores_ : list of float or None
     "best_validation_score_": """\
 best_validation_score_ : float or None
     Best validation score with early stopping, else ``None``.""",
+    "best_epoch_": """\
+best_epoch_ : int or None
+    With early stopping (or a validation set passed to ``fit``), the epoch
+    whose weights were restored: the one with the best validation score,
+    counted as ``history_[i]["epoch"]`` (1-based, across ``warm_start`` and
+    :meth:`partial_fit` calls), so that ``history_[best_epoch_ - 1]`` is its
+    record. ``None`` when the last call did not validate (early stopping
+    off, :meth:`partial_fit`, the full-batch solvers): the weights are then
+    those of the last epoch.""",
     "history_": """\
 history_ : list of dict
     One record per epoch (per iteration for the full-batch solvers):
@@ -532,10 +541,10 @@ intercepts_ : list of ndarray
     ``intercepts_[i]`` is the bias vector of layer ``i + 1`` (a view).""",
     "n_features_in_": """\
 n_features_in_ : int
-    Number of features seen during :term:`fit`.""",
+    Number of features seen during ``fit``.""",
     "feature_names_in_": """\
-feature_names_in_ : ndarray of shape (n_features_in_,)
-    Names of features seen during :term:`fit`, when they are all strings.""",
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    Names of features seen during ``fit``, when they are all strings.""",
     "n_iter_": """\
 n_iter_ : int
     Number of iterations (epochs) run by the last call.""",

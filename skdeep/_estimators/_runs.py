@@ -179,8 +179,10 @@ def run_stochastic(config, network, theta, n_rows, validation, progress, rng, li
         if progress.best_validation_score is None:
             progress.best_validation_score = -np.inf
         progress.best_loss = None
-    elif progress.best_loss is None:
-        progress.best_loss = np.inf
+    else:
+        progress.best_epoch = None  # no weights restored
+        if progress.best_loss is None:
+            progress.best_loss = np.inf
     loop = make_loop(
         network=network, theta=theta, validation=validation, progress=progress,
         schedule=resolve_schedule(config, sgd=isinstance(optimizer.base, SGD)),
@@ -233,4 +235,5 @@ def train_full_batch(config, network, theta, objective, progress, listeners, reg
     progress.best_loss = min(progress.loss_curve, default=float(result.fun))
     progress.validation_scores = None
     progress.best_validation_score = None
+    progress.best_epoch = None
     return RunResult(n_iter, float(result.fun), evaluations, interrupted)

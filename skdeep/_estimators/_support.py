@@ -1,6 +1,7 @@
 """Plumbing shared by the estimators: parameter storage, transactional fits,
 random generators and the bridge to scikit-learn's callbacks."""
 
+import sys
 from contextlib import contextmanager
 
 import numpy as np
@@ -71,6 +72,8 @@ class SklearnCallbacks(Listener):
         self.X, self.y, self.metadata = X, y, metadata
         self.reconstruct = reconstruct
         self.current = None
+        self.epochs = 0  # epoch tasks run, over every run of n_init
+        self.stopped_by_callback = False
 
     def _hook_arguments(self):
         return dict(
@@ -83,6 +86,38 @@ class SklearnCallbacks(Listener):
 
     def end_fit(self):
         self.context.call_on_fit_task_end(**self._hook_arguments())
+        self.report_early_end()
+
+    def report_early_end(self):
+        """Say on stderr why training ended before ``max_iter`` epochs, when
+        a ``ProgressBar`` draws the fit: its bar counts ``max_iter`` epochs
+        (per run of ``n_init``) and jumps to 100% when the fit ends, which
+        alone does not tell an early stop from a finished budget."""
+        from sklearn.callback import ProgressBar
+
+        estimator = self.estimator
+        callbacks = getattr(estimator, "_skl_callbacks", [])
+        budget = self.context.max_subtasks
+        if not any(isinstance(c, ProgressBar) for c in callbacks) or self.epochs >= budget:
+            return
+        name = type(estimator).__name__
+        ran = f"after {self.epochs} of max_iter={estimator.max_iter} epochs"
+        if budget > estimator.max_iter:
+            ran = f"after {self.epochs} epochs in all, of up to {budget} ({estimator.n_init} runs)"
+        if self.stopped_by_callback:
+            why = "a callback asked to stop"
+        elif not hasattr(estimator, "n_evaluations_"):  # a stochastic solver
+            monitored = "validation score" if estimator.best_epoch_ is not None else "training loss"
+            why = (
+                f"the {monitored} did not improve by tol={estimator.tol} for "
+                f"n_iter_no_change={estimator.n_iter_no_change} epochs"
+            )
+        else:
+            why = "the solver converged"
+        message = f"{name}: training stopped early, {ran}: {why}"
+        if estimator.best_epoch_ is not None:
+            message += f"; the weights of epoch {estimator.best_epoch_} (best_epoch_) are restored"
+        print(message + ".", file=sys.stderr)
 
     def on_epoch_begin(self, loop):
         self.current = self.context.subcontext(task_name="epoch")
@@ -91,4 +126,6 @@ class SklearnCallbacks(Listener):
     def on_epoch_end(self, loop, record):
         stop = self.current.call_on_fit_task_end(**self._hook_arguments())
         self.current = None
+        self.epochs += 1
+        self.stopped_by_callback |= bool(stop)
         return stop

@@ -99,7 +99,7 @@ class TangentDistanceClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         The class labels.
 
-    tangents_ : ndarray of shape (n_samples_fit_, n_tangents_, n_features_in_)
+    tangents_ : ndarray of shape (`n_samples_fit_`, `n_tangents_`, `n_features_in_`)
         The training rows' tangent vectors.
 
     n_tangents_ : int
@@ -111,7 +111,7 @@ class TangentDistanceClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, when ``X`` has string
         column names.
 

@@ -340,15 +340,15 @@ class RAdam(Optimizer):
 
 
 class LAMB(Optimizer):
-    """LAMB (You et al., 2020): Adam's direction ``u = m_hat / (sqrt(v_hat)
-    + epsilon) + weight_decay * w`` (the decay decoupled, on the weights, not
-    the biases), scaled per layer by the trust ratio ``||w|| / ||u||`` over
-    that layer's parameters: its weights and biases, and with batch
-    normalisation its scales and shifts. The ratio is 1 when either norm is
-    0. The step is ``lr * ||w|| / ||u|| * u``. Its state is the two moments;
-    an L1 penalty soft-thresholds each weight by its coefficient times the
-    weight's step ``lr * ratio / (1 - beta_1^t) / (sqrt(v / (1 - beta_2^t))
-    + epsilon)``.
+    """LAMB (You et al., 2020): Adam's direction
+    ``u = m_hat / (sqrt(v_hat) + epsilon) + weight_decay * w`` (the decay
+    decoupled, on the weights, not the biases), scaled per layer by the
+    trust ratio ``||w|| / ||u||`` over that layer's parameters: its weights
+    and biases, and with batch normalisation its scales and shifts. The
+    ratio is 1 when either norm is 0. The step is
+    ``lr * ||w|| / ||u|| * u``. Its state is the two moments; an L1 penalty
+    soft-thresholds each weight by its coefficient times the weight's step
+    ``lr * ratio / (1 - beta_1^t) / (sqrt(v / (1 - beta_2^t)) + epsilon)``.
 
     Parameters
     ----------
