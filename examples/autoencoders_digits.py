@@ -1,4 +1,5 @@
 """Autoencoders on handwritten digits: reconstructions and anomaly scores.
+=======================================================================
 
 Digits scaled to [0, 1]; the digit 9 is held out of training. Five models
 with a 16-number code are compared:
@@ -18,28 +19,24 @@ rows per model. Bottom right: the plain autoencoder's ``score_samples`` on
 test rows of the training digits and on the held-out 9s (an anomaly
 detector; the ROC AUC is printed).
 
-Run: ``python examples/autoencoders_digits.py`` (about 30 s); the figure is
-saved to ``docs/images/autoencoders_digits.png``.
+Run: ``python examples/autoencoders_digits.py`` (about 30 s); ``--output DIR``
+saves the figure in DIR instead of showing it.
 """
 
 import argparse
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import roc_auc_score
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.metrics import roc_auc_score  # noqa: E402
-
-from skdeep import MLPAutoencoder  # noqa: E402
+from skdeep import MLPAutoencoder
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 HELD_OUT = 9
 
 
@@ -49,7 +46,7 @@ def errors(model, X_in, X_clean):
     return np.sum((X_clean - reconstruction) ** 2, axis=1)
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     X = X / 16
     order = np.random.default_rng(0).permutation(len(X))
@@ -124,16 +121,21 @@ def main(quick=False, output=OUTPUT):
     ax.set_xlabel("score_samples (minus reconstruction error)")
     ax.set_title(f"anomaly scores, ROC AUC {auc:.3f}")
     ax.legend()
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "autoencoders_digits.png"
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "autoencoders_digits.png"
+        fig.savefig(path, dpi=90, bbox_inches="tight")
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

@@ -1,4 +1,5 @@
 """Unsupervised pretraining: greedy layer-wise autoencoders, then fine-tuning.
+===========================================================================
 
 Digits scaled to [0, 1]; 1300 training rows, of which only a few per class
 carry labels. The encoder of a classifier ``MLPClassifier((64, 16))`` is
@@ -19,27 +20,23 @@ encoder kept frozen (``freeze_layers=2``: only the output layer learns).
 Accuracy on the test rows against the number of labelled rows (mean over
 seeds).
 
-Run: ``python examples/autoencoders_pretraining.py`` (about 30 s); the
-figure is saved to ``docs/images/autoencoders_pretraining.png``.
+Run: ``python examples/autoencoders_pretraining.py`` (about 30 s); ``--output DIR``
+saves the figure in DIR instead of showing it.
 """
 
 import argparse
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-
-from skdeep import MLPAutoencoder, MLPClassifier  # noqa: E402
+from skdeep import MLPAutoencoder, MLPClassifier
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 
 def pretrain(X, epochs):
@@ -54,7 +51,7 @@ def pretrain(X, epochs):
     return first, second
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     X = X / 16
     X_train, X_test, y_train, y_test = train_test_split(X, y, train_size=1300, random_state=0)
@@ -98,16 +95,21 @@ def main(quick=False, output=OUTPUT):
     ax.set_title("Greedy layer-wise autoencoder pretraining on digits (1300 unlabelled rows)")
     ax.legend()
     ax.grid(alpha=0.3)
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "autoencoders_pretraining.png"
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "autoencoders_pretraining.png"
+        fig.savefig(path, dpi=90, bbox_inches="tight")
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs, sizes and seeds")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

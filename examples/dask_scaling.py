@@ -1,4 +1,5 @@
 """The same estimator on a Dask cluster: training where the data live.
+===================================================================
 
 A classification problem of 40 000 rows is cut into 4 partitions of a Dask
 array and trained on a ``distributed.LocalCluster`` of 2 workers; the same
@@ -18,30 +19,26 @@ What the figure shows (the printed table has the figures):
   number of partitions (the linear scaling rule) it follows the in-memory
   curve and reaches the same test accuracy.
 
-Run: ``python examples/dask_scaling.py`` (about 20 s); the figure is saved
-to ``docs/images/dask_scaling.png``.
+Run: ``python examples/dask_scaling.py`` (about 20 s); ``--output DIR``
+saves the figure in DIR instead of showing it.
 """
 
 import argparse
 import warnings
 from pathlib import Path
 
-import matplotlib
+import dask.array as da
+import matplotlib.pyplot as plt
+from distributed import Client, LocalCluster
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
 
-matplotlib.use("Agg")
-import dask.array as da  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
-from sklearn.datasets import make_classification  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-
-from skdeep import MLPClassifier  # noqa: E402
+from skdeep import MLPClassifier
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     n_rows = 8000 if quick else 40000
     X, y = make_classification(n_rows + 4000, 20, n_informative=10, random_state=1)
     X_test, y_test, X, y = X[n_rows:], y[n_rows:], X[:n_rows], y[:n_rows]
@@ -72,15 +69,21 @@ def main(quick=False, output=OUTPUT):
     for ax in axes:
         ax.legend()
     fig.tight_layout()
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "dask_scaling.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "dask_scaling.png"
+        fig.savefig(path, dpi=90)
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer rows and epochs, for tests")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

@@ -1,4 +1,5 @@
 """The manifold tangent classifier (Rifai et al., 2011) on handwritten digits.
+===========================================================================
 
 Three steps, all skdeep:
 
@@ -17,27 +18,23 @@ against ``tangent_prop``, the test accuracy and the mean sensitivity of the
 predicted probabilities along the learned tangents, ``||J_f(x) t||^2``
 (bottom; mean and spread over seeds).
 
-Run: ``python examples/manifold_tangent_classifier.py`` (about 30 s); the
-figure is saved to ``docs/images/manifold_tangent_classifier.png``.
+Run: ``python examples/manifold_tangent_classifier.py`` (about 30 s); ``--output DIR``
+saves the figure in DIR instead of showing it.
 """
 
 import argparse
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-
-from skdeep import MLPAutoencoder, MLPClassifier  # noqa: E402
+from skdeep import MLPAutoencoder, MLPClassifier
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 
 def sensitivity(clf, X, T, h=1e-4):
@@ -51,7 +48,7 @@ def sensitivity(clf, X, T, h=1e-4):
     return total / T.shape[1]
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     X = X / 16
     X_train, X_test, y_train, y_test = train_test_split(X, y, train_size=500, random_state=0)
@@ -109,16 +106,21 @@ def main(quick=False, output=OUTPUT):
             ax.set_ylim(min(v.min() for v in values) - 0.03, 1.0)
     fig.suptitle("Manifold tangent classifier: contractive AE -> tangents -> tangent propagation")
     fig.tight_layout()
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "manifold_tangent_classifier.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "manifold_tangent_classifier.png"
+        fig.savefig(path, dpi=90)
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs and seeds")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

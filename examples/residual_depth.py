@@ -1,4 +1,5 @@
 """Identity shortcuts (``residual=True``) let deep, narrow networks train.
+=======================================================================
 
 A stack of narrow tanh layers trains slowly: the gradient shrinks on its way
 down through each layer's derivative and weights. With ``residual=True``
@@ -11,31 +12,27 @@ layers (2 to 10): with shortcuts it is 1.4 to 5 times lower after 60
 epochs, the most at 8 and 10 layers, where the plain network's loss rises
 with depth and the residual one's does not.
 
-Run: ``python examples/residual_depth.py`` (about 20 s); the figure is
-saved to ``docs/images/residual_depth.png``.
+Run: ``python examples/residual_depth.py`` (about 20 s); ``--output DIR``
+saves the figure in DIR instead of showing it.
 """
 
 import argparse
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from skdeep import MLPClassifier  # noqa: E402
-from skdeep.plot import TrainingHistoryDisplay  # noqa: E402
+from skdeep import MLPClassifier
+from skdeep.plot import TrainingHistoryDisplay
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 WIDTH = 12
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     X, y = StandardScaler().fit_transform(X[::2]), y[::2]
     epochs = 10 if quick else 60
@@ -70,19 +67,26 @@ def main(quick=False, output=OUTPUT):
     final.set_yscale("log")
     final.legend()
     fig.tight_layout()
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "residual_depth.png"
-    fig.savefig(path, dpi=90)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "residual_depth.png"
+        fig.savefig(path, dpi=90)
     for depth in depths:
         print(
             f"{depth:2d} hidden layers: loss without shortcuts {models[depth, False].loss_:.4f}, "
             f"with {models[depth, True].loss_:.4f}"
         )
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs, for tests")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()

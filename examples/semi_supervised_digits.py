@@ -1,4 +1,5 @@
 """Semi-supervised learning on handwritten digits: a few labels, many rows.
+========================================================================
 
 Of the 1797 digits only a fraction keep their labels; the others are
 labelled ``-1``. Four ways to learn from them:
@@ -16,27 +17,23 @@ Every network is ``(64,)`` with dropout 0.3 (as in Lee's experiments).
 Left: accuracy on the unlabelled rows against the fraction of labels kept
 (mean over seeds); right: each seed at 6% of the labels.
 
-Run: ``python examples/semi_supervised_digits.py`` (about a minute); the
-figure is saved to ``docs/images/semi_supervised_digits.png``.
+Run: ``python examples/semi_supervised_digits.py`` (about a minute); ``--output DIR``
+saves the figure in DIR instead of showing it.
 """
 
 import argparse
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.semi_supervised import SelfTrainingClassifier
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.semi_supervised import SelfTrainingClassifier  # noqa: E402
-
-from skdeep import MLPClassifier  # noqa: E402
+from skdeep import MLPClassifier
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 NETWORK = dict(hidden_layer_sizes=(64,), learning_rate_init=0.01, dropout=0.3)
 
 
@@ -61,7 +58,7 @@ def _scores(X, y, fraction, seed, epochs):
     }
 
 
-def main(quick=False, output=OUTPUT):
+def main(quick=False, output=None):
     X, y = load_digits(return_X_y=True)
     X = X / 16
     fractions = [0.06, 0.2] if quick else [0.03, 0.06, 0.1, 0.2]
@@ -89,17 +86,24 @@ def main(quick=False, output=OUTPUT):
     right.set_ylabel("accuracy")
     right.set_title("6% of the labels, per seed")
     fig.tight_layout()
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "semi_supervised_digits.png"
-    fig.savefig(path, dpi=90)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / "semi_supervised_digits.png"
+        fig.savefig(path, dpi=90)
     for f in fractions:
         line = ", ".join(f"{name} {np.mean([r[name] for r in results[f]]):.3f}" for name in names)
         print(f"{100 * f:4.0f}% labelled: {line}")
+    if output is None:
+        return fig
     print(f"saved {path}")
     return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer fractions and seeds, for tests")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--output", type=Path, help="save the figure in this directory instead of showing it")
+    args = parser.parse_args()
+    main(quick=args.quick, output=args.output)
+    if args.output is None:
+        plt.show()
