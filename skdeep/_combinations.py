@@ -55,7 +55,7 @@ _MAX_NORM = Why(
 )
 _L1 = Why(
     "penalty='l1'/'elasticnet' needs proximal updates (stochastic solvers) or bound "
-    "constraints ('lbfgs'); solver={solver!r} would only oscillate around zero."
+    "constraints ('lbfgs', 'coordinate'); solver={solver!r} would only oscillate around zero."
 )
 _TANGENT_RANDOM = Why(
     "tangent_prop cannot be combined with dropout or weight_noise: the penalty is the "
@@ -87,6 +87,14 @@ _FREEZE_ALL = Why(
 _SNAPSHOTS = Why(
     "A snapshot ensemble (schedule with snapshots > 0) and early_stopping both choose "
     "the weights the model predicts with; use one of them."
+)
+_CURRICULUM_SOLVER = Why(
+    "curriculum chooses the rows of each epoch of a stochastic solver; "
+    "solver={solver!r} minimises the loss of every row at once. Use 'sgd', 'adam', ..."
+)
+_CURRICULUM_PARTIAL_FIT = Why(
+    "curriculum ranks every training row before an epoch, but partial_fit sees one "
+    "chunk of rows per call; use fit, or leave curriculum at None."
 )
 _NO_TANGENTS = Why(
     "tangent_prop > 0 needs tangent vectors: pass them to fit(..., tangents=T) with T "
@@ -120,12 +128,14 @@ IN_USE = {
     "average": lambda c: _set(c.average),
     "batch_norm": lambda c: _set(c.batch_norm),
     "snapshots": _snapshots,
+    "curriculum": lambda c: c.curriculum is not None,
 }
 
 #: what an option can need, each a predicate of the configuration
 NEEDS = {
     "a stochastic solver": lambda c: c.stochastic,
-    "a stochastic solver or 'lbfgs'": lambda c: c.stochastic or c.solver == "lbfgs",
+    "a stochastic solver, 'lbfgs' or 'coordinate'": lambda c: c.stochastic
+    or c.solver in ("lbfgs", "coordinate"),
     "a solver without Hessian-vector products": lambda c: not c.hessian,
     "no per-batch Hessian pass (AdaHessian)": lambda c: not (c.stochastic and c.hessian),
     "no dropout or weight_noise": lambda c: not (_dropout(c) or c.weight_noise > 0),
@@ -152,7 +162,7 @@ COMBINATIONS = (
     ("adversarial_eps", "a stochastic solver", _RANDOM),
     ("augment", "a stochastic solver", _RANDOM),
     ("max_norm", "a stochastic solver", _MAX_NORM),
-    ("penalty", "a stochastic solver or 'lbfgs'", _L1),
+    ("penalty", "a stochastic solver, 'lbfgs' or 'coordinate'", _L1),
     ("tangent_prop", "no dropout or weight_noise", _TANGENT_RANDOM),
     ("learning_rate", "a stochastic solver", _SCHEDULE),
     ("clip_grad_norm", "a stochastic solver", _MINI_BATCHES),
@@ -168,6 +178,8 @@ COMBINATIONS = (
     ("freeze_layers", "a layer that is not frozen", _FREEZE_ALL),
     ("snapshots", "no early_stopping", _SNAPSHOTS),
     ("tangent_prop", "tangents passed to fit", _NO_TANGENTS),
+    ("curriculum", "a stochastic solver", _CURRICULUM_SOLVER),
+    ("curriculum", "fit, not partial_fit", _CURRICULUM_PARTIAL_FIT),
 )
 
 

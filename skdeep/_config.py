@@ -82,6 +82,10 @@ class FitConfig:
     average: object
     n_init: int
     warm_start: bool
+    # curriculum learning
+    curriculum: object  # None, 'self_paced' or a callable (X, y) -> difficulty
+    curriculum_start: float
+    curriculum_epochs: int
     # the call
     incremental: bool = False  # partial_fit: one epoch, continuing
     with_validation_data: bool = False  # fit(..., X_val=, y_val=)

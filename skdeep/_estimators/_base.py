@@ -34,6 +34,7 @@ from sklearn.utils.validation import (
 )
 
 from .._config import FitConfig, is_stochastic, solver_name
+from .._curriculum import check_difficulty
 from .._initializers import INITIALIZERS, initialize
 from .._kernels.activations import ACTIVATIONS
 from .._network import Inputs, Network, kernel_view
@@ -98,6 +99,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         ],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "batch_norm": ["boolean"],
+        "curriculum": [StrOptions({"self_paced"}), callable, None],
+        "curriculum_start": [Interval(Real, 0, 1, closed="right")],
+        "curriculum_epochs": [Interval(Integral, 1, None, closed="left")],
     }
 
     # ------------------------------------------------------ subclass hooks
@@ -229,11 +233,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         listeners = [callbacks] if callbacks is not None else []
 
         inputs = Inputs(X, dtype)
-        train, validation = (inputs, Y, sw, tangents), None
+        difficulty = None
+        if callable(config.curriculum):  # on every row, before the validation split
+            difficulty = check_difficulty(config.curriculum(X, y), X.shape[0])
+        train, validation = (inputs, Y, sw, tangents, difficulty), None
         if config.stochastic and (explicit_val is not None or (config.early_stopping and not incremental)):
             if explicit_val is None:
                 train, explicit_val = split_validation(
-                    config, inputs, Y, y, sw, rng, tangents, is_classifier(self)
+                    config, inputs, Y, y, sw, rng, tangents, is_classifier(self), difficulty
                 )
             val_inputs, Y_val, y_val, sw_val = explicit_val
             validation = ValidationSet(

@@ -364,6 +364,38 @@ n_init : int, default=1
     early stopping, else the lowest final training loss. Each run is reported
     in ``restarts_``. Used by fresh fits only (not when ``warm_start`` or
     :meth:`partial_fit` continues a model).""",
+    "curriculum": """\
+curriculum : {'self_paced'}, callable or None, default=None
+    Curriculum learning: the first epochs train on the easiest rows only,
+    then on more and more of them (Bengio et al., 2009). A callable
+    ``curriculum(X, y)`` receives the training data as ``fit`` validated it
+    (before the validation split of ``early_stopping``) and returns one
+    difficulty per row (finite numbers; lower is easier), computed once per
+    fit. ``'self_paced'`` (Kumar et al., 2010) takes as the difficulty the
+    current loss of each row (its unweighted data term, from the network
+    trained so far), evaluated on every training row at the start of each
+    epoch (one more forward pass over the training rows per epoch, while
+    the curriculum grows). Epoch ``e`` (from 0) of a fit trains on the
+    ``ceil(f_e * n)`` easiest of the ``n`` training rows, ``f_e = min(1,
+    curriculum_start + (1 - curriculum_start) * e / curriculum_epochs)``, in
+    the epoch's shuffled order (ties: the first rows first); ``history_``
+    records each epoch's ``curriculum_rows``. While the curriculum grows, the
+    loss of an epoch is that of its rows, and the stopping rule (``tol``,
+    ``n_iter_no_change``) does not count the epoch. Sample and class weights
+    weight the rows chosen, not the choice. Each call to ``fit`` (also with
+    ``warm_start``) starts its own curriculum; ``partial_fit`` and the
+    full-batch solvers refuse it. Stochastic solvers only.""",
+    "curriculum_start": """\
+curriculum_start : float, default=0.25
+    Fraction of the training rows (the easiest) of the curriculum's first
+    epoch, in (0, 1]; 1 trains on every row from the start (no curriculum).
+    Used when ``curriculum`` is set.""",
+    "curriculum_epochs": """\
+curriculum_epochs : int, default=10
+    Number of epochs over which the curriculum's fraction of rows grows
+    linearly from ``curriculum_start`` to 1: epoch ``curriculum_epochs``
+    (from 0) and those after train on every row. Used when ``curriculum`` is
+    set.""",
     "augment": """\
 augment : callable or None, default=None
     Data augmentation: ``augment(X_batch, rng)`` receives every training
@@ -373,7 +405,10 @@ augment : callable or None, default=None
 }
 
 #: the parameters of the training strategies, shared by both estimators
-STRATEGIES = ["init", "freeze_layers", "batch_norm", "clip_grad_norm", "average", "n_init"]
+STRATEGIES = [
+    "init", "freeze_layers", "batch_norm", "clip_grad_norm", "average", "n_init",
+    "curriculum", "curriculum_start", "curriculum_epochs",
+]
 #: their fitted attributes
 STRATEGY_ATTRIBUTES = [
     "batch_norm_scales_", "batch_norm_shifts_", "running_means_", "running_vars_",

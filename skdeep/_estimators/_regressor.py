@@ -83,7 +83,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         adversarial_steps=1, tangent_prop=0.0, coef_prior=None, prior_alpha=0.0,
         augment=None,
         init="auto", freeze_layers=0, batch_norm=False, clip_grad_norm=None,
-        average=False, n_init=1,
+        average=False, n_init=1, curriculum=None, curriculum_start=0.25,
+        curriculum_epochs=10,
     ):
         store_parameters(self, locals())
 

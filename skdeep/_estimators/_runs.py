@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.optimize import _check_optimize_result
 
+from .._curriculum import Curriculum
 from .._training import StochasticLoop, Strategy, TrainSet, run_full_batch
 from ..optim import SGD
 from ..optim._objective import FullBatchObjective
@@ -36,14 +37,15 @@ class RunResult(NamedTuple):
     interrupted: bool
 
 
-def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
+def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier, difficulty=None):
     """Hold out ``config.validation_fraction`` of the rows, stratified for
     single-output classification (a class of one member is an error, as is a
     binary target's validation set of one row; a multiclass target's
     validation set smaller than its number of classes is drawn without
     stratification, as scikit-learn's MLP draws it). Returns
-    ``(inputs, Y, sw, tangents)`` of the training rows and ``(inputs, Y, y,
-    sw)`` of the validation rows."""
+    ``(inputs, Y, sw, tangents, difficulty)`` of the training rows (the
+    curriculum's difficulties, or None) and ``(inputs, Y, y, sw)`` of the
+    validation rows."""
     indices = np.arange(Y.shape[0])
     seed = int(rng.integers(np.iinfo(np.int32).max))
     stratify = y if classifier and y.ndim == 1 else None
@@ -70,7 +72,8 @@ def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
             "or the size of your dataset."
         )
     train_tangents = None if tangents is None else np.ascontiguousarray(tangents[train_idx])
-    train = (inputs.take(train_idx), Y[train_idx], sw[train_idx], train_tangents)
+    train_difficulty = None if difficulty is None else difficulty[train_idx]
+    train = (inputs.take(train_idx), Y[train_idx], sw[train_idx], train_tangents, train_difficulty)
     val = (inputs.take(val_idx), Y[val_idx], y[val_idx], sw[val_idx])
     return train, val
 
@@ -133,10 +136,19 @@ def strategy(config, batch):
     )
 
 
+def _curriculum(config, difficulty, network, inputs, Y):
+    """The fit's ``Curriculum`` over the training rows, or None without one."""
+    if config.curriculum is None:
+        return None
+    return Curriculum(
+        difficulty, config.curriculum_start, config.curriculum_epochs, network, inputs, Y
+    )
+
+
 def train_stochastic(config, network, theta, train, validation, progress, rng, listeners, reg):
     """Run the first-order optimizer of ``config`` on ``train = (inputs, Y,
-    sw, tangents)``; returns its ``RunResult``."""
-    inputs, Y, sw, tangents = train
+    sw, tangents, difficulty)``; returns its ``RunResult``."""
+    inputs, Y, sw, tangents, difficulty = train
     optimizer = config.optimizer
     batch = batch_size(config, inputs.n_samples)
     state = progress.optimizer
@@ -163,10 +175,21 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
         shuffle=config.shuffle, rng=rng, tol=config.tol,
         n_iter_no_change=config.n_iter_no_change, verbose=config.verbose,
         tangents=tangents, listeners=listeners, strategy=strategy(config, batch),
+        curriculum=_curriculum(config, difficulty, network, inputs, Y),
     )
     n_iter = loop.run(config.max_iter, config.incremental)
     loss = progress.loss_curve[-1] if progress.loss_curve else np.nan
     return RunResult(n_iter, loss, None, loop.interrupted)
+
+
+def layer_blocks(network):
+    """Each layer's parameters (its weights and biases) as one sorted index
+    array into ``theta``: the blocks of ``solver='coordinate'``."""
+    segments = network.layer_segments()
+    return [
+        np.concatenate([np.arange(a, b) for a, b, k in segments if k == layer])
+        for layer in range(network.n_layers)
+    ]
 
 
 def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners, reg, tangents):
@@ -184,6 +207,7 @@ def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners,
         solver, objective, theta, max_iter=config.max_iter, max_fun=config.max_fun,
         tol=config.tol, verbose=config.verbose, progress=progress, listeners=listeners,
         l1=reg.l1 * objective.scale, n_weights=network.n_weights, free=free,
+        blocks=layer_blocks(network),
     )
     interrupted = bool(result.get("interrupted", False))
     evaluations = objective.n_evaluations

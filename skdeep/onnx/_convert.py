@@ -44,7 +44,8 @@ KNOWN_PARAMETERS = frozenset({
     "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise",
     "label_smoothing", "activity_l1", "adversarial_eps", "adversarial_steps",
     "tangent_prop", "coef_prior", "prior_alpha", "augment", "init", "freeze_layers",
-    "clip_grad_norm", "average", "n_init",
+    "clip_grad_norm", "average", "n_init", "curriculum", "curriculum_start",
+    "curriculum_epochs",
 })
 
 
