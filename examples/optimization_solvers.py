@@ -81,6 +81,7 @@ FULL_BATCH = {
     "bfgs": dict(solver="bfgs"),
     "newton-cg": dict(solver="newton-cg"),
     "newton": dict(solver="newton"),
+    "coordinate": dict(solver="coordinate"),
 }
 
 

@@ -80,6 +80,16 @@ solver : str or Optimizer, default='adam'
       Where the Hessian is not positive definite its eigenvalues are replaced
       by their absolute values, floored by an adaptive damping, so that a
       step never heads for a saddle point; a line search sets its length.
+    - ``'coordinate'``: block coordinate descent over the layers. An
+      iteration is a cycle over the layers, from the output layer (whose
+      problem is convex) to the first: each minimises the objective over
+      that layer's weights and biases, the others fixed, with at most 20
+      iterations of L-BFGS-B (its result kept only if it lowers the
+      objective, so the objective never rises from one cycle to the next).
+      It stops when the gradient's largest entry is at most ``tol``, when a
+      cycle no longer lowers the objective beyond rounding, or after
+      ``max_iter`` cycles; ``n_iter_`` counts cycles, ``loss_curve_`` has one
+      entry per cycle. L1 through bound constraints, as ``'lbfgs'``.
 
     An optimizer object from :mod:`skdeep.optim` (``SGD``, ``Adam``,
     ``AdamW``, ``AdaGrad``, ``RMSProp``, ``AdaHessian``, ``AdaDelta``,
@@ -105,7 +115,7 @@ batch_size : int, default='auto'
     Size of the mini-batches of the stochastic solvers; ``'auto'`` means
     ``min(200, n_samples)``. Values larger than the number of samples are
     clipped with a warning. Not used by the full-batch solvers (``'lbfgs'``,
-    ``'cg'``, ``'bfgs'``, ``'newton-cg'``, ``'newton'``), which use every row
+    ``'cg'``, ``'bfgs'``, ``'newton-cg'``, ``'newton'``, ``'coordinate'``), which use every row
     at each iteration.""",
     "learning_rate": """\
 learning_rate : str or Schedule, default='constant'
@@ -222,8 +232,9 @@ penalty : {{{", ".join(repr(p) for p in PENALTIES)}}} or None, default='l2'
     ``'elasticnet'`` mixes them with ``l1_ratio``. Biases are never penalised.
     L1 is applied by proximal (soft-thresholding) steps, so it sets weights
     exactly to zero; inputs whose outgoing weights all vanish are listed in
-    ``unused_features_``. With ``solver='lbfgs'`` the L1 term is handled with
-    bound constraints (each weight split into positive and negative parts).""",
+    ``unused_features_``. With ``solver='lbfgs'`` or ``'coordinate'`` the L1
+    term is handled with bound constraints (each weight split into positive
+    and negative parts).""",
     "l1_ratio": """\
 l1_ratio : float, default=0.15
     The L1 share of ``'elasticnet'``: ``alpha * (l1_ratio ||W||_1 +
