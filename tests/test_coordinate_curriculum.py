@@ -257,3 +257,22 @@ def test_curriculum_needs_fit_and_a_stochastic_solver(iris):
         MLPClassifier(curriculum="self_paced", curriculum_start=0.0).fit(X, y)
     with pytest.raises(ValueError, match="'curriculum' parameter"):
         MLPClassifier(curriculum="hardest_first").fit(X, y)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson", "binary_log_loss", "log_loss"])
+def test_row_losses_add_up_to_the_loss_of_every_registered_loss(loss):
+    """Each row's loss (the self-paced difficulty) against the summed value
+    kernel on one-row slices and on all rows."""
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=(20, 3))
+    Y = rng.random((20, 3)) if loss != "log_loss" else np.eye(3)[rng.integers(0, 3, 20)]
+    if loss == "binary_log_loss":
+        Y = (Y > 0.5).astype(np.float64)
+    network = Network([4, 3], "relu", loss)
+    losses = network.row_losses(raw, Y)
+    assert losses.shape == (20,) and np.all(np.isfinite(losses))
+    np.testing.assert_allclose(losses.mean(), network.loss_value(raw, Y, np.ones(20)), rtol=1e-12)
+    for i in (0, 7):
+        np.testing.assert_allclose(
+            losses[i], network.loss_value(raw[i : i + 1], Y[i : i + 1], np.ones(1)), rtol=1e-12
+        )
