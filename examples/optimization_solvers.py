@@ -35,7 +35,7 @@ What the figure shows (the printed table has the figures):
   output layer, then on the hidden layer) ends lowest of all (2.5e-5 after
   96 cycles, when the 1 500 evaluations of ``max_fun`` run out): each cycle
   costs about 16 evaluations, ten L-BFGS iterations' worth, and its curve
-  per cycle falls steeply; per second it is behind L-BFGS.
+  per cycle falls steeply; per second it keeps up with L-BFGS.
 - Test accuracy is 0.91-0.97 for all: on this problem the optimizer changes
   how fast the training loss falls far more than where the model ends up.
 
