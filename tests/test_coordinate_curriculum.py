@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from skdeep import MLPClassifier
+from skdeep import MLPClassifier, MLPRegressor
 from skdeep._curriculum import Curriculum, pacing_rows
 from skdeep._network import Inputs, Network
 from skdeep.optim._full_batch import FULL_BATCH
@@ -158,16 +158,18 @@ def test_the_compiled_epoch_trains_on_the_chosen_rows_only(iris):
     """Without shuffling, a curriculum that stays at its easiest 59 rows for
     three epochs (ceil(150 * (0.39 + 0.61 e / 1000)) = 59 for e < 3) trains
     exactly as a fit on those rows alone (the same weights, bit for bit):
-    the compiled epoch gathers the chosen rows, and only them."""
+    the compiled epoch gathers the chosen rows, and only them, with their
+    sample weights."""
     X, y = iris
     difficulty = np.abs(X[:, 0])
     easiest = np.sort(np.argsort(difficulty, kind="stable")[:59])
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, size=150)
     kw = dict(CURRICULUM_FIT, shuffle=False, max_iter=3)
     cur = _quiet_fit(
         MLPClassifier(curriculum=lambda X, y: np.abs(X[:, 0]), curriculum_start=0.39,
-                      curriculum_epochs=1000, **kw), X, y,
+                      curriculum_epochs=1000, **kw), X, y, sample_weight=sw,
     )
-    alone = _quiet_fit(MLPClassifier(**kw), X[easiest], y[easiest])
+    alone = _quiet_fit(MLPClassifier(**kw), X[easiest], y[easiest], sample_weight=sw[easiest])
     for a, b in zip(cur.coefs_ + cur.intercepts_, alone.coefs_ + alone.intercepts_):
         np.testing.assert_array_equal(a, b)
     assert cur.loss_curve_ == alone.loss_curve_
@@ -193,6 +195,16 @@ def test_self_paced_takes_the_rows_of_lowest_current_loss(iris):
     assert sorted(rows.tolist()) == sorted(np.argsort(losses, kind="stable")[:45].tolist())
     np.testing.assert_array_equal(rows, order[np.isin(order, rows)])  # the epoch's order
     assert curriculum.rows(5, order, theta) is order
+
+
+def test_self_paced_regressor(diabetes):
+    X, y = diabetes
+    est = MLPRegressor(curriculum="self_paced", curriculum_start=0.5, curriculum_epochs=2,
+                       max_iter=3, **CURRICULUM_FIT)
+    _quiet_fit(est, X, y)
+    n = X.shape[0]
+    assert [r["curriculum_rows"] for r in est.history_] == [-(-n // 2), -(-3 * n // 4), n]
+    assert np.isfinite(est.loss_)
 
 
 def test_self_paced_fit_and_warm_start_restarts_the_curriculum(iris):
