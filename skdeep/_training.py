@@ -165,6 +165,7 @@ class StochasticLoop:
         )
         self.n_iter = 0
         self.interrupted = False  # by a KeyboardInterrupt
+        self.epoch_rows = 0  # rows the last epoch trained on (a curriculum may choose fewer)
 
     def _buffers(self):
         """Per-shard buffers, allocated once per call to ``run``, and the
@@ -315,7 +316,8 @@ class StochasticLoop:
         return loss
 
     def _run_epoch(self, lr):
-        """One epoch; returns its loss and the number of rows it used."""
+        """One epoch; returns its loss (``epoch_rows`` is then the number of
+        rows it trained on)."""
         if self.shuffle:
             self.rng.shuffle(self._order)
         order, epoch = self._order, self._epoch
@@ -324,9 +326,10 @@ class StochasticLoop:
             order = self.curriculum.rows(self.n_iter, self._order, self.theta)
             if order is not self._order:
                 epoch = epoch._replace(order=order, shuffled=True)
+        self.epoch_rows = order.shape[0]
         if self.reg.augment is None:
-            return self._epoch_call(epoch, lr), order.shape[0]
-        return self._augmented_epoch(lr, order), order.shape[0]
+            return self._epoch_call(epoch, lr)
+        return self._augmented_epoch(lr, order)
 
     def _augmented_epoch(self, lr, order):
         """The batches of the rows ``order`` in Python, each passed through
@@ -429,7 +432,8 @@ class StochasticLoop:
                     self.lr_init, progress.lr, progress.epoch, progress.t
                 )
                 progress.lr = lr
-                loss, n_rows = self._run_epoch(lr)
+                loss = self._run_epoch(lr)
+                n_rows = self.epoch_rows
                 progress.epoch += 1
                 progress.t += n_rows
                 self.n_iter += 1
