@@ -134,11 +134,18 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return is_stochastic(self.solver)
 
     def _check_partial_fit(self):
-        """``partial_fit`` exists only for the stochastic solvers."""
+        """``partial_fit`` exists only for the stochastic solvers, and not
+        with a curriculum (which ranks every training row before an epoch)."""
         if not self._is_stochastic():
             raise AttributeError(
                 "partial_fit is only available for stochastic optimizers. "
                 f"{solver_name(self.solver)!r} is not stochastic."
+            )
+        if self.curriculum is not None:
+            raise AttributeError(
+                "partial_fit is not available with a curriculum: it ranks every "
+                "training row before an epoch, but partial_fit sees one chunk of rows "
+                "per call. Use fit, or leave curriculum at None."
             )
         return True
 
