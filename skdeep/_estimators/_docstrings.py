@@ -394,8 +394,8 @@ curriculum : {'self_paced'}, callable or None, default=None
     loss of an epoch is that of its rows, and the stopping rule (``tol``,
     ``n_iter_no_change``) does not count the epoch. Sample and class weights
     weight the rows chosen, not the choice. Each call to ``fit`` (also with
-    ``warm_start``) starts its own curriculum; ``partial_fit`` and the
-    full-batch solvers refuse it. Stochastic solvers only.""",
+    ``warm_start``) starts its own curriculum; ``partial_fit`` is not
+    available with one. Stochastic solvers only.""",
     "curriculum_start": """\
 curriculum_start : float, default=0.25
     Fraction of the training rows (the easiest) of the curriculum's first
