@@ -288,6 +288,7 @@ OPTIONS = {
     "input_dropout=0.2": {"input_dropout": 0.2},
     "input_noise=0.1": {"input_noise": 0.1},
     "weight_noise=0.01": {"weight_noise": 0.01},
+    "dropconnect=0.5": {"dropconnect": 0.5},
     "label_smoothing=0.1": {"label_smoothing": 0.1},
     "activity_l1=1e-4": {"activity_l1": 1e-4},
     "adversarial_eps=0.1 (FGSM)": {"adversarial_eps": 0.1},
@@ -314,6 +315,8 @@ OPTIONS = {
     },
     "learning_rate='cosine'": {"learning_rate": "cosine"},
     "batch_norm=True": {"batch_norm": True},
+    # W1's hidden layers are (256, 256): one shortcut, around the second
+    "residual=True": {"residual": True},
     "clip_grad_norm=1": {"clip_grad_norm": 1.0},
     "average=True": {"average": True},
 }

@@ -10,7 +10,10 @@ point and a half on this easy problem. (Label smoothing raises the log-loss on
 the true labels by design: it trains towards 0.91, not 1.) The last panel
 uses Monte-Carlo dropout (``predict_mc_dropout``): the spread of the predicted
 class's probability over sampled masks is about four times larger for the
-digits the model gets wrong, a usable measure of uncertainty.
+digits the model gets wrong, a usable measure of uncertainty. DropConnect
+(dropped weights instead of units) gets a panel of each kind too: its
+sampled networks (one mask of the weights per sample) measure uncertainty
+the same way.
 
 Run: ``python examples/regularization_dropout_noise.py`` (about 15 s); the
 figure is saved to ``docs/images/regularization_dropout_noise.png``.
@@ -42,6 +45,7 @@ TECHNIQUES = {
     "weight noise 0.05": dict(weight_noise=0.05),
     "label smoothing 0.1": dict(label_smoothing=0.1),
     "input dropout 0.2 + dropout 0.5": dict(input_dropout=0.2, dropout=0.5),
+    "dropconnect 0.2": dict(dropconnect=0.2),
 }
 
 
@@ -64,7 +68,7 @@ def main(quick=False, output=OUTPUT):
     plain = fit()
     models = {name: fit(**params) for name, params in TECHNIQUES.items()}
 
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
+    fig, axes = plt.subplots(2, 4, figsize=(17, 7.5))
     for ax, (name, clf) in zip(axes.ravel(), models.items()):
         for model, label, color in ((plain, "none", "tab:gray"), (clf, name, "tab:blue")):
             TrainingHistoryDisplay.from_estimator(
@@ -76,18 +80,9 @@ def main(quick=False, output=OUTPUT):
         ax.set_ylim(0, 1.5)
         ax.legend(fontsize=7)
 
-    mc = models["dropout 0.5"]
-    mean, std = mc.predict_mc_dropout(X_val, n_samples=10 if quick else 50, random_state=0)
-    predicted = mean.argmax(1)
-    spread = std[np.arange(len(predicted)), predicted]
-    right = mc.classes_[predicted] == y_val
-    ax = axes.ravel()[-1]
-    bins = np.linspace(0, spread.max(), 30)
-    ax.hist(spread[right], bins=bins, alpha=0.6, density=True, label=f"right ({right.sum()})")
-    ax.hist(spread[~right], bins=bins, alpha=0.6, density=True, label=f"wrong ({(~right).sum()})")
-    ax.set_xlabel("std of the predicted class's probability over masks")
-    ax.set_title("Monte-Carlo dropout: uncertainty of\nright and wrong predictions", fontsize=9)
-    ax.legend(fontsize=8)
+    spreads = {}
+    for ax, name in zip(axes.ravel()[-2:], ("dropout 0.5", "dropconnect 0.2")):
+        spreads[name] = _mc_spread(ax, models[name], name, X_val, y_val, 10 if quick else 50)
     fig.tight_layout()
     output.mkdir(parents=True, exist_ok=True)
     path = output / "regularization_dropout_noise.png"
@@ -95,9 +90,26 @@ def main(quick=False, output=OUTPUT):
     print(f"{'none':32s} validation accuracy {plain.best_validation_score_:.3f}")
     for name, clf in models.items():
         print(f"{name:32s} validation accuracy {clf.best_validation_score_:.3f}")
-    print(f"MC dropout spread: right {spread[right].mean():.3f}, wrong {spread[~right].mean():.3f}")
+    for name, (right, wrong) in spreads.items():
+        print(f"MC {name} spread: right {right:.3f}, wrong {wrong:.3f}")
     print(f"saved {path}")
     return path
+
+
+def _mc_spread(ax, model, name, X_val, y_val, n_samples):
+    """Histogram of the predicted class's spread over sampled masks, for
+    right and wrong predictions; returns the two mean spreads."""
+    mean, std = model.predict_mc_dropout(X_val, n_samples=n_samples, random_state=0)
+    predicted = mean.argmax(1)
+    spread = std[np.arange(len(predicted)), predicted]
+    right = model.classes_[predicted] == y_val
+    bins = np.linspace(0, spread.max(), 30)
+    ax.hist(spread[right], bins=bins, alpha=0.6, density=True, label=f"right ({right.sum()})")
+    ax.hist(spread[~right], bins=bins, alpha=0.6, density=True, label=f"wrong ({(~right).sum()})")
+    ax.set_xlabel("std of the predicted class's probability over masks")
+    ax.set_title(f"Monte-Carlo sampling ({name}): uncertainty of\nright and wrong predictions", fontsize=9)
+    ax.legend(fontsize=8)
+    return spread[right].mean(), spread[~right].mean()
 
 
 if __name__ == "__main__":

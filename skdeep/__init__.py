@@ -1,18 +1,19 @@
 """skdeep: scikit-learn's multilayer perceptrons on a compiled engine.
 
 ``MLPClassifier`` and ``MLPRegressor`` are drop-in replacements for
-``sklearn.neural_network``'s estimators; ``FeatureExtractor`` turns a fitted
+``sklearn.neural_network``'s estimators; ``MLPAutoencoder`` is a transformer
+on the same engine (denoising, sparse, contractive); ``FeatureExtractor`` turns a fitted
 network's hidden layer into a transformer; ``TangentDistanceClassifier`` is
 k-nearest neighbours under the tangent distance, and ``skdeep.tangents``
 estimates the data manifold's tangents.
 """
 
-from ._estimators import FeatureExtractor, MLPClassifier, MLPRegressor
+from ._estimators import FeatureExtractor, MLPAutoencoder, MLPClassifier, MLPRegressor
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "FeatureExtractor", "MLPClassifier", "MLPRegressor", "TangentDistanceClassifier", "__version__",
+    "FeatureExtractor", "MLPAutoencoder", "MLPClassifier", "MLPRegressor", "TangentDistanceClassifier", "__version__",
     "tangents",
 ]
 

@@ -58,8 +58,8 @@ _L1 = Why(
     "constraints ('lbfgs', 'coordinate'); solver={solver!r} would only oscillate around zero."
 )
 _TANGENT_RANDOM = Why(
-    "tangent_prop cannot be combined with dropout or weight_noise: the penalty is the "
-    "derivative of the network actually trained, which these make random."
+    "tangent_prop cannot be combined with dropout, dropconnect or weight_noise: the "
+    "penalty is the derivative of the network actually trained, which these make random."
 )
 _SCHEDULE = Why(
     "learning_rate={c.learning_rate!r} is a schedule for the stochastic solvers; "
@@ -96,6 +96,38 @@ _CURRICULUM_PARTIAL_FIT = Why(
     "curriculum ranks every training row before an epoch, but partial_fit sees one "
     "chunk of rows per call; use fit, or leave curriculum at None."
 )
+_PSEUDO_LABEL = Why(
+    "semi_supervised='pseudo_label' re-chooses each unlabelled row's target at every "
+    "update, so its objective is piecewise and moves under a line search; "
+    "solver={solver!r} minimises a fixed function of the whole data set. Use a "
+    "stochastic solver ('sgd', 'adam', ...), or semi_supervised='entropy', which is "
+    "smooth."
+)
+_NO_SHORTCUT = Why(
+    "residual=True adds identity shortcuts around hidden layers whose input is a "
+    "hidden layer of the same width (the first hidden layer's input is the data, never "
+    "a shortcut's), but hidden_layer_sizes={c.hidden_layer_sizes} has no two "
+    "consecutive hidden layers of equal width, e.g. (64, 64)."
+)
+_TANGENT_RESIDUAL = Why(
+    "tangent_prop cannot be combined with residual: its forward-mode derivatives do "
+    "not follow the identity shortcuts."
+)
+_CONTRACTIVE_BATCH_NORM = Why(
+    "contractive cannot be combined with batch_norm: in training, batch statistics "
+    "make each code depend on the whole batch, so the penalty would not be the "
+    "Jacobian of the encoder that is kept."
+)
+_CONTRACTIVE_DEPTH = Why(
+    "contractive is implemented exactly for a one-layer encoder (Rifai et al., 2011): "
+    "give hidden_layer_sizes=(n_code,), got {c.hidden_layer_sizes[0]} units and "
+    "more layers. For a deep contractive encoder, pretrain it greedily, one "
+    "contractive layer at a time (see docs/autoencoders.md)."
+)
+_CURRICULUM_UNLABELED = Why(
+    "curriculum ranks the rows by their difficulty under their labels; unlabelled rows "
+    "(semi_supervised) have none. Use one of them."
+)
 _NO_TANGENTS = Why(
     "tangent_prop > 0 needs tangent vectors: pass them to fit(..., tangents=T) with T "
     "of shape (n_samples, n_tangents, n_features)."
@@ -126,8 +158,11 @@ IN_USE = {
     or c.learning_rate not in SKLEARN_SCHEDULES,
     "clip_grad_norm": lambda c: _set(c.clip_grad_norm),
     "average": lambda c: _set(c.average),
+    "dask_sync_every": lambda c: c.dask_sync_every is not None,
     "batch_norm": lambda c: _set(c.batch_norm),
+    "residual": lambda c: _set(c.residual),
     "snapshots": _snapshots,
+    "semi_supervised": lambda c: c.semi_supervised is not None,
     "curriculum": lambda c: c.curriculum is not None,
 }
 
@@ -138,7 +173,10 @@ NEEDS = {
     or c.solver in ("lbfgs", "coordinate"),
     "a solver without Hessian-vector products": lambda c: not c.hessian,
     "no per-batch Hessian pass (AdaHessian)": lambda c: not (c.stochastic and c.hessian),
-    "no dropout or weight_noise": lambda c: not (_dropout(c) or c.weight_noise > 0),
+    "no dropout, dropconnect or weight_noise": lambda c: not (
+        _dropout(c) or c.dropconnect > 0 or c.weight_noise > 0
+    ),
+    "no semi_supervised": lambda c: c.semi_supervised is None,
     "no batch_norm": lambda c: not _set(c.batch_norm),
     "early_stopping": lambda c: bool(c.early_stopping),
     "no early_stopping": lambda c: not c.early_stopping,
@@ -146,6 +184,13 @@ NEEDS = {
     "fit, not partial_fit": lambda c: not c.incremental,
     "tangents passed to fit": lambda c: c.with_tangents,
     "a layer that is not frozen": lambda c: c.freeze_layers < c.n_layers,
+    "a stochastic solver or a smooth unlabelled term": lambda c: c.stochastic
+    or c.semi_supervised != "pseudo_label",
+    "two consecutive hidden layers of equal width": lambda c: any(
+        a == b for a, b in zip(c.hidden_layer_sizes[:-1], c.hidden_layer_sizes[1:])
+    ),
+    "no residual": lambda c: not c.residual,
+    "a one-layer encoder": lambda c: len(c.hidden_layer_sizes) == 1,
 }
 
 #: (option in use, what it needs, why): one row per rule
@@ -159,27 +204,38 @@ COMBINATIONS = (
     ("input_dropout", "a stochastic solver", _RANDOM),
     ("input_noise", "a stochastic solver", _RANDOM),
     ("weight_noise", "a stochastic solver", _RANDOM),
+    ("dropconnect", "a stochastic solver", _RANDOM),
     ("adversarial_eps", "a stochastic solver", _RANDOM),
     ("augment", "a stochastic solver", _RANDOM),
     ("max_norm", "a stochastic solver", _MAX_NORM),
     ("penalty", "a stochastic solver, 'lbfgs' or 'coordinate'", _L1),
-    ("tangent_prop", "no dropout or weight_noise", _TANGENT_RANDOM),
+    ("tangent_prop", "no dropout, dropconnect or weight_noise", _TANGENT_RANDOM),
     ("learning_rate", "a stochastic solver", _SCHEDULE),
     ("clip_grad_norm", "a stochastic solver", _MINI_BATCHES),
     ("average", "a stochastic solver", _MINI_BATCHES),
+    ("dask_sync_every", "a stochastic solver", _MINI_BATCHES),
     ("batch_norm", "a stochastic solver", _MINI_BATCHES),
     # the Hessian-vector products cover the data term and the weight penalties
     ("activity_l1", "a solver without Hessian-vector products", _HESSIAN),
     ("tangent_prop", "a solver without Hessian-vector products", _HESSIAN),
     ("adversarial_eps", "no per-batch Hessian pass (AdaHessian)", _HESSIAN),
     ("dropout", "no per-batch Hessian pass (AdaHessian)", _HESSIAN),
+    ("dropconnect", "no per-batch Hessian pass (AdaHessian)", _HESSIAN),
     ("batch_norm", "a solver without Hessian-vector products", _HESSIAN),
+    ("contractive", "a solver without Hessian-vector products", _HESSIAN),
+    ("contractive", "no batch_norm", _CONTRACTIVE_BATCH_NORM),
+    ("contractive", "a one-layer encoder", _CONTRACTIVE_DEPTH),
     ("tangent_prop", "no batch_norm", _TANGENT_BATCH_NORM),
     ("freeze_layers", "a layer that is not frozen", _FREEZE_ALL),
     ("snapshots", "no early_stopping", _SNAPSHOTS),
     ("tangent_prop", "tangents passed to fit", _NO_TANGENTS),
+    ("semi_supervised", "a stochastic solver or a smooth unlabelled term", _PSEUDO_LABEL),
+    ("semi_supervised", "a solver without Hessian-vector products", _HESSIAN),
+    ("residual", "two consecutive hidden layers of equal width", _NO_SHORTCUT),
+    ("tangent_prop", "no residual", _TANGENT_RESIDUAL),
     ("curriculum", "a stochastic solver", _CURRICULUM_SOLVER),
     ("curriculum", "fit, not partial_fit", _CURRICULUM_PARTIAL_FIT),
+    ("curriculum", "no semi_supervised", _CURRICULUM_UNLABELED),
 )
 
 

@@ -40,6 +40,7 @@ class FitConfig:
     hidden_layer_sizes: tuple
     activation: str
     batch_norm: bool
+    residual: bool
     init: object
     # the solver and its schedule
     solver: object  # a name, or an Optimizer object
@@ -69,6 +70,7 @@ class FitConfig:
     input_dropout: float
     input_noise: float
     weight_noise: float
+    dropconnect: float
     activity_l1: float
     adversarial_eps: float
     adversarial_steps: int
@@ -82,14 +84,22 @@ class FitConfig:
     average: object
     n_init: int
     warm_start: bool
-    # curriculum learning
-    curriculum: object  # None, 'self_paced' or a callable (X, y) -> difficulty
-    curriculum_start: float
-    curriculum_epochs: int
+    dask_sync_every: object  # mini-batches between averages on Dask input, or None
+    # semi-supervised classification (the classifier's parameters)
+    semi_supervised: object = None  # None, or a name of ``UNLABELED_TERMS``
+    unlabeled_weight: float = 1.0
+    unlabeled_rampup: int = 10
+    # curriculum learning (the MLPs' parameters)
+    curriculum: object = None  # None, 'self_paced' or a callable (X, y) -> difficulty
+    curriculum_start: float = 0.25
+    curriculum_epochs: int = 10
     # the call
     incremental: bool = False  # partial_fit: one epoch, continuing
     with_validation_data: bool = False  # fit(..., X_val=, y_val=)
     with_tangents: bool = False  # fit(..., tangents=)
+    # the autoencoder's contractive penalty (``hidden_layer_sizes`` is then
+    # the whole mirrored network's, so one entry means a one-layer encoder)
+    contractive: float = 0.0
     optimizer: Optimizer = field(init=False, default=None)
 
     def __post_init__(self):

@@ -163,6 +163,10 @@ def _copy_layers(source, layers, network, theta, copy_head):
         coefs, intercepts = source.coefs_, source.intercepts_
     else:  # what the source computes (normalisation folded in)
         coefs, intercepts = layers_of(source, name="init")
+    # a fitted autoencoder gives its encoder only (unsupervised pretraining)
+    n_encoder = getattr(source, "_n_encoder_layers", None)
+    if n_encoder is not None:
+        coefs, intercepts, copy_head = coefs[:n_encoder], intercepts[:n_encoder], False
     try:
         coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
         intercepts = [np.asarray(b, dtype=np.float64) for b in intercepts]
@@ -176,7 +180,8 @@ def _copy_layers(source, layers, network, theta, copy_head):
         W, b = layers[k]
         return np.shape(coefs[k]) == W.shape and np.shape(intercepts[k]) == b.shape
 
-    n_hidden = min(len(layers), len(coefs)) - 1
+    # the source's hidden layers go into this network's hidden layers
+    n_hidden = min(len(layers) - 1, len(coefs) if n_encoder is not None else len(coefs) - 1)
     copied = 0
     while copied < n_hidden and matches(copied):
         copied += 1

@@ -199,3 +199,38 @@ def stochastic_listeners(progress, schedule, *, tol, n_iter_no_change, verbose, 
     if getattr(schedule, "snapshots", 0):
         chain.append(SnapshotEnsemble(schedule))
     return chain
+
+
+class UnlabeledRamp(Listener):
+    """The ramp of semi-supervision's unlabelled term (Lee, 2013, ramps its
+    coefficient up from 0): before each epoch, the training weights of the
+    unlabelled rows are their full weights times ``min(1, t / rampup)``,
+    ``t`` the epochs trained so far (the model's history, which
+    ``partial_fit`` and ``warm_start`` continue); ``rampup`` 0 gives the full
+    weight at once. The compiled loop reads ``weights`` at each batch, so
+    the epoch trains with the weights set here.
+
+    Without a validation set, the stopping rule compares training losses,
+    which are losses of different objectives while the ramp rises: an epoch
+    whose factor is not the previous epoch's starts the rule afresh."""
+
+    def __init__(self, weights, unlabeled, rampup):
+        self.weights = weights
+        self.rows = np.flatnonzero(unlabeled)
+        self.full = weights[self.rows].copy()
+        self.rampup = int(rampup)
+
+    def factor(self, epochs):
+        """The ramp's factor of the epoch after ``epochs`` epochs."""
+        return 1.0 if self.rampup == 0 else min(1.0, epochs / self.rampup)
+
+    def on_epoch_begin(self, loop):
+        epochs = len(loop.progress.history)
+        factor = self.factor(epochs)
+        self.weights[self.rows] = self.full * factor
+        if loop.validation is None and epochs > 0 and factor != self.factor(epochs - 1):
+            loop.progress.best_loss = np.inf
+            loop.progress.no_improvement_count = 0
+
+    def on_fit_end(self, loop):
+        self.weights[self.rows] = self.full

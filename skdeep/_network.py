@@ -27,6 +27,7 @@ from ._kernels.network import (
 )
 from ._kernels.records import (
     Block,
+    Contractive,
     Layout,
     Sampling,
     Tangent,
@@ -180,6 +181,20 @@ def tangent_record(network, strength, Tb, rows, n_tangents, copies=None):
     )
 
 
+def contractive_record(network, strength, rows, dtype, copies=None):
+    """The kernels' ``Contractive`` for blocks of ``rows`` rows, or None when
+    ``strength`` is 0; with ``copies``, each buffer has that many copies
+    along a leading axis (one per shard)."""
+    if not strength > 0:
+        return None
+    lead = () if copies is None else (copies,)
+    size = rows * int(network.sizes[1])
+    return Contractive(
+        strength=float(strength), F=np.empty(lead + (size,), dtype=dtype),
+        F2=np.empty(lead + (size,), dtype=dtype),
+    )
+
+
 def no_csr(dtype):
     """The CSR arrays of dense input: None (the kernels are compiled without
     the sparse code), or placeholders when ``_jit.SPECIALISE`` is off."""
@@ -189,6 +204,17 @@ def no_csr(dtype):
 def no_tangents(n_samples, dtype):
     """The tangent array of a fit without tangent propagation."""
     return np.empty((n_samples, 0, 1), dtype=dtype)
+
+
+def shortcut_layers(sizes):
+    """1 for each layer that gets an identity shortcut with ``residual``: a
+    hidden layer whose input is a hidden layer of its own width (the first
+    hidden layer, whose input is the data, never gets one), else 0."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    flags = np.zeros(len(sizes) - 1, dtype=np.int64)
+    for layer in range(1, len(sizes) - 2):
+        flags[layer] = int(sizes[layer] == sizes[layer + 1])
+    return flags
 
 
 class Network:
@@ -210,13 +236,18 @@ class Network:
         ``theta`` ends with the scales, shifts, running means and running
         variances of the ``n_hidden_units`` hidden units (see
         ``_kernels.batchnorm``).
+    residual : bool, default=False
+        Identity shortcuts around every hidden layer after the first whose
+        input and output widths are equal (``shortcuts``).
     """
 
-    def __init__(self, sizes, activation, loss, segments=None, batch_norm=False):
+    def __init__(self, sizes, activation, loss, segments=None, batch_norm=False, residual=False):
         self.sizes = np.asarray(sizes, dtype=np.int64)
         self.activation = activation
         self.loss = loss
         self.batch_norm = bool(batch_norm) and len(self.sizes) > 2
+        self.residual = bool(residual)
+        self.shortcuts = shortcut_layers(self.sizes) * int(self.residual)
         n_out = int(self.sizes[-1])
         if segments is None:
             segments = [0, n_out]
@@ -243,6 +274,9 @@ class Network:
         self.__dict__.update(
             {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in state.items()}
         )
+        if "residual" not in state:  # pickled before shortcuts existed: none
+            self.residual = False
+            self.shortcuts = np.zeros(len(self.sizes) - 1, dtype=np.int64)
 
     @property
     def n_layers(self):
@@ -264,6 +298,7 @@ class Network:
             activation=kernel_code(ACTIVATIONS[self.activation].code),
             loss=LOSSES[self.loss].code,  # chosen at run time, see engine.md
             segments=self.segments,
+            residual=option(self.shortcuts, self.residual),
         )
 
     # -------------------------------------------------------------- views
@@ -295,7 +330,7 @@ class Network:
     def plain(self):
         """The same network without batch normalisation (what ``fold``'s
         parameters are laid out for)."""
-        return Network(self.sizes, self.activation, self.loss, self.segments)
+        return Network(self.sizes, self.activation, self.loss, self.segments, residual=self.residual)
 
     def fold(self, theta):
         """Parameters of ``plain()`` that compute what this network computes at
@@ -445,18 +480,21 @@ class Network:
                 blocks.append(ws.acts[offset : offset + (stop - start) * u].reshape(stop - start, u))
             yield start, stop, blocks
 
-    def predict_sampled(self, theta, inputs, dropout, input_dropout, seed, n_samples):
+    def predict_sampled(self, theta, inputs, dropout, input_dropout, dropconnect, seed, n_samples):
         """Outputs with freshly drawn dropout masks (Monte-Carlo dropout), one
         per sample, shape ``(n_samples, n_rows, n_outputs)``: one compiled
-        call. Input dropout applies to dense input only."""
+        call. Input dropout applies to dense input only; DropConnect draws
+        one mask of the weights per sample (of the folded weights, with
+        batch normalisation)."""
         if self.batch_norm:
             return self.plain().predict_sampled(
-                self.fold(theta), inputs, dropout, input_dropout, seed, n_samples
+                self.fold(theta), inputs, dropout, input_dropout, dropconnect, seed, n_samples
             )
         out = np.empty((n_samples, inputs.n_samples, int(self.sizes[-1])), dtype=theta.dtype)
         sampling = Sampling(
             np.array(dropout, dtype=np.float64),  # a copy: the model's may be read-only
-            float(input_dropout if not inputs.sparse else 0.0), np.uint64(seed),
+            float(input_dropout if not inputs.sparse else 0.0), float(dropconnect),
+            np.uint64(seed),
         )
         predict_sampled(
             theta, self.layout(), inputs.dense, inputs.csr, inputs.sparse, CHUNK_ROWS, sampling, out

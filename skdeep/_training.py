@@ -23,6 +23,7 @@ from ._kernels._jit import kernel_code, option
 from ._kernels.records import (
     Adversarial,
     BatchNorm,
+    DropConnect,
     Epoch,
     LayerNorms,
     LookaheadWeights,
@@ -37,7 +38,7 @@ from ._kernels.records import (
 )
 from ._kernels.training import N_COUNTERS, train_epoch
 from ._listeners import History, stochastic_listeners
-from ._network import no_csr, no_tangents, tangent_record
+from ._network import contractive_record, no_csr, no_tangents, tangent_record
 from ._threads import engine_shards, engine_workers, single_threaded_blas
 from .optim import OptimizerState, minimize
 
@@ -215,6 +216,8 @@ class StochasticLoop:
             norms=option(np.zeros((network.n_layers, ws.max_units if reg.max_norm > 0 else 0)), reg.max_norm > 0),
             average=option(self.progress.average if averaging else np.zeros(0, dtype=dtype), averaging),
             lookahead=self._lookahead_record(dtype),
+            unlabeled=option(int(reg.unlabeled), reg.unlabeled > 0),
+            dropconnect=self._dropconnect_record(S, dtype),
         )
         self._layers = self._layer_norms(S)
         # the costly techniques' records, None when off: the kernel's
@@ -244,6 +247,7 @@ class StochasticLoop:
                 )
                 if network.batch_norm else None
             ),
+            contractive=contractive_record(network, reg.contractive, rows, dtype, copies=S),
         )
         self._probe_record = self._probe(ws, rows, S, dtype)
         self._shared = Shared(
@@ -257,6 +261,20 @@ class StochasticLoop:
             X=inp.dense, csr=inp.csr, sparse=inp.sparse, Y=self.train.Y,
             sw=self.train.sample_weight, T=T, order=self._order, shuffled=self.shuffle,
             batch_size=self.batch_size,
+        )
+
+    def _dropconnect_record(self, S, dtype):
+        """DropConnect's rate and per-shard masked weights (a cheap option:
+        None when off, or rate 0 and empty buffers when ``_jit.SPECIALISE``
+        is off)."""
+        on = self.reg.dropconnect > 0
+        P, n_weights = (self.network.n_params, self.network.n_weights) if on else (0, 0)
+        return option(
+            DropConnect(
+                self.reg.dropconnect, np.empty((S, P), dtype=dtype),
+                np.empty((S, n_weights), dtype=dtype),
+            ),
+            on,
         )
 
     def _lookahead_record(self, dtype):

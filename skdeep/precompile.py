@@ -52,7 +52,11 @@ def _compile_one(estimator, dtype, sparse):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fitted = clone(estimator).set_params(max_iter=1).fit(X, y)
-    fitted.predict(X)
+    if hasattr(fitted, "inverse_transform"):  # an autoencoder: y is ignored
+        fitted.inverse_transform(fitted.transform(X))
+        fitted.score_samples(X)
+    else:
+        fitted.predict(X)
     if is_classifier(fitted):
         fitted.predict_proba(X)
     return time.perf_counter() - start
@@ -64,7 +68,7 @@ def precompile(*estimators, param_grid=None, dtypes=("float64",), sparse=False, 
 
     Parameters
     ----------
-    *estimators : MLPClassifier or MLPRegressor
+    *estimators : MLPClassifier, MLPRegressor or MLPAutoencoder
         Unfitted estimators with the parameters of the fits to come;
         without any, the default ``MLPClassifier()`` and ``MLPRegressor()``.
     param_grid : dict or list of dicts, default=None
@@ -87,14 +91,15 @@ def precompile(*estimators, param_grid=None, dtypes=("float64",), sparse=False, 
     """
     from sklearn.utils.parallel import Parallel, delayed
 
-    from . import MLPClassifier, MLPRegressor
+    from . import MLPAutoencoder, MLPClassifier, MLPRegressor
 
     if not estimators:
         estimators = (MLPClassifier(), MLPRegressor())
     for estimator in estimators:
-        if not isinstance(estimator, (MLPClassifier, MLPRegressor)):
+        if not isinstance(estimator, (MLPClassifier, MLPRegressor, MLPAutoencoder)):
             raise TypeError(
-                f"precompile takes skdeep's MLPClassifier or MLPRegressor, got {type(estimator).__name__}"
+                "precompile takes skdeep's MLPClassifier, MLPRegressor or MLPAutoencoder, "
+                f"got {type(estimator).__name__}"
             )
     dtypes = [np.dtype(d) for d in dtypes]
     for dtype in dtypes:
@@ -123,7 +128,7 @@ def _changed(estimator):
 
 
 def main(argv=None):
-    from . import MLPClassifier, MLPRegressor
+    from . import MLPAutoencoder, MLPClassifier, MLPRegressor
     from ._kernels.activations import ACTIVATIONS
     from .optim import FIRST_ORDER, FULL_BATCH
 
@@ -132,7 +137,7 @@ def main(argv=None):
         description="Compile skdeep's engine ahead of time for chosen configurations "
         "(every combination of the options given; the default configuration without any).",
     )
-    parser.add_argument("--estimator", nargs="+", choices=["classifier", "regressor"],
+    parser.add_argument("--estimator", nargs="+", choices=["classifier", "regressor", "autoencoder"],
                         default=["classifier", "regressor"])
     parser.add_argument("--activation", nargs="+", choices=sorted(ACTIVATIONS))
     parser.add_argument("--solver", nargs="+", choices=sorted(set(FIRST_ORDER) | set(FULL_BATCH)))
@@ -147,7 +152,7 @@ def main(argv=None):
         grid["activation"] = sorted(ACTIVATIONS) if args.all else args.activation
     if args.all or args.solver:
         grid["solver"] = sorted(set(FIRST_ORDER) | set(FULL_BATCH)) if args.all else args.solver
-    kinds = {"classifier": MLPClassifier, "regressor": MLPRegressor}
+    kinds = {"classifier": MLPClassifier, "regressor": MLPRegressor, "autoencoder": MLPAutoencoder}
     estimators = [kinds[name]() for name in args.estimator]
     start = time.perf_counter()
     timings = precompile(*estimators, param_grid=grid or None, dtypes=args.dtype,

@@ -76,3 +76,18 @@ def snapshot(estimator):
 def assert_unchanged(estimator, before):
     """The estimator's state equals the snapshot ``before``, array for array."""
     _same(before, estimator.__dict__, type(estimator).__name__)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One distributed.LocalCluster for the session (2 workers, 1 thread
+    each), in this process: tasks and data movement as on a real cluster,
+    without starting processes that would compile the engine again."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

@@ -267,6 +267,9 @@ def test_curriculum_needs_fit_and_a_stochastic_solver(iris):
     assert not hasattr(est, "partial_fit")  # as for the full-batch solvers
     with pytest.raises(AttributeError, match="partial_fit"):
         est.partial_fit(X, y, classes=[0, 1, 2])
+    y_unlabelled = np.where(np.arange(150) % 3 == 0, -1, y)
+    with pytest.raises(ValueError, match="unlabelled rows"):
+        MLPClassifier(curriculum="self_paced", semi_supervised="entropy").fit(X, y_unlabelled)
     with pytest.raises(ValueError, match="curriculum_start"):
         MLPClassifier(curriculum="self_paced", curriculum_start=0.0).fit(X, y)
     with pytest.raises(ValueError, match="'curriculum' parameter"):

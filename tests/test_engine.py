@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 
 import skdeep._kernels.training as training
 import skdeep._threads as threads
-from skdeep import MLPClassifier
+from skdeep import MLPAutoencoder, MLPClassifier
 from skdeep._kernels._sync import atomic_compare_exchange, atomic_fetch_add, claim
 from skdeep._network import Inputs, Network
 from skdeep._training import Progress, StochasticLoop, TrainSet
@@ -24,7 +24,10 @@ from skdeep.schedules import Constant
 #: regularisation settings under which the engine must stay deterministic
 SETTINGS = {
     "none": {},
-    "random": dict(dropout=np.array([0.3]), input_noise=0.1, input_dropout=0.1, weight_noise=0.01),
+    "random": dict(
+        dropout=np.array([0.3]), input_noise=0.1, input_dropout=0.1, weight_noise=0.01,
+        dropconnect=0.2,
+    ),
     "penalties": dict(l1=1e-2, max_norm=1.0, activity_l1=1e-3),
     "adversarial": dict(adversarial_eps=0.05, adversarial_steps=3),
 }
@@ -180,6 +183,7 @@ TECHNIQUES = {
     "adversarial": dict(adversarial_eps=0.05),
     "tangent": dict(tangent_prop=0.1),
     "batch_norm": dict(batch_norm=True),
+    "contractive": dict(contractive=0.1),  # the autoencoder's
     "probe": dict(solver="adahessian"),
 }
 
@@ -202,7 +206,10 @@ def test_the_epoch_kernel_is_specialised_on_the_techniques_in_use(monkeypatch, o
     X = rng.normal(size=(40, 4))
     y = rng.integers(0, 2, 40)
     fit_params = {"tangents": rng.normal(size=(40, 1, 4))} if on == "tangent" else {}
-    est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, **TECHNIQUES.get(on, {}))
+    if on == "contractive":
+        est, y = MLPAutoencoder(hidden_layer_sizes=(4,), max_iter=1, contractive=0.1), None
+    else:
+        est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, **TECHNIQUES.get(on, {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y, **fit_params)
@@ -256,7 +263,10 @@ def test_nothing_is_allocated_per_batch():
 
     settings = {
         "plain": {}, "batch_norm": {"batch_norm": True},
-        "random": {"dropout": 0.3, "input_dropout": 0.1, "input_noise": 0.1, "weight_noise": 0.01},
+        "random": {
+            "dropout": 0.3, "input_dropout": 0.1, "input_noise": 0.1, "weight_noise": 0.01,
+            "dropconnect": 0.2,
+        },
         "adahessian": {"solver": "adahessian"}, "adversarial": {"adversarial_eps": 0.1},
         "constraints": {"max_norm": 1.0, "clip_grad_norm": 1.0, "average": True},
         "tangent_prop": {"tangent_prop": 0.1},

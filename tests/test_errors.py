@@ -128,7 +128,7 @@ CLASSIFIER_CASES = [
     ("no tangent", {"tangent_prop": 1.0}, lambda e: e.fit(X, y, tangents=np.ones((40, 0, 4))), ValueError, r"tangents has no tangent vector \(n_tangents = 0\)"),
     ("tangents with inf", {"tangent_prop": 1.0}, lambda e: e.fit(X, y, tangents=np.where(np.arange(4) == 2, np.inf, np.ones((40, 1, 4)))), ValueError, "Input tangents contains infinity"),
     ("tangent_prop with dropout", {"tangent_prop": 1.0, "dropout": 0.5}, lambda e: e.fit(X, y, tangents=np.ones((40, 1, 4))), ValueError, "tangent_prop cannot be combined with dropout"),
-    ("tangent_prop with weight_noise", {"tangent_prop": 1.0, "weight_noise": 0.1}, lambda e: e.fit(X, y, tangents=np.ones((40, 1, 4))), ValueError, "tangent_prop cannot be combined with dropout or weight_noise"),
+    ("tangent_prop with weight_noise", {"tangent_prop": 1.0, "weight_noise": 0.1}, lambda e: e.fit(X, y, tangents=np.ones((40, 1, 4))), ValueError, "tangent_prop cannot be combined with dropout, dropconnect or weight_noise"),
     ("negative prior_alpha", {"prior_alpha": -1.0}, lambda e: e.fit(X, y), ValueError, "'prior_alpha' parameter"),
     ("prior_alpha without prior", {"prior_alpha": 1.0}, lambda e: e.fit(X, y), ValueError, "prior_alpha > 0 needs coef_prior"),
     ("unfitted coef_prior", {"coef_prior": MLPClassifier(), "prior_alpha": 1.0}, lambda e: e.fit(X, y), ValueError, "coef_prior is a MLPClassifier that is not fitted"),

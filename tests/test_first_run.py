@@ -144,7 +144,7 @@ def test_precompile_compiles_every_combination_of_the_grid():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: precompile(LogisticRegression()), TypeError, "MLPClassifier or MLPRegressor.*LogisticRegression"),
+        (lambda: precompile(LogisticRegression()), TypeError, "MLPRegressor or MLPAutoencoder.*LogisticRegression"),
         (lambda: precompile(MLPClassifier(), dtypes=["int64"]), ValueError, "dtypes must be float32 or float64"),
         (lambda: precompile(MLPClassifier(), param_grid={"activation": ["nope"]}), ValueError, "activation"),
     ],

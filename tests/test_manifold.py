@@ -28,10 +28,20 @@ from .conftest import DTYPES
 DISTANCE_RTOL = {np.float32: 1e-4, np.float64: 1e-9}
 
 
-def feature_shift_tangents(X):
+class FeatureShiftTangents:
     """One tangent per row: the difference to the row with its features
-    rotated by one place (a 'shift' for any number of features)."""
-    return (np.roll(X, 1, axis=1) - X)[:, None, :]
+    rotated by one place (a 'shift' for any number of features). A class
+    with a fixed ``repr``, so that the ids of the estimator checks below are
+    the same in every process (pytest-xdist's workers compare them)."""
+
+    def __call__(self, X):
+        return (np.roll(X, 1, axis=1) - X)[:, None, :]
+
+    def __repr__(self):
+        return "feature_shift_tangents"
+
+
+feature_shift_tangents = FeatureShiftTangents()
 
 
 #: the tangents of 8x8 digits along shifts

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: import name -> distribution name, where they differ
 _DISTRIBUTIONS = {"sklearn": "scikit-learn"}
 #: the extras whose packages skdeep's optional modules import
-_OPTIONAL_EXTRAS = ("onnx", "persist", "plot")
+_OPTIONAL_EXTRAS = ("onnx", "persist", "plot", "dask")
 
 
 def _dependencies(extras=()):
@@ -63,8 +63,8 @@ def test_every_imported_package_is_declared():
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 imported.add(node.module.split(".")[0])
     third_party = {_DISTRIBUTIONS.get(m, m) for m in imported - set(sys.stdlib_module_names)}
-    # the optional modules (skdeep.onnx, skdeep.persistence, skdeep.plot)
-    # import their extra's packages when used (test_onnx checks that
+    # the optional modules (skdeep.onnx, skdeep.persistence, skdeep.plot,
+    # the Dask road of fit and predict) import their extra's packages when used (test_onnx checks that
     # ``import skdeep`` imports none of them)
     assert third_party - {"skdeep"} <= set(_dependencies(_OPTIONAL_EXTRAS))
 

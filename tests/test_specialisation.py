@@ -117,10 +117,14 @@ def test_kernel_arguments_follow_the_specialise_setting(monkeypatch):
     net = Network([3, 4, 2], "relu", "log_loss")
     monkeypatch.setattr(_jit, "SPECIALISE", True)
     assert type(net.layout().activation) is Constant
+    # the identity shortcuts: None without them (their code pruned)
+    assert net.layout().residual is None
+    np.testing.assert_array_equal(Network([3, 4, 4, 2], "relu", "log_loss", residual=True).layout().residual, [0, 1, 0])
     assert type(_jit.kernel_code(3)) is Constant
     monkeypatch.setattr(_jit, "SPECIALISE", False)
     off = net.layout()
     assert type(off.activation) is int and off.activation == activations.RELU
+    np.testing.assert_array_equal(off.residual, [0, 0])  # zeros: no shortcut at run time
     assert type(_jit.kernel_code(activations.RELU)) is int
     # a cheap option that is off: its zeros at run time, else None
     assert _jit.option(0.0, False) == 0.0 and _jit.option(0.5, True) == 0.5
@@ -186,7 +190,11 @@ _OPTION_KERNELS = {
     "_absolute_sum", "max_norm_project", "average_update",
 }
 _SPARSE_KERNELS = {"csr_rows_dot", "csr_rows_t_dot", "dot_csr_rows", "_densify_rows"}
-_UNUSED_KERNELS = {"activity_penalty", "activity_backward", "_pull_towards_prior"} | _SPARSE_KERNELS
+_UNUSED_KERNELS = {
+    "activity_penalty", "activity_backward", "_pull_towards_prior", "unlabeled_row",
+    "pseudo_label_softmax", "entropy_softmax", "pseudo_label_logistic", "entropy_logistic",
+    "dropconnect_weights", "dropconnect_gradient", "subtract_matrix",  # dropconnect, residual
+} | _SPARSE_KERNELS
 #: full-batch solvers of ``_CHILD``: their kernels (the loss and gradient,
 #: the Hessian-vector product, the Hessian's rows) get None for dense
 #: input's CSR arrays and for the activity penalty
@@ -273,6 +281,8 @@ _CHEAP = {
     "norms": {"max_norm": 3.0},
     "average": {"average": True},
     "lookahead": {"solver": Lookahead(Adam())},
+    "unlabeled": {"semi_supervised": "entropy"},
+    "dropconnect": {"dropconnect": 0.2},
 }
 
 

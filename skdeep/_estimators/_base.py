@@ -40,9 +40,11 @@ from .._kernels.activations import ACTIVATIONS
 from .._network import Inputs, Network, kernel_view
 from .._training import Progress, ValidationSet
 from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer, check_size
+from ..optim._objective import FullBatchObjective
 from ..regularization import PENALTIES, Regularization, check_tangents, unused_inputs
 from ..schedules import SCHEDULES, Schedule
 from ._predict_input import prediction_input
+from ._dask import dask_fit, is_dask_input
 from ._runs import split_validation, train_full_batch, train_stochastic
 from ._state import plain, restore
 from ._support import SklearnCallbacks, generator, naming, rollback_on_error
@@ -83,6 +85,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "input_noise": [Interval(Real, 0, None, closed="left")],
         "weight_noise": [Interval(Real, 0, None, closed="left")],
+        "dropconnect": [Interval(Real, 0, 1, closed="left")],
         "activity_l1": [Interval(Real, 0, None, closed="left")],
         "adversarial_eps": [Interval(Real, 0, None, closed="left")],
         "adversarial_steps": [Interval(Integral, 1, None, closed="left")],
@@ -99,6 +102,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         ],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "batch_norm": ["boolean"],
+        "residual": ["boolean"],
+        "dask_sync_every": [Interval(Integral, 1, None, closed="left"), None],
         "curriculum": [StrOptions({"self_paced"}), callable, None],
         "curriculum_start": [Interval(Real, 0, 1, closed="right")],
         "curriculum_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -120,6 +125,17 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _validation_score(self, output, y, sample_weight):
         """Score (higher is better) of network outputs against targets ``y``."""
 
+    @abstractmethod
+    def _validation_sums(self, output, y, sample_weight):
+        """The sums over rows that ``_score_of_sums`` turns into the
+        validation score: the sums of two sets of rows add up to those of
+        their union (for validation rows spread over Dask partitions)."""
+
+    @abstractmethod
+    def _score_of_sums(self, sums):
+        """``_validation_score`` of all the rows whose ``_validation_sums``
+        add up to ``sums``."""
+
     def _target_sample_weight(self, y, incremental):
         """Factor multiplied into the sample weights (class weights)."""
         return None
@@ -127,6 +143,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _training_targets(self, Y):
         """The encoded targets the network is trained on (label smoothing)."""
         return Y
+
+    #: whether the targets are the inputs (the autoencoder): kept 2-D
+    _targets_are_inputs = False
+
+    def _config_params(self):
+        """The parameters the fit's configuration is made from."""
+        return self.get_params(deep=False)
 
     # ------------------------------------------------------------ fitting
 
@@ -188,7 +211,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         hidden = self._hidden_sizes()
         self._check_init()
         config = FitConfig.from_params(
-            self.get_params(deep=False), hidden_layer_sizes=tuple(hidden),
+            self._config_params(), hidden_layer_sizes=tuple(hidden),
             incremental=incremental,
             with_validation_data=X_val is not None and y_val is not None,
             with_tangents=tangents is not None,
@@ -196,12 +219,18 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
+        if is_dask_input(X, y):  # the data stay on the Dask workers (``_dask``)
+            return dask_fit(
+                self, config, first_pass, X, y, sample_weight,
+                incremental=incremental, validation=(X_val, y_val, sample_weight_val),
+                tangents=tangents,
+            )
         X, y = validate_data(
             self, X, y, reset=first_pass, accept_sparse=["csr", "csc"],
             multi_output=True, y_numeric=not is_classifier(self),
             dtype=(np.float64, np.float32),
         )
-        if y.ndim == 2 and y.shape[1] == 1:
+        if y.ndim == 2 and y.shape[1] == 1 and not self._targets_are_inputs:
             y = column_or_1d(y, warn=True)
         dtype = X.dtype if first_pass else self._theta.dtype
         loss, segments = self._prepare_targets(
@@ -213,31 +242,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         sw = self._sample_weight(sample_weight, X, y, dtype, incremental)
         explicit_val = self._explicit_validation(X_val, y_val, sample_weight_val, dtype)
 
-        network = Network(
-            [X.shape[1], *hidden, Y.shape[1]], config.activation, loss, segments,
-            batch_norm=config.batch_norm,
+        network, reg, theta, rng, progress = self._start(
+            config, X.shape[1], Y.shape[1], dtype, loss, segments,
+            first_pass=first_pass, incremental=incremental,
         )
-        reg = Regularization.from_config(config, network, dtype)
-        if not config.stochastic:
-            check_size(config.solver, network.n_params)
         if tangents is not None:
             tangents = check_tangents(tangents, X.shape[0], X.shape[1], dtype)
-        if first_pass:
-            rng = generator(self.random_state)
-            theta, progress = None, Progress()
-        else:
-            theta = self._continued_parameters(network)
-            rng = copy.deepcopy(self._rng) if incremental else generator(self.random_state)
-            progress = self._progress.copy()
-
-        # structure first: scikit-learn callbacks may rebuild a model mid-fit
-        self._network = network
-        self.n_layers_ = network.n_layers + 1
-        self.n_outputs_ = int(Y.shape[1])
-        self.out_activation_ = network.out_activation
         n_runs = config.n_init if first_pass and not incremental else 1
         callbacks = self._sklearn_callbacks(X, y, sample_weight, n_runs)
-        listeners = [callbacks] if callbacks is not None else []
 
         inputs = Inputs(X, dtype)
         difficulty = None
@@ -249,12 +261,64 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 train, explicit_val = split_validation(
                     config, inputs, Y, y, sw, rng, tangents, is_classifier(self), difficulty
                 )
-            val_inputs, Y_val, y_val, sw_val = explicit_val
-            validation = ValidationSet(
-                val_inputs, Y_val, sw_val,
-                lambda out: self._validation_score(out, y_val, sw_val),
+            validation = self._validation_set(explicit_val)
+
+        def train_run(run_theta, run_progress, run_rng, listeners):
+            if config.stochastic:
+                return train_stochastic(
+                    config, network, run_theta, train, validation, run_progress,
+                    run_rng, listeners, reg,
+                )
+            objective = FullBatchObjective(network, inputs, Y, sw, reg, tangents)
+            return train_full_batch(
+                config, network, run_theta, objective, run_progress, listeners, reg
             )
 
+        return self._run_and_commit(
+            config, network, reg, (theta, rng, progress, dtype), n_runs, callbacks, train_run,
+            lambda theta: self._activation_sparsity(inputs, theta),
+        )
+
+    def _start(self, config, n_features, n_outputs, dtype, loss, segments, *, first_pass, incremental):
+        """The network, its regularisation settings, and the parameters,
+        generator and progress the runs start from (None parameters: each
+        run initialises its own); the network's structure is set on the
+        estimator (scikit-learn callbacks may rebuild a model mid-fit)."""
+        network = Network(
+            [n_features, *config.hidden_layer_sizes, n_outputs], config.activation, loss,
+            segments, batch_norm=config.batch_norm, residual=config.residual,
+        )
+        reg = Regularization.from_config(config, network, dtype)
+        if not config.stochastic:
+            check_size(config.solver, network.n_params)
+        if first_pass:
+            rng = generator(self.random_state)
+            theta, progress = None, Progress()
+        else:
+            theta = self._continued_parameters(network)
+            rng = copy.deepcopy(self._rng) if incremental else generator(self.random_state)
+            progress = self._progress.copy()
+        self._network = network
+        self.n_layers_ = network.n_layers + 1
+        self.n_outputs_ = int(n_outputs)
+        self.out_activation_ = network.out_activation
+        return network, reg, theta, rng, progress
+
+    def _validation_set(self, explicit_val):
+        """The ``ValidationSet`` of validated ``(inputs, Y, y, sw)``."""
+        val_inputs, Y_val, y_val, sw_val = explicit_val
+        return ValidationSet(
+            val_inputs, Y_val, sw_val,
+            lambda out: self._validation_score(out, y_val, sw_val),
+        )
+
+    def _run_and_commit(self, config, network, reg, start, n_runs, callbacks, train_run, sparsity):
+        """Run ``train_run(theta, progress, rng, listeners)`` once per restart
+        from ``start = (theta, rng, progress, dtype)`` (None ``theta``: a
+        fresh initialisation per run), keep the best run and commit it to the
+        estimator; ``sparsity(theta)`` measures ``activation_sparsity_``."""
+        theta, rng, progress, dtype = start
+        listeners = [callbacks] if callbacks is not None else []
         runs = rng.spawn(n_runs) if n_runs > 1 else [rng]
         # a pretrained output layer only for the same classes (outputs)
         copy_head = isinstance(config.init, str) or same_task(config.init, self)
@@ -267,16 +331,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             if callbacks is not None:
                 callbacks.theta = run_theta
             try:
-                if config.stochastic:
-                    run = train_stochastic(
-                        config, network, run_theta, train, validation, run_progress,
-                        run_rng, listeners, reg,
-                    )
-                else:
-                    run = train_full_batch(
-                        config, network, run_theta, inputs, Y, sw, run_progress, listeners,
-                        reg, tangents,
-                    )
+                run = train_run(run_theta, run_progress, run_rng, listeners)
             except KeyboardInterrupt:  # before this run completed an epoch
                 if best is None:
                     raise
@@ -309,8 +364,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._set_optional("best_restart_", summaries.index(summary) if n_runs > 1 else None)
         self.unused_features_ = unused_inputs(self.coefs_[0])
         self._dropout_rates = (reg.dropout, reg.input_dropout)  # for MC dropout
-        sparsity = self._activation_sparsity(inputs, theta) if reg.activity_l1 > 0 else None
-        self._set_optional("activation_sparsity_", sparsity)
+        self._dropconnect_rate = reg.dropconnect
+        self._set_optional("activation_sparsity_", sparsity(theta) if reg.activity_l1 > 0 else None)
         if callbacks is not None:
             callbacks.end_fit()
         return self
@@ -539,7 +594,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         Monte-Carlo dropout (Gal & Ghahramani, 2016): dropout stays on at
         prediction time, and the spread of the predictions over many masks
         measures the model's uncertainty. Needs a model trained with
-        ``dropout`` (or ``input_dropout``).
+        ``dropout``, ``input_dropout`` or ``dropconnect``; each sample draws
+        the masks of every one the model was trained with (for DropConnect,
+        one mask of the weights per sample).
 
         Parameters
         ----------
@@ -568,13 +625,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         inputs, theta = self._prediction_inputs(X)
         rates, input_rate = self._dropout_rates  # those the model was trained with
-        if not rates.any() and not input_rate:
+        dropconnect = getattr(self, "_dropconnect_rate", 0.0)  # a model saved before it existed
+        if not rates.any() and not input_rate and not dropconnect:
             raise ValueError(
-                "Monte-Carlo dropout needs a model trained with dropout or "
-                "input_dropout > 0; this one has neither."
+                "Monte-Carlo dropout needs a model trained with dropout, "
+                "input_dropout or dropconnect > 0; this one has none of them."
             )
         seed = generator(random_state).integers(np.iinfo(np.int64).max)
-        return self._network.predict_sampled(theta, inputs, rates, input_rate, seed, n_samples)
+        return self._network.predict_sampled(
+            theta, inputs, rates, input_rate, dropconnect, seed, n_samples
+        )
 
     # ------------------------------------------------------------ pickling
 

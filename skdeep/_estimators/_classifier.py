@@ -1,6 +1,6 @@
 """MLPClassifier: multilayer perceptron for classification."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
@@ -9,8 +9,19 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from .._kernels.unlabeled import UNLABELED_TERMS
 from . import _docstrings
 from ._base import BaseMLP
+from ._runs import unlabeled_rows
+from ._semi_supervised import (
+    UNLABELED,
+    encode_with_unlabeled,
+    labelled_targets,
+    unlabeled_mask,
+    unlabeled_sample_weight,
+    warn_if_minus_one,
+)
+from ._dask import lazy_on_dask
 from ._support import store_parameters
 from ._targets import targets_for, targets_from_classes
 
@@ -21,8 +32,9 @@ _PARAMETERS = [
     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
     "beta_2", "epsilon", "n_iter_no_change", "max_fun", "class_weight", "penalty",
     "l1_ratio", "max_norm", "dropout", "input_dropout", "input_noise",
-    "weight_noise", "label_smoothing", "activity_l1", "adversarial_eps",
-    "adversarial_steps", "tangent_prop", "coef_prior", "prior_alpha", "augment", *_docstrings.STRATEGIES,
+    "weight_noise", "dropconnect", "label_smoothing", "activity_l1", "adversarial_eps",
+    "adversarial_steps", "tangent_prop", "coef_prior", "prior_alpha", "augment",
+    "semi_supervised", "unlabeled_weight", "unlabeled_rampup", *_docstrings.STRATEGIES,
 ]
 _ATTRIBUTES = [
     "classes_", "loss_", "best_loss_", "loss_curve_", "validation_scores_",
@@ -44,7 +56,8 @@ parameters, defaults, fitted attributes and methods. Beyond it: more hidden
 activations, ``class_weight``, an explicit validation set for early stopping
 (``fit(..., X_val=, y_val=)``), a per-epoch ``history_``, and
 multiclass-multioutput targets (``y`` with several categorical columns gets one
-softmax head per column on shared hidden layers).
+softmax head per column on shared hidden layers), and semi-supervised learning
+from rows labelled ``-1`` (``semi_supervised``).
 
 The loss minimised is the log-loss (cross-entropy) of the predicted
 probabilities, weighted by ``sample_weight`` and ``class_weight``: softmax
@@ -76,6 +89,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         **BaseMLP._parameter_constraints,
         "class_weight": [dict, list, StrOptions({"balanced"}), None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "semi_supervised": [StrOptions(set(UNLABELED_TERMS)), None],
+        "unlabeled_weight": [Interval(Real, 0, None, closed="left")],
+        "unlabeled_rampup": [Interval(Integral, 0, None, closed="left")],
     }
 
     #: the loss the classifier minimises, as scikit-learn's ``loss`` attribute
@@ -90,18 +106,26 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
         n_iter_no_change=10, max_fun=15000, class_weight=None, penalty="l2",
         l1_ratio=0.15, max_norm=None, dropout=0.0, input_dropout=0.0,
-        input_noise=0.0, weight_noise=0.0, label_smoothing=0.0, activity_l1=0.0,
+        input_noise=0.0, weight_noise=0.0, dropconnect=0.0, label_smoothing=0.0,
+        activity_l1=0.0,
         adversarial_eps=0.0, adversarial_steps=1, tangent_prop=0.0,
-        coef_prior=None, prior_alpha=0.0, augment=None,
-        init="auto", freeze_layers=0, batch_norm=False, clip_grad_norm=None,
-        average=False, n_init=1, curriculum=None, curriculum_start=0.25,
-        curriculum_epochs=10,
+        coef_prior=None, prior_alpha=0.0, augment=None, semi_supervised=None,
+        unlabeled_weight=1.0, unlabeled_rampup=10, init="auto", freeze_layers=0,
+        batch_norm=False, residual=False, clip_grad_norm=None, average=False, n_init=1,
+        dask_sync_every=None, curriculum=None, curriculum_start=0.25, curriculum_epochs=10,
     ):
         store_parameters(self, locals())
 
     # ---------------------------------------------------------- targets
 
+    def _unlabeled(self, y):
+        """Which rows of ``y`` are unlabelled (None without ``semi_supervised``)."""
+        return unlabeled_mask(y, self.semi_supervised)
+
     def _prepare_targets(self, y, *, first_pass, incremental, classes):
+        if self.semi_supervised is None:
+            warn_if_minus_one(y)
+        y = labelled_targets(y, self._unlabeled(y), classes=classes)
         check_classification_targets(y)
         if incremental and not hasattr(self, "_targets"):
             if classes is None:
@@ -129,15 +153,24 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._targets.loss, self._targets.segments
 
     def _encode_targets(self, y):
-        return self._targets.encode(y)
+        mask = self._unlabeled(y)
+        if mask is None or not mask.any():
+            return self._targets.encode(y)
+        return encode_with_unlabeled(self._targets.encode, y, mask)
 
     def _training_targets(self, Y):
         """Label smoothing: each softmax head's one-hot targets become
         ``(1 - eps) * y + eps / K``, each logistic unit's ``(1 - eps) * y +
-        eps / 2`` (Szegedy et al., 2016)."""
+        eps / 2`` (Szegedy et al., 2016); unlabelled rows stay -1."""
         eps = self.label_smoothing
         if eps == 0:
             return Y
+        unlabeled = unlabeled_rows(Y)
+        Y = self._smoothed(Y, eps)
+        Y[unlabeled] = UNLABELED
+        return Y
+
+    def _smoothed(self, Y, eps):
         segments = self._targets.segments
         if segments is None and self._targets.loss == "log_loss":
             segments = [0, Y.shape[1]]
@@ -159,12 +192,48 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 "classes=classes, y=y) and pass class_weight as a dict."
             )
         _check_class_weight(self.class_weight)
-        return self._targets.class_sample_weight(self.class_weight, y)
+        mask = self._unlabeled(y)
+        if mask is None:
+            return self._targets.class_sample_weight(self.class_weight, y)
+        factor = np.ones(y.shape[0])  # the unlabelled rows have no class
+        factor[~mask] = self._targets.class_sample_weight(self.class_weight, y[~mask])
+        return factor
+
+    def _sample_weight(self, sample_weight, X, y, dtype, incremental):
+        sw = super()._sample_weight(sample_weight, X, y, dtype, incremental)
+        mask = self._unlabeled(y)
+        if mask is None:
+            return sw
+        return unlabeled_sample_weight(sw, mask, self.unlabeled_weight)
+
+    def _explicit_validation(self, X_val, y_val, sample_weight_val, dtype):
+        if self.semi_supervised is not None and y_val is not None and np.any(
+            np.asarray(y_val, dtype=object) == UNLABELED
+        ):
+            raise ValueError(
+                "y_val contains -1 (unlabelled rows): the validation set of early "
+                "stopping must be labelled."
+            )
+        return super()._explicit_validation(X_val, y_val, sample_weight_val, dtype)
 
     def _validation_score(self, output, y, sample_weight):
         if not np.isfinite(output).all():
             return np.nan
         return self._targets.score(output, y, sample_weight)
+
+    def _validation_sums(self, output, y, sample_weight):
+        """The weight of the rows predicted right (all outputs right), and
+        the weight of all rows: the accuracy is their ratio."""
+        if not np.isfinite(output).all():
+            return np.array([np.nan, 1.0])
+        right = self._targets.decode(output) == np.asarray(y)
+        if right.ndim == 2:
+            right = right.all(axis=1)
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        return np.array([np.dot(right, sw), sw.sum()])
+
+    def _score_of_sums(self, sums):
+        return float(sums[0] / sums[1])
 
     # ------------------------------------------------------- public API
 
@@ -230,6 +299,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes, tangents=tangents)
 
+    @lazy_on_dask
     def predict(self, X):
         """Predict class labels.
 
@@ -246,6 +316,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_is_fitted(self)
         return self._targets.decode(self._forward(X))
 
+    @lazy_on_dask
     def predict_proba(self, X):
         """Class probabilities.
 
@@ -263,6 +334,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_is_fitted(self)
         return self._targets.proba(self._forward(X))
 
+    @lazy_on_dask
     def predict_log_proba(self, X):
         """Log of the class probabilities (see :meth:`predict_proba`).
 
@@ -314,7 +386,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
+        # semi-supervised targets are single-output labels
+        semi = self.semi_supervised is not None
+        tags.classifier_tags.multi_label = not semi
+        tags.target_tags.multi_output = not semi
         return tags
 
 

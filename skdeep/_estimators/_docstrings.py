@@ -266,6 +266,16 @@ weight_noise : float, default=0.0
     Standard deviation of the Gaussian noise added to the weights for the
     forward and backward pass of every step; the gradient is applied to the
     noise-free weights (Graves, 2011). Stochastic solvers only.""",
+    "dropconnect": """\
+dropconnect : float, default=0.0
+    Probability of dropping each weight during training, in [0, 1)
+    (DropConnect, Wan et al., 2013): every mini-batch (every shard of it,
+    when the engine splits a batch across threads) draws a fresh mask of the
+    weights of every layer, frozen layers included; kept weights are scaled
+    by ``1 / (1 - dropconnect)`` (inverted, as ``dropout``), and the biases
+    are never dropped. Prediction uses the weights themselves;
+    :meth:`predict_mc_dropout` draws one mask per sample instead.
+    Stochastic solvers only (not ``'adahessian'``).""",
     "label_smoothing": """\
 label_smoothing : float, default=0.0
     Replaces the one-hot training targets of each softmax head by
@@ -279,6 +289,16 @@ activity_l1 : float, default=0.0
     representation sparse; the fraction of zero activations is reported in
     ``activation_sparsity_`` (and by :meth:`activation_sparsity`). Scaled by
     the batch like ``alpha``.""",
+    "contractive": """\
+contractive : float, default=0.0
+    Strength ``lambda`` of the contractive penalty (Rifai et al., 2011),
+    ``lambda * ||J(x)||_F^2`` per row, the squared Frobenius norm of the
+    Jacobian of the code with respect to the input, with its exact
+    gradient; scaled by the batch like ``alpha``. Implemented for a
+    one-layer encoder (``hidden_layer_sizes=(n_code,)``), where
+    ``||J(x)||_F^2 = sum_j f'(a_j)^2 ||W_j||^2``; deeper encoders raise
+    (pretrain them one contractive layer at a time). Not with
+    ``batch_norm`` nor the Hessian-based solvers.""",
     "adversarial_eps": """\
 adversarial_eps : float, default=0.0
     Radius (L-infinity, in the units of the inputs) of adversarial training:
@@ -296,8 +316,8 @@ tangent_prop : float, default=0.0
     ``tangent_prop / 2 * sum ||J(x) t||^2`` on the directional derivatives of
     the network's raw output (before the output activation) along the tangent
     vectors ``t`` given to ``fit(..., tangents=T)``, computed exactly by
-    forward-mode differentiation. Cannot be combined with ``dropout`` or
-    ``weight_noise``.""",
+    forward-mode differentiation. Cannot be combined with ``dropout``,
+    ``dropconnect``, ``weight_noise`` or ``residual``.""",
     "coef_prior": """\
 coef_prior : estimator, tuple or None, default=None
     Soft parameter sharing: a fitted MLP (skdeep's or scikit-learn's) with the
@@ -335,8 +355,10 @@ init : str or estimator, default='auto'
     outputs and output activation, for a pair whenever its shape matches.
     Otherwise, as for every layer not copied, it is drawn as with ``'auto'``
     from ``random_state``, silently: fine-tuning on new classes needs a new
-    output layer. Ignored when training continues (``warm_start``,
-    :meth:`partial_fit`).""",
+    output layer. A fitted :class:`MLPAutoencoder` gives its encoder layers
+    only (unsupervised pretraining): as many as match this network's leading
+    hidden layers, never the decoder. Ignored when training continues
+    (``warm_start``, :meth:`partial_fit`).""",
     "freeze_layers": """\
 freeze_layers : int, default=0
     Number of leading layers (weights and biases) kept fixed while training,
@@ -354,6 +376,20 @@ batch_norm : bool, default=False
     epsilon 1e-5). A batch is then processed by one thread (the statistics
     need all its rows). Stochastic solvers except ``'adahessian'``; not with
     ``tangent_prop``.""",
+    "residual": """\
+residual : bool, default=False
+    Identity shortcuts (residual connections, He et al., 2016) around every
+    hidden layer whose input and output widths are equal: such a layer
+    computes ``h_{k+1} = h_k + f(h_k W_k + b_k)`` instead of ``f(h_k W_k +
+    b_k)``. The first hidden layer's input is the data, never a shortcut's;
+    so the shortcuts need two consecutive hidden layers of equal width
+    (``hidden_layer_sizes=(32, 32, 32)`` gets two), and ``fit`` raises a
+    ``ValueError`` when there are none. With ``batch_norm`` the shortcut adds
+    after the normalised layer's activation (``h_k + f(BN(h_k W_k))``), with
+    ``dropout`` after the branch's dropout. Prediction,
+    :meth:`predict_mc_dropout`, :class:`FeatureExtractor` and
+    :meth:`activation_sparsity` see the layers' outputs ``h_{k+1}``, shortcut
+    included. Every solver; not with ``tangent_prop``.""",
     "clip_grad_norm": """\
 clip_grad_norm : float or None, default=None
     If set, each mini-batch gradient (penalties excluded) whose L2 norm over
@@ -375,6 +411,17 @@ n_init : int, default=1
     early stopping, else the lowest final training loss. Each run is reported
     in ``restarts_``. Used by fresh fits only (not when ``warm_start`` or
     :meth:`partial_fit` continues a model).""",
+    "dask_sync_every": """\
+dask_sync_every : int or None, default=None
+    Data-parallel training on Dask input (``fit(dask_X, dask_y)``, see the
+    "Scaling out" page): every partition runs the stochastic solver's
+    mini-batch steps on its own rows from the same parameters and optimizer
+    state, and the partitions' parameter vectors and optimizer states are
+    averaged, weighted by the rows each trained on, after every
+    ``dask_sync_every`` mini-batches of each partition; None averages once
+    per epoch. Smaller values train closer to the in-memory fit and send the
+    parameters over the network more often. Stochastic solvers only; on
+    in-memory data there is one partition and nothing to average.""",
     "curriculum": """\
 curriculum : {'self_paced'}, callable or None, default=None
     Curriculum learning: the first epochs train on the easiest rows only,
@@ -413,12 +460,41 @@ augment : callable or None, default=None
     mini-batch (dense, a copy) and the fit's ``numpy.random.Generator``, and
     returns the batch to train on, of the same shape. The targets of the rows
     are kept. Stochastic solvers only; it runs in Python once per batch.""",
+    "semi_supervised": """semi_supervised : {'pseudo_label', 'entropy'} or None, default=None
+    Semi-supervised learning: rows of ``y`` labelled ``-1`` (scikit-learn's
+    convention, integer labels only) are unlabelled, and a term of their
+    predictions joins the log-loss of the labelled rows. ``'pseudo_label'``
+    (Lee, 2013): the cross-entropy against the class the network itself
+    predicts, re-chosen at every update, ``-log max_k p_k``.
+    ``'entropy'`` (Grandvalet & Bengio, 2005): the entropy of the predicted
+    distribution, ``-sum_k p_k log p_k``. Single-output targets (binary or
+    multiclass); ``classes_`` holds the labelled rows' classes; early
+    stopping validates on labelled rows only. ``'pseudo_label'`` needs a
+    stochastic solver, ``'entropy'`` works with ``'lbfgs'``, ``'cg'`` and
+    ``'bfgs'`` too (at the full weight, without ramp); no solver with
+    Hessian-vector products. With None (the default), ``-1`` is a class as
+    in scikit-learn's classifiers, and a warning says how to use such rows
+    as unlabelled. See ``docs/semi_supervised.md``.""",
+    "unlabeled_weight": """unlabeled_weight : float, default=1.0
+    Weight of the unlabelled rows' term relative to the labelled rows'
+    log-loss: an unlabelled row weighs its sample weight times
+    ``unlabeled_weight * S_L / S_U``, with ``S_L`` and ``S_U`` the total
+    weights of the labelled and unlabelled rows of the call, so that 1.0
+    gives both terms the same total weight (Lee's per-set means). Used with
+    ``semi_supervised``.""",
+    "unlabeled_rampup": """unlabeled_rampup : int, default=10
+    Number of epochs over which the unlabelled term's weight rises linearly
+    from 0 to ``unlabeled_weight`` (Lee's ``alpha(t)``): epoch ``t + 1``
+    trains with ``unlabeled_weight * min(1, t / unlabeled_rampup)``, so the
+    first epoch learns from the labelled rows alone; 0 switches the ramp
+    off. ``partial_fit`` counts its calls as epochs. Stochastic solvers
+    (full-batch solvers use the full weight).""",
 }
 
 #: the parameters of the training strategies, shared by both estimators
 STRATEGIES = [
-    "init", "freeze_layers", "batch_norm", "clip_grad_norm", "average", "n_init",
-    "curriculum", "curriculum_start", "curriculum_epochs",
+    "init", "freeze_layers", "batch_norm", "residual", "clip_grad_norm", "average", "n_init",
+    "dask_sync_every", "curriculum", "curriculum_start", "curriculum_epochs",
 ]
 #: their fitted attributes
 STRATEGY_ATTRIBUTES = [
@@ -540,7 +616,15 @@ the full-batch solvers), with every fitted attribute (``n_iter_``, ``t_``,
 epoch's weights up to it are restored. With ``n_init > 1`` no further
 restart runs and the best run so far is kept. An interrupt before the first
 epoch or iteration completed propagates, and the estimator is left as it
-was."""
+was.
+
+``fit`` on Dask collections (``dask.array`` or ``dask.dataframe``, rows
+partitioned, with the same partitions for ``X``, ``y`` and
+``sample_weight``) trains on the partitions where they live: the full-batch
+solvers minimise the same objective summed over partitions, the stochastic
+ones average the partitions' models (``dask_sync_every``); ``predict`` and
+its siblings on Dask input return Dask arrays computed lazily. See the
+user guide's "Scaling out" page (docs/scaling.md)."""
 
 
 def compose(summary, parameters, attributes, extra=""):

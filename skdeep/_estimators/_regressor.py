@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._kernels.losses import LOSSES
 from . import _docstrings
 from ._base import BaseMLP
+from ._dask import lazy_on_dask
 from ._support import store_parameters
 
 _PARAMETERS = [
@@ -18,7 +19,7 @@ _PARAMETERS = [
     "random_state", "tol", "verbose", "warm_start", "momentum",
     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
     "beta_2", "epsilon", "n_iter_no_change", "max_fun", "penalty", "l1_ratio",
-    "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise",
+    "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise", "dropconnect",
     "activity_l1", "adversarial_eps", "adversarial_steps", "tangent_prop",
     "coef_prior", "prior_alpha", "augment", *_docstrings.STRATEGIES,
 ]
@@ -79,12 +80,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
         n_iter_no_change=10, max_fun=15000, penalty="l2", l1_ratio=0.15,
         max_norm=None, dropout=0.0, input_dropout=0.0, input_noise=0.0,
-        weight_noise=0.0, activity_l1=0.0, adversarial_eps=0.0,
+        weight_noise=0.0, dropconnect=0.0, activity_l1=0.0, adversarial_eps=0.0,
         adversarial_steps=1, tangent_prop=0.0, coef_prior=None, prior_alpha=0.0,
         augment=None,
-        init="auto", freeze_layers=0, batch_norm=False, clip_grad_norm=None,
-        average=False, n_init=1, curriculum=None, curriculum_start=0.25,
-        curriculum_epochs=10,
+        init="auto", freeze_layers=0, batch_norm=False, residual=False,
+        clip_grad_norm=None, average=False, n_init=1, dask_sync_every=None,
+        curriculum=None, curriculum_start=0.25, curriculum_epochs=10,
     ):
         store_parameters(self, locals())
 
@@ -103,6 +104,27 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if not np.isfinite(output).all():
             return np.nan
         return r2_score(y, self._format(output), sample_weight=sample_weight)
+
+    def _validation_sums(self, output, y, sample_weight):
+        """Per output: the weight sum, the weighted sums of ``y`` and ``y**2``
+        and the weighted sum of squared residuals (rows of the result)."""
+        if not np.isfinite(output).all():
+            return np.full((4, output.shape[1]), np.nan)
+        y = np.asarray(y, dtype=np.float64).reshape(output.shape)
+        w = np.asarray(sample_weight, dtype=np.float64)[:, None]
+        return np.stack([
+            np.broadcast_to(w, y.shape).sum(axis=0), (w * y).sum(axis=0),
+            (w * y * y).sum(axis=0), (w * (y - output) ** 2).sum(axis=0),
+        ])
+
+    def _score_of_sums(self, sums):
+        """R², the mean over outputs, as ``r2_score`` (a constant target
+        scores 1 if predicted exactly, else 0)."""
+        weight, first, second, residual = sums
+        total = second - first * first / weight  # sum w (y - mean)^2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(total > 0, 1.0 - residual / total, np.where(residual == 0, 1.0, 0.0))
+        return float(np.mean(r2))
 
     @staticmethod
     def _format(output):
@@ -174,6 +196,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         tags.target_tags.positive_only = self.loss == "poisson"
         return tags
 
+    @lazy_on_dask
     def predict(self, X):
         """Predict with the network.
 

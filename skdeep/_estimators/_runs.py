@@ -10,6 +10,7 @@ reads the configuration, not the estimator.
 
 import math
 import warnings
+from functools import partial
 from numbers import Integral
 from typing import NamedTuple
 
@@ -19,9 +20,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.optimize import _check_optimize_result
 
 from .._curriculum import Curriculum
+from .._listeners import UnlabeledRamp
 from .._training import StochasticLoop, Strategy, TrainSet, run_full_batch
 from ..optim import SGD
-from ..optim._objective import FullBatchObjective
 from ..schedules import resolve_schedule
 
 
@@ -45,10 +46,13 @@ def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier, diffic
     stratification, as scikit-learn's MLP draws it). Returns
     ``(inputs, Y, sw, tangents, difficulty)`` of the training rows (the
     curriculum's difficulties, or None) and ``(inputs, Y, y, sw)`` of the
-    validation rows."""
-    indices = np.arange(Y.shape[0])
+    validation rows. Unlabelled rows of semi-supervised classification
+    (encoded target negative) all stay in training: the validation rows are
+    drawn from the labelled ones."""
+    unlabeled = unlabeled_rows(Y) if classifier else np.zeros(Y.shape[0], dtype=bool)
+    indices = np.flatnonzero(~unlabeled)
     seed = int(rng.integers(np.iinfo(np.int32).max))
-    stratify = y if classifier and y.ndim == 1 else None
+    stratify = y[indices] if classifier and y.ndim == 1 else None
     if stratify is not None:
         _check_stratifiable(stratify)
     split = dict(test_size=config.validation_fraction, random_state=seed)
@@ -71,11 +75,19 @@ def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier, diffic
             "The validation set is too small. Increase 'validation_fraction' "
             "or the size of your dataset."
         )
+    if unlabeled.any():  # in the original order of the rows
+        train_idx = np.sort(np.concatenate([train_idx, np.flatnonzero(unlabeled)]))
     train_tangents = None if tangents is None else np.ascontiguousarray(tangents[train_idx])
     train_difficulty = None if difficulty is None else difficulty[train_idx]
     train = (inputs.take(train_idx), Y[train_idx], sw[train_idx], train_tangents, train_difficulty)
     val = (inputs.take(val_idx), Y[val_idx], y[val_idx], sw[val_idx])
     return train, val
+
+
+def unlabeled_rows(Y):
+    """Which rows of the encoded targets ``Y`` are unlabelled (semi-supervised
+    classification writes -1 in their targets; no other target is negative)."""
+    return Y[:, 0] < 0
 
 
 def _check_stratifiable(y):
@@ -149,8 +161,25 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
     """Run the first-order optimizer of ``config`` on ``train = (inputs, Y,
     sw, tangents, difficulty)``; returns its ``RunResult``."""
     inputs, Y, sw, tangents, difficulty = train
+    if reg.unlabeled:  # the unlabelled term's ramp comes before the caller's listeners
+        listeners = [UnlabeledRamp(sw, unlabeled_rows(Y), config.unlabeled_rampup), *listeners]
+    loop = partial(
+        StochasticLoop, train=TrainSet(inputs, Y, sw), tangents=tangents,
+        curriculum=_curriculum(config, difficulty, network, inputs, Y),
+    )
+    return run_stochastic(
+        config, network, theta, inputs.n_samples, validation, progress, rng, listeners, reg,
+        loop,
+    )
+
+
+def run_stochastic(config, network, theta, n_rows, validation, progress, rng, listeners, reg, make_loop):
+    """Run the first-order optimizer of ``config`` in the epoch loop that
+    ``make_loop(**settings)`` makes (the in-memory one, or the Dask one,
+    whose mini-batches are at most the ``n_rows`` of its smallest
+    partition); returns its ``RunResult``."""
     optimizer = config.optimizer
-    batch = batch_size(config, inputs.n_samples)
+    batch = batch_size(config, n_rows)
     state = progress.optimizer
     lr_init = float(optimizer.initial_rate(config.learning_rate_init))
     if not config.incremental or state is None or not optimizer.continues(state):
@@ -167,15 +196,13 @@ def train_stochastic(config, network, theta, train, validation, progress, rng, l
         progress.best_loss = None
     elif progress.best_loss is None:
         progress.best_loss = np.inf
-    loop = StochasticLoop(
-        network=network, theta=theta, train=TrainSet(inputs, Y, sw),
-        validation=validation, progress=progress,
+    loop = make_loop(
+        network=network, theta=theta, validation=validation, progress=progress,
         schedule=resolve_schedule(config, sgd=isinstance(optimizer.base, SGD)),
         lr_init=lr_init, reg=reg, batch_size=batch,
         shuffle=config.shuffle, rng=rng, tol=config.tol,
         n_iter_no_change=config.n_iter_no_change, verbose=config.verbose,
-        tangents=tangents, listeners=listeners, strategy=strategy(config, batch),
-        curriculum=_curriculum(config, difficulty, network, inputs, Y),
+        listeners=listeners, strategy=strategy(config, batch),
     )
     n_iter = loop.run(config.max_iter, config.incremental)
     loss = progress.loss_curve[-1] if progress.loss_curve else np.nan
@@ -192,10 +219,11 @@ def layer_blocks(network):
     ]
 
 
-def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners, reg, tangents):
-    """Run the full-batch solver of ``config``; returns its ``RunResult``."""
+def train_full_batch(config, network, theta, objective, progress, listeners, reg):
+    """Run the full-batch solver of ``config`` on ``objective`` (a
+    ``FullBatchObjective``, or its sum over Dask partitions); returns its
+    ``RunResult``."""
     solver = config.solver
-    objective = FullBatchObjective(network, inputs, Y, sw, reg, tangents)
     k = int(config.freeze_layers)
     free = None
     if k:  # the weights, then the biases, of the layers after the frozen ones
@@ -227,7 +255,7 @@ def train_full_batch(config, network, theta, inputs, Y, sw, progress, listeners,
                 ConvergenceWarning,
                 stacklevel=4,
             )
-    progress.t += inputs.n_samples * evaluations
+    progress.t += objective.n_samples * evaluations
     progress.best_loss = min(progress.loss_curve, default=float(result.fun))
     progress.validation_scores = None
     progress.best_validation_score = None

@@ -28,6 +28,7 @@ def _network_state(network):
     return {
         "sizes": network.sizes, "activation": network.activation, "loss": network.loss,
         "segments": network.segments, "batch_norm": network.batch_norm,
+        "residual": network.residual,
     }
 
 
@@ -35,6 +36,7 @@ def _network(state):
     return Network(
         np.array(state["sizes"]), state["activation"], state["loss"],
         np.array(state["segments"]), batch_norm=state["batch_norm"],
+        residual=state.get("residual", False),  # saved before shortcuts existed: none
     )
 
 

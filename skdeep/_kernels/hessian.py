@@ -17,6 +17,14 @@ Backward pass, alongside the ordinary one (``D_l`` the delta of ``Z_l``,
 
 so ``H v`` costs about two gradients, exactly (no finite differences). The
 derivatives of the activations are computed from their outputs, as elsewhere.
+
+Around a layer with an identity shortcut (``h_{l+1} = h_l + f(Z_l)``, the
+layer's activation block holding ``h_{l+1}``), ``R{h_{l+1}} = R{h_l} + f'(Z_l)
+R{Z_l}``, and ``E`` and ``R{E}`` of ``h_{l+1}`` also reach ``h_l`` unchanged;
+``f'`` and ``f''`` come from the branch's output ``h_{l+1} - h_l``, in
+``hvp_pass`` in place (a layer's activations are spent once its weights'
+products are taken), in ``hessian_rows``, whose directions all read the
+activations, in a scratch buffer.
 """
 
 import numpy as np
@@ -30,6 +38,7 @@ from .linalg import (
     copy_matrix,
     copy_vector,
     dot_csr_rows,
+    subtract_matrix,
 )
 from .losses import loss_gradient, loss_hessian_vector
 from .network import (
@@ -37,6 +46,7 @@ from .network import (
     block_rows,
     block_view,
     forward_raw,
+    has_shortcut,
     input_product,
     input_t_product,
     weights_view,
@@ -77,7 +87,15 @@ def hvp_pass(theta, v, grad, hv, net, block, work, rbuf):
         if layer < L - 1:
             RA = block_view(ra, sizes, a_off, layer, n)
             copy_matrix(RZ, RA)
-            activation_backward(act, block_view(acts, sizes, a_off, layer, n), RA)
+            A_out = block_view(acts, sizes, a_off, layer, n)
+            if has_shortcut(net.residual, layer):  # R{h_{l+1}} = R{h_l} + f' R{Z_l}
+                branch = scratch[: n * sizes[layer + 1]].reshape((n, sizes[layer + 1]))
+                copy_matrix(A_out, branch)
+                subtract_matrix(branch, block_view(acts, sizes, a_off, layer - 1, n))
+                activation_backward(act, branch, RA)
+                add_matrix(RA, block_view(ra, sizes, a_off, layer - 1, n))
+            else:
+                activation_backward(act, A_out, RA)
 
     # R{D_L} from the loss's Hessian; ``out`` holds the prediction now
     RD_out = block_view(rd, sizes, a_off, L - 1, n)
@@ -106,12 +124,28 @@ def hvp_pass(theta, v, grad, hv, net, block, work, rbuf):
             add_matrix(HW, T)
             # E = D W^T (into the delta block below), R{E} = RD W^T + D V^T
             E = block_view(deltas, sizes, a_off, layer - 1, n)
-            np.dot(D, W.T, E)
             RE = block_view(rd, sizes, a_off, layer - 1, n)
-            np.dot(RD, W.T, RE)
+            if has_shortcut(net.residual, layer):
+                # E and R{E} hold the output's carried along the shortcut;
+                # the output's activations and R-activations are spent
+                T_out = block_view(acts, sizes, a_off, layer, n)
+                np.dot(D, W.T, T_out)
+                add_matrix(E, T_out)
+                RT_out = block_view(ra, sizes, a_off, layer, n)
+                np.dot(RD, W.T, RT_out)
+                add_matrix(RE, RT_out)
+            else:
+                np.dot(D, W.T, E)
+                np.dot(RD, W.T, RE)
             S = scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
             np.dot(D, weights_view(v, sizes, w_off, layer).T, S)
             add_matrix(RE, S)
+            if has_shortcut(net.residual, layer - 1):
+                # carry E and R{E} to the layer below's input, and recover
+                # the branch's output, from which f' and f'' are computed
+                copy_matrix(E, block_view(deltas, sizes, a_off, layer - 2, n))
+                copy_matrix(RE, block_view(rd, sizes, a_off, layer - 2, n))
+                subtract_matrix(A, block_view(acts, sizes, a_off, layer - 2, n))
             # R{D} = f' R{E} + f'' E R{Z}; then D = f' E
             activation_backward(act, A, RE)
             activation_second(act, A, S)
@@ -234,12 +268,16 @@ def hessian_rows(theta, H, net, data, work, rbuf, job, chunk):
         for layer in range(L - 1, 0, -1):  # D_{l-1} = f' E and f'' E, E = D_l W_l^T
             E = block_view(curv, sizes, a_off, layer - 1, n)
             np.dot(block_view(deltas, sizes, a_off, layer, n), weights_view(theta, sizes, w_off, layer).T, E)
-            A = block_view(acts, sizes, a_off, layer - 1, n)
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
+            if has_shortcut(net.residual, layer):  # + E of the output, carried in D_prev
+                add_matrix(E, D_prev)
             copy_matrix(E, D_prev)
-            activation_backward(act, A, D_prev)
+            if has_shortcut(net.residual, layer - 1):
+                copy_matrix(E, block_view(deltas, sizes, a_off, layer - 2, n))
             S = rbuf.scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
-            activation_second(act, A, S)
+            A = _branch_output(net, acts, a_off, layer - 1, n, S)
+            activation_backward(act, A, D_prev)
+            activation_second(act, A, S)  # in place when A is S: element by element
             for i in range(n):
                 e, s = E[i], S[i]
                 for k in range(e.shape[0]):
@@ -279,6 +317,21 @@ def hessian_rows(theta, H, net, data, work, rbuf, job, chunk):
 
 
 @jit
+def _branch_output(net, acts, a_off, layer, n, scratch):
+    """Hidden layer ``layer``'s output without its shortcut, from which its
+    activation's derivatives are computed: its activation block itself
+    without a shortcut, else ``h_{l+1} - h_l`` written into ``scratch``
+    (the activations stay: the other directions' passes read them)."""
+    sizes = net.sizes
+    A = block_view(acts, sizes, a_off, layer, n)
+    if has_shortcut(net.residual, layer):
+        copy_matrix(A, scratch)
+        subtract_matrix(scratch, block_view(acts, sizes, a_off, layer - 1, n))
+        return scratch
+    return A
+
+
+@jit
 def _direction_rows(j, theta, net, block, out, work, rbuf, job):
     """``hessian_rows``' R-passes for the unit direction ``e_j`` over one
     chunk (``out`` its prediction): ``job.hv`` gets every part of ``H e_j``
@@ -306,7 +359,10 @@ def _direction_rows(j, theta, net, block, out, work, rbuf, job):
         if layer < L - 1:
             RA = block_view(ra, sizes, a_off, layer, n)
             copy_matrix(RZ, RA)
-            activation_backward(act, block_view(acts, sizes, a_off, layer, n), RA)
+            branch = rbuf.scratch[: n * sizes[layer + 1]].reshape((n, sizes[layer + 1]))
+            activation_backward(act, _branch_output(net, acts, a_off, layer, n, branch), RA)
+            if layer > lj and has_shortcut(net.residual, layer):  # + R{h_l} (0 at layer lj)
+                add_matrix(RA, block_view(ra, sizes, a_off, layer - 1, n))
     loss_hessian_vector(
         net.loss, out, block.Y, block.sw, net.segments, block.scale,
         block_view(rz, sizes, a_off, L - 1, n), block_view(rd, sizes, a_off, L - 1, n),
@@ -324,11 +380,19 @@ def _direction_rows(j, theta, net, block, out, work, rbuf, job):
                 np.dot(block_view(ra, sizes, a_off, layer - 1, n).T, D, T)
                 add_matrix(HW, T)
             RE = block_view(rd, sizes, a_off, layer - 1, n)
-            np.dot(RD, weights_view(theta, sizes, w_off, layer).T, RE)
+            if has_shortcut(net.residual, layer):  # RE holds the output's, carried
+                RT_out = block_view(ra, sizes, a_off, layer, n)  # spent: a buffer
+                np.dot(RD, weights_view(theta, sizes, w_off, layer).T, RT_out)
+                add_matrix(RE, RT_out)
+            else:
+                np.dot(RD, weights_view(theta, sizes, w_off, layer).T, RE)
             if layer == lj and a >= 0:
                 for i in range(n):
                     RE[i, a] += D[i, b]
-            activation_backward(act, A, RE)
+            if has_shortcut(net.residual, layer - 1):
+                copy_matrix(RE, block_view(rd, sizes, a_off, layer - 2, n))
+            branch = rbuf.scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
+            activation_backward(act, _branch_output(net, acts, a_off, layer - 1, n, branch), RE)
             if layer > lj:  # + f''(Z) E R{Z}
                 C = block_view(job.curv, sizes, a_off, layer - 1, n)
                 RZ_prev = block_view(rz, sizes, a_off, layer - 1, n)

@@ -118,6 +118,16 @@ def add_vector(target, source):
 
 
 @jit
+def subtract_matrix(target, source):
+    """``target -= source`` for 2-D arrays of the same shape."""
+    for i in range(target.shape[0]):
+        t = target[i]
+        s = source[i]
+        for j in range(t.shape[0]):
+            t[j] -= s[j]
+
+
+@jit
 def add_matrix(target, source):
     """``target += source`` for 2-D arrays of the same shape (a loop: numba
     compiles ``+=`` between arrays with a temporary)."""

@@ -44,6 +44,7 @@ from .activations import (
     identity_forward,
 )
 from .batchnorm import bn_backward, bn_forward
+from .contractive import contractive_backward, contractive_forward, contractive_weight_grad
 from .linalg import (
     add_matrix,
     add_vector,
@@ -52,17 +53,20 @@ from .linalg import (
     copy_vector,
     csr_rows_dot,
     csr_rows_t_dot,
+    subtract_matrix,
 )
-from .losses import loss_gradient, output_link
-from .random import HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
+from .losses import output_link
+from .random import DROPCONNECT, HIDDEN_DROPOUT, INPUT_DROPOUT, make_key
 from .records import Block, Hidden, Tangent, Work
 from .regularizers import (
     activity_backward,
     activity_penalty,
+    dropconnect_weights,
     dropout_backward,
     dropout_forward,
     perturb_inputs,
 )
+from .unlabeled import data_term
 
 
 @jit
@@ -130,7 +134,7 @@ def input_t_product(block, D, G):
 def forward_raw(theta, net, block, work):
     """Forward pass for prediction (no dropout); returns the output block
     before the output activation."""
-    hidden = Hidden(None, work.acts, np.uint64(0), None)
+    hidden = Hidden(None, work.acts, np.uint64(0), None, None, None)
     out, _ = forward_train(theta, net, block, work, hidden, None)
     return out
 
@@ -181,7 +185,64 @@ def _activity_backward(activity, A, D, sw, scale):
         activity_backward(A, D, sw, activity * scale)
 
 
+def _no_shortcut(residual, layer):
+    return False
+
+
+def has_shortcut(residual, layer):
+    """Whether layer ``layer`` has an identity shortcut around it (never
+    without shortcuts: ``residual`` None)."""
+    return residual[layer] != 0
+
+
+def _no_shortcut_forward(residual, Z, prev, layer):
+    pass
+
+
+def _shortcut_forward(residual, Z, prev, layer):
+    """``Z += prev`` (``h_{l+1} = h_l + branch``) for a layer with a
+    shortcut; nothing without shortcuts."""
+    if residual[layer] != 0:
+        add_matrix(Z, prev)
+
+
+def _plain_delta_below(residual, D, W, D_prev, acts, sizes, a_off, layer, n):
+    np.dot(D, W.T, D_prev)
+
+
+def _delta_below(residual, D, W, D_prev, acts, sizes, a_off, layer, n):
+    """``D_prev <- D W^T``, plus, for a layer with a shortcut, the gradient
+    of its output that ``D_prev`` holds already (carried along the
+    shortcut by ``_carry_below``); the output's activations are spent by
+    then and hold the product."""
+    if residual[layer] != 0:
+        E = block_view(acts, sizes, a_off, layer, n)
+        np.dot(D, W.T, E)
+        add_matrix(D_prev, E)
+    else:
+        np.dot(D, W.T, D_prev)
+
+
+def _no_carry(residual, D_prev, A, deltas, acts, sizes, a_off, layer, n):
+    pass
+
+
+def _carry_below(residual, D_prev, A, deltas, acts, sizes, a_off, layer, n):
+    """For a hidden layer ``layer`` with a shortcut: the gradient of its
+    output ``D_prev`` into the delta block of the layer below (free until
+    that layer's turn, which adds it), and its branch's output ``A - h_l``
+    recovered in ``A``, from which ``f'`` is computed; nothing without
+    shortcuts."""
+    if residual[layer] != 0:
+        copy_matrix(D_prev, block_view(deltas, sizes, a_off, layer - 1, n))
+        subtract_matrix(A, block_view(acts, sizes, a_off, layer - 1, n))
+
+
 _activity_forward = by_presence(_no_activity_forward, _activity_forward)
+has_shortcut = by_presence(_no_shortcut, has_shortcut)
+_shortcut_forward = by_presence(_no_shortcut_forward, _shortcut_forward)
+_delta_below = by_presence(_plain_delta_below, _delta_below)
+_carry_below = by_presence(_no_carry, _carry_below)
 _dropout_forward_layer = by_presence(_no_dropout_forward, _dropout_forward_layer)
 _dropout_backward_layer = by_presence(_no_dropout_backward, _dropout_backward_layer)
 _activity_backward = by_presence(_no_activity_backward, _activity_backward)
@@ -191,8 +252,11 @@ _activity_backward = by_presence(_no_activity_backward, _activity_backward)
 def forward_train(theta, net, block, work, hidden, bn):
     """Training forward pass: batch normalisation before and dropout after
     the hidden activations (rate ``hidden.drop[l]`` for hidden layer
-    ``l``); returns ``(raw output block, activity penalty sum_i sw_i *
-    activity * sum |A|)``; ``bn`` is None when off."""
+    ``l``), then the identity shortcut of a layer that has one
+    (``net.residual``: ``h_{l+1} = h_l + dropout(f(BN(h_l W_l) + b_l))``,
+    kept in the layer's activation block); returns ``(raw output block,
+    activity penalty sum_i sw_i * activity * sum |A|)``, the penalty on
+    the branches' outputs; ``bn`` is None when off."""
     sizes, w_off, b_off = net.sizes, net.w_off, net.b_off
     acts, a_off, n = work.acts, work.a_off, block.n
     n_layers = sizes.shape[0] - 1
@@ -217,8 +281,11 @@ def forward_train(theta, net, block, work, hidden, bn):
                 H = offsets[offsets.shape[0] - 1] - offsets[0]
                 b = theta[offsets[layer] + H : offsets[layer] + H + sizes[layer + 1]]
             activation_forward(net.activation, Z, b)
+            if layer == 0:
+                penalty = contractive_forward(hidden.contractive, net.activation, Z, W, block.sw, penalty)
             penalty = _activity_forward(hidden.activity, Z, block.sw, penalty)
             _dropout_forward_layer(hidden.drop, hidden.masks, Z, sizes, a_off, layer, hidden.key)
+            _shortcut_forward(net.residual, Z, prev, layer)
         else:
             identity_forward(Z, b)
         prev = Z
@@ -233,7 +300,14 @@ def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad,
     gradient into ``dx`` when it is not empty, and adds ``extra`` (per hidden
     layer, in the layout of ``deltas``) to the pre-activation deltas when it is
     not None (tangent propagation's second-order terms); ``hidden`` and
-    ``bn`` as in ``forward_train``."""
+    ``bn`` as in ``forward_train``.
+
+    With shortcuts, the gradient of a shortcut's output ``h_{l+1}`` goes
+    both through the branch and, unchanged, to ``h_l``: it is carried in
+    the free delta block of the layer below, and the branch's output
+    ``h_{l+1} - h_l``, from which ``f'`` is computed, is recovered in place
+    (the activations of a layer are spent once its weights' gradient is
+    taken, so they also hold the product ``D W^T`` before it is added)."""
     sizes, w_off, b_off = net.sizes, net.w_off, net.b_off
     acts, deltas, a_off, n = work.acts, work.deltas, work.a_off, block.n
     n_layers = sizes.shape[0] - 1
@@ -242,7 +316,9 @@ def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad,
         W = weights_view(theta, sizes, w_off, layer)
         if layer == 0:
             if param_grad:
-                input_t_product(block, D, weights_view(grad, sizes, w_off, layer))
+                GW = weights_view(grad, sizes, w_off, layer)
+                input_t_product(block, D, GW)
+                contractive_weight_grad(hidden.contractive, W, GW, block.sw, block.scale)
             if dx.shape[0] > 0:
                 np.dot(D, W.T, dx[:n])
         else:
@@ -250,10 +326,16 @@ def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad,
             if param_grad:
                 np.dot(A.T, D, weights_view(grad, sizes, w_off, layer))
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
-            np.dot(D, W.T, D_prev)
+            _delta_below(net.residual, D, W, D_prev, acts, sizes, a_off, layer, n)
+            _carry_below(net.residual, D_prev, A, deltas, acts, sizes, a_off, layer - 1, n)
             _dropout_backward_layer(hidden.drop, hidden.masks, A, D_prev, sizes, a_off, layer - 1)
             _activity_backward(hidden.activity, A, D_prev, block.sw, block.scale)
             activation_backward(net.activation, A, D_prev)
+            if layer == 1:
+                contractive_backward(
+                    hidden.contractive, weights_view(theta, sizes, w_off, 0), D_prev,
+                    block.sw, block.scale,
+                )
             if bn is not None:
                 bn_backward(
                     D_prev, block.sw, theta, grad, bn.offsets, layer - 1,
@@ -404,7 +486,9 @@ def train_pass(theta, grad, net, block, work, hidden, dx, tangent, param_grad, b
     sizes = net.sizes
     out, penalty = forward_train(theta, net, block, work, hidden, bn)
     D = block_view(work.deltas, sizes, work.a_off, sizes.shape[0] - 2, block.n)
-    total = loss_gradient(net.loss, out, block.Y, block.sw, net.segments, block.scale, D) + penalty
+    total = data_term(
+        hidden.unlabeled, net.loss, out, block.Y, block.sw, net.segments, block.scale, D
+    ) + penalty
     if tangent is not None:
         tangent_forward(theta, net, work, block.n, tangent)
         total += tangent_reverse(theta, net, block, work, tangent)
@@ -495,8 +579,10 @@ def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
     """``out[s]`` <- the output with dropout on (Monte-Carlo dropout) for
     every ``s < out.shape[0]``: hidden masks at the rates ``sampling.drop``
     and, for dense input, input masks at ``sampling.input_dropout``, drawn
-    from the keys of ``(sampling.seed, s, chunk number)``; then the output
-    activation."""
+    from the keys of ``(sampling.seed, s, chunk number)``, and with
+    ``sampling.dropconnect`` > 0 one DropConnect mask of the weights per
+    sample (the key of ``(sampling.seed, s)``: a sample is one network);
+    then the output activation."""
     n_samples, n = out.shape[0], out.shape[1]
     rows = min(n, chunk)
     work = _scratch(net.sizes, rows, theta)
@@ -504,7 +590,16 @@ def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
     input_dropout = sampling.input_dropout
     x_buf = np.empty((rows if input_dropout > 0 else 0, X.shape[1]), dtype=out.dtype)
     data = _all_rows(X, csr, sparse, n, theta)
+    rate = sampling.dropconnect
+    n_weights = net.b_off[0]
+    masked = np.empty(theta.shape[0] if rate > 0 else 0, dtype=theta.dtype)
+    factors = np.empty(n_weights if rate > 0 else 0, dtype=theta.dtype)
+    weights = theta
     for sample in range(n_samples):
+        if rate > 0:
+            weight_key = make_key(sampling.seed, sample, 0, DROPCONNECT)
+            dropconnect_weights(theta, masked, factors, n_weights, rate, weight_key)
+            weights = masked
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             index = start // chunk
@@ -521,7 +616,7 @@ def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
                 data.Y[start:stop], data.sw[start:stop], data.scale,
             )
             key = make_key(sampling.seed, sample, index, HIDDEN_DROPOUT)
-            Z, _ = forward_train(theta, net, block, work, Hidden(sampling.drop, masks, key, None), None)
+            Z, _ = forward_train(weights, net, block, work, Hidden(sampling.drop, masks, key, None, None, None), None)
             rows_out = out[sample, start:stop]
             copy_matrix(Z, rows_out)
             output_link(net.loss, rows_out, net.segments)
@@ -539,13 +634,13 @@ def _chunk_tangent(tangent, start, stop):
 
 
 @entry_jit
-def full_loss_grad(theta, grad, grad_chunk, net, data, work, chunk, activity, tangent):
-    """Data term (with the activity and tangent penalties) over the whole data
-    set ``data``, ``chunk`` rows at a time. ``tangent`` is a ``Tangent``
-    over every row, or None; ``activity`` as in ``records.Hidden``."""
+def full_loss_grad(theta, grad, grad_chunk, net, data, work, chunk, tangent, hidden):
+    """Data term (with the activity, unlabelled, tangent and contractive
+    terms) over the whole data set ``data``, ``chunk`` rows at a time.
+    ``tangent`` is a ``Tangent`` over every row, or None; ``hidden`` a
+    ``records.Hidden`` without dropout (its ``masks`` are ``work.acts``)."""
     n = data.n
     no_dx = work.acts[:0].reshape((0, 1))
-    hidden = Hidden(None, work.acts, np.uint64(0), activity)
     total = 0.0
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)

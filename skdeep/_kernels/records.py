@@ -74,7 +74,7 @@ def record(name, fields, doc, defaults=None):
 # ------------------------------------------------------------- the network
 
 Layout = record(
-    "Layout", "sizes w_off b_off activation loss segments",
+    "Layout", "sizes w_off b_off activation loss segments residual",
     """The network as the kernels see it (``Network.layout``).
 
     sizes : int64 array ``[n_in, h_1, ..., n_out]``
@@ -83,7 +83,11 @@ Layout = record(
         ``_jit.SPECIALISE`` is off
     loss : loss code, chosen at run time (see ``losses``)
     segments : int64 array, softmax head boundaries of the output
+    residual : int64 array, 1 for each layer with an identity shortcut
+        around it (``h_{l+1} = h_l + f(h_l W_l + b_l)``), or None without
+        shortcuts (zeros when ``_jit.SPECIALISE`` is off)
     """,
+    defaults=(None,),
 )
 
 Block = record(
@@ -108,14 +112,26 @@ Work = record(
 )
 
 Hidden = record(
-    "Hidden", "drop masks key activity",
-    """What a training pass does to the hidden units: per-layer dropout
-    rates ``drop`` (None when off), their ``masks`` (laid out like the
-    activations), the dropout ``key`` and the activity-L1 coefficient
-    ``activity`` (None when off).""",
+    "Hidden", "drop masks key activity unlabeled contractive",
+    """What a training pass does besides the plain data term: per-layer
+    dropout rates ``drop`` (None when off), their ``masks`` (laid out like
+    the activations), the dropout ``key``, the activity-L1 coefficient
+    ``activity`` (None when off), the code of the unlabelled rows' term
+    of semi-supervised classification (``unlabeled.UNLABELED_TERMS``; None
+    when off, the default) and the contractive penalty of the first hidden
+    layer (a ``Contractive``, None when off, the default).""",
+    defaults=(None, None),
 )
 
 # ---------------------------------------------------------- the techniques
+
+Contractive = record(
+    "Contractive", "strength F F2",
+    """The contractive penalty of a one-layer encoder (``contractive``): its
+    ``strength`` and scratch for ``f'`` and ``f''`` of a block's first
+    hidden layer (``rows * n_code`` each). The stochastic loop keeps one per
+    shard, stacked along a leading axis.""",
+)
 
 Tangent = record(
     "Tangent", "strength Tb n_tangents S U dU dU_next F F2 extra gt",
@@ -172,9 +188,10 @@ HessianJob = record(
 )
 
 Sampling = record(
-    "Sampling", "drop input_dropout seed",
+    "Sampling", "drop input_dropout dropconnect seed",
     """Monte-Carlo dropout's draws: the hidden layers' dropout rates, the
-    input dropout rate (dense input) and the seed of the masks.""",
+    input dropout rate (dense input), the DropConnect rate (0: none) and
+    the seed of the masks.""",
 )
 
 WeightNoise = record(
@@ -184,7 +201,7 @@ WeightNoise = record(
 )
 
 Techniques = record(
-    "Techniques", "weight_noise adversarial tangent batch_norm",
+    "Techniques", "weight_noise adversarial tangent batch_norm contractive",
     """The costly techniques of an epoch, each its record or None when off
     (numba then compiles the epoch without its code). AdaHessian's
     ``Probe`` is an argument of the epoch kernel of its own.""",
@@ -208,13 +225,24 @@ Shards = record(
 )
 
 Options = record(
-    "Options", "drop activity input_dropout input_noise l1 prior norms average lookahead",
+    "Options",
+    "drop activity input_dropout input_noise l1 prior norms average lookahead unlabeled dropconnect",
     """The cheap options, each None when off (unless ``_jit.SPECIALISE`` is
     off: then zeros switch them off at run time): hidden dropout rates, the
     activity-L1 coefficient, the input dropout rate and noise std, the L1
     coefficient, the prior network's parameters, max-norm's buffer of
     squared norms, the weight average, Lookahead's slow weights
-    (``LookaheadWeights``).""",
+    (``LookaheadWeights``), the code of semi-supervision's unlabelled
+    term (``Hidden.unlabeled``), DropConnect's masks (``DropConnect``).""",
+)
+
+DropConnect = record(
+    "DropConnect", "rate masked factors",
+    """DropConnect (Wan et al., 2013): the ``rate`` of dropped weights (0
+    switches it off at run time), and per shard the masked copy of the
+    parameters its pass uses (``masked``, ``(n_shards, n_params)``) and
+    the mask's factors on the weights (``factors``, ``(n_shards,
+    n_weights)``: 0 or ``1 / (1 - rate)``).""",
 )
 
 LookaheadWeights = record(

@@ -10,6 +10,7 @@ activation's derivative is computed from the undropped output.
 import numpy as np
 
 from ._jit import entry_jit, jit
+from .linalg import copy_vector
 from .random import add_normal, mix, uniform
 
 #: counter stride between layers of a stream of draws (rows * units < 2**40)
@@ -50,6 +51,34 @@ def dropout_backward(A, M, D):
             d[j] *= k
             if k != zero:
                 a[j] /= k
+
+
+@jit
+def dropconnect_weights(theta, masked, factors, n_weights, rate, key):
+    """DropConnect (Wan et al., 2013): ``masked <- theta * factors`` on the
+    weights, with ``factors`` a fresh inverted mask (``0`` with probability
+    ``rate``, else ``1 / (1 - rate)``, weight ``j`` from counter ``j`` of
+    ``key``), and a copy of ``theta`` on the biases (and normalisation
+    parameters), which are never dropped."""
+    keep = theta.dtype.type(1.0 / (1.0 - rate))
+    zero = theta.dtype.type(0)
+    for j in range(n_weights):
+        if uniform(key, j) < rate:
+            factors[j] = zero
+            masked[j] = zero
+        else:
+            factors[j] = keep
+            masked[j] = theta[j] * keep
+    copy_vector(theta[n_weights:], masked[n_weights:])
+
+
+@jit
+def dropconnect_gradient(grad, factors):
+    """The chain rule through the mask: ``grad[j] *= factors[j]`` on the
+    weights (a gradient with respect to the masked weights becomes one
+    with respect to the weights)."""
+    for j in range(factors.shape[0]):
+        grad[j] *= factors[j]
 
 
 @jit

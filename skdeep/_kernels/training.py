@@ -54,6 +54,7 @@ from .linalg import add_vector, copy_vector, gather, gather_rows
 from .network import weights_view
 from .random import (
     ADVERSARIAL_START,
+    DROPCONNECT,
     HESSIAN_PROBE,
     HIDDEN_DROPOUT,
     INPUT_DROPOUT,
@@ -67,6 +68,7 @@ from .records import (
     Adversarial,
     BatchNorm,
     Block,
+    Contractive,
     Diagonal,
     Hidden,
     Penalties,
@@ -74,7 +76,12 @@ from .records import (
     Tangent,
     Work,
 )
-from .regularizers import max_norm_project, perturb_inputs
+from .regularizers import (
+    dropconnect_gradient,
+    dropconnect_weights,
+    max_norm_project,
+    perturb_inputs,
+)
 from .step import shard_step
 from .updates import average_update, layer_norms_range, lookahead_sync, optimizer_step
 
@@ -274,6 +281,12 @@ def _shard_tangent(tangent, T, rows, s):
 
 
 @optional
+def _shard_contractive(contractive, s):
+    """Shard ``s``'s ``Contractive``; None without the contractive penalty."""
+    return Contractive(contractive.strength, contractive.F[s], contractive.F2[s])
+
+
+@optional
 def _shard_adversarial(adv, s, key):
     """Shard ``s``'s ``Adversarial`` record (PGD's start drawn from
     ``key``); None without adversarial training."""
@@ -331,6 +344,37 @@ def _draw_probe(z, seed, step, shared, base):
 
 
 _weights_for_step = by_presence(_unchanged_weights, _weights_for_step)
+
+
+def _undropped_weights(dropconnect, used, n_weights, s, key):
+    return used
+
+
+def _dropconnect_weights(dropconnect, used, n_weights, s, key):
+    """Shard ``s``'s weights for its pass: with DropConnect, ``used`` with
+    a fresh mask (drawn from ``key``) on its weights, in the shard's
+    buffer; ``used`` itself without (``dropconnect`` None, or its rate 0
+    when ``_jit.SPECIALISE`` is off)."""
+    if dropconnect.rate > 0:
+        masked = dropconnect.masked[s]
+        dropconnect_weights(used, masked, dropconnect.factors[s], n_weights, dropconnect.rate, key)
+        return masked
+    return used
+
+
+def _no_dropconnect_gradient(dropconnect, grad, s):
+    pass
+
+
+def _dropconnect_gradient(dropconnect, grad, s):
+    """Shard ``s``'s gradient with respect to its masked weights made one
+    with respect to the weights; nothing without DropConnect."""
+    if dropconnect.rate > 0:
+        dropconnect_gradient(grad, dropconnect.factors[s])
+
+
+_dropconnect_weights = by_presence(_undropped_weights, _dropconnect_weights)
+_dropconnect_gradient = by_presence(_no_dropconnect_gradient, _dropconnect_gradient)
 
 
 @inline_jit
@@ -434,16 +478,21 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
                 else:
                     hidden = Hidden(
                         options.drop, shards.masks[s], make_key(seed, step, s, HIDDEN_DROPOUT),
-                        options.activity,
+                        options.activity, options.unlabeled,
+                        _shard_contractive(techniques.contractive, s),
+                    )
+                    weights = _dropconnect_weights(
+                        options.dropconnect, used, opt.n_weights, s, make_key(seed, step, s, DROPCONNECT)
                     )
                     part = shard_step(
-                        used, shards.grads[s], net, block, work, hidden,
+                        weights, shards.grads[s], net, block, work, hidden,
                         _shard_adversarial(
                             techniques.adversarial, s, make_key(seed, step, s, ADVERSARIAL_START)
                         ),
                         _shard_tangent(techniques.tangent, epoch.T, block.rows, s),
                         _shard_batch_norm(techniques.batch_norm, theta, s),
                     )
+                    _dropconnect_gradient(options.dropconnect, shards.grads[s], s)
                 acc[s] += part * scale * nb
             mark_done(sync, _SHARDS + 1)
         wait_until(sync, _SHARDS + 1, base + n_shards)

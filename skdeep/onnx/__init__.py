@@ -3,8 +3,8 @@
 Importing this module registers skdeep's converters with ``skl2onnx``
 (``skl2onnx.update_registered_converter``), so that after
 ``import skdeep.onnx`` skl2onnx's own ``to_onnx`` / ``convert_sklearn``
-convert pipelines that contain a skdeep ``MLPClassifier`` or
-``MLPRegressor``::
+convert pipelines that contain a skdeep ``MLPClassifier``, ``MLPRegressor``
+or ``MLPAutoencoder`` (whose graph is its ``transform``: the codes)::
 
     import skdeep.onnx  # registers the converters
     from skl2onnx import to_onnx
@@ -33,7 +33,7 @@ def to_onnx(estimator, X_sample, *, name=None, target_opset=None, options=None):
 
     Parameters
     ----------
-    estimator : MLPClassifier, MLPRegressor or Pipeline
+    estimator : MLPClassifier, MLPRegressor, MLPAutoencoder or Pipeline
         A fitted estimator, or any fitted scikit-learn object that skl2onnx
         converts and that contains skdeep estimators.
     X_sample : ndarray of shape (n_samples, n_features)

@@ -21,12 +21,13 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._estimators import MLPClassifier, MLPRegressor
+from .._estimators import MLPAutoencoder, MLPClassifier, MLPRegressor
 from .._estimators._targets import HeadTargets
 from ._graph import ONNX_ACTIVATIONS, ONNX_LINKS, NetworkGraph
 
 CLASSIFIER_ALIAS = "SkdeepMLPClassifier"
 REGRESSOR_ALIAS = "SkdeepMLPRegressor"
+AUTOENCODER_ALIAS = "SkdeepMLPAutoencoder"
 
 #: the estimator parameters the export knows. Those that shape the
 #: prediction-time network are read by ``NetworkGraph``; the others act on
@@ -35,17 +36,18 @@ REGRESSOR_ALIAS = "SkdeepMLPRegressor"
 #: rather than write a graph that may compute something else.
 KNOWN_PARAMETERS = frozenset({
     # the network at prediction time
-    "hidden_layer_sizes", "activation", "batch_norm", "loss",
+    "hidden_layer_sizes", "activation", "batch_norm", "residual", "loss",
     # training only
     "solver", "alpha", "batch_size", "learning_rate", "learning_rate_init", "power_t",
     "max_iter", "shuffle", "random_state", "tol", "verbose", "warm_start", "momentum",
     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1", "beta_2",
     "epsilon", "n_iter_no_change", "max_fun", "class_weight", "penalty", "l1_ratio",
-    "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise",
+    "max_norm", "dropout", "input_dropout", "input_noise", "weight_noise", "dropconnect",
     "label_smoothing", "activity_l1", "adversarial_eps", "adversarial_steps",
-    "tangent_prop", "coef_prior", "prior_alpha", "augment", "init", "freeze_layers",
-    "clip_grad_norm", "average", "n_init", "curriculum", "curriculum_start",
-    "curriculum_epochs",
+    "tangent_prop", "contractive", "coef_prior", "prior_alpha", "augment", "init",
+    "freeze_layers", "clip_grad_norm", "average", "n_init", "semi_supervised",
+    "unlabeled_weight", "unlabeled_rampup", "dask_sync_every", "curriculum",
+    "curriculum_start", "curriculum_epochs",
 })
 
 
@@ -295,6 +297,26 @@ def convert_classifier(scope, operator, container):
         _labels(graph, estimator.classes_, graph.node("ArgMax", [out], axis=1, keepdims=0), label)
 
 
+def autoencoder_shapes(operator):
+    """skl2onnx shape calculator of the autoencoder's output: the codes."""
+    estimator = operator.raw_operator
+    check_exportable(estimator)
+    rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = _tensor_type(estimator)([rows, estimator._n_features_out])
+
+
+def convert_autoencoder(scope, operator, container):
+    """skl2onnx converter of a skdeep ``MLPAutoencoder``: its ``transform``
+    (the encoder's layers, each with the hidden activation)."""
+    estimator = operator.raw_operator
+    graph = NetworkGraph(scope, container, estimator._theta.dtype)
+    x = graph.cast(operator.inputs[0].full_name, graph.proto)
+    coefs, intercepts = estimator._layers()
+    k = estimator._n_encoder_layers
+    codes = graph.hidden_layers(list(zip(coefs[:k], intercepts[:k])), estimator._network.activation, x)
+    graph.node("Identity", [codes], operator.outputs[0].full_name)
+
+
 def convert_regressor(scope, operator, container):
     """skl2onnx converter of a skdeep ``MLPRegressor``."""
     graph, out = _network_output(scope, operator, container)
@@ -315,4 +337,7 @@ def register():
         parser=parse_classifier, options={"zipmap": [True, False, "columns"], "nocl": [False, True]},
     )
     update_registered_converter(MLPRegressor, REGRESSOR_ALIAS, regressor_shapes, convert_regressor)
+    update_registered_converter(
+        MLPAutoencoder, AUTOENCODER_ALIAS, autoencoder_shapes, convert_autoencoder
+    )
     _registered.append(True)

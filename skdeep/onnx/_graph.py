@@ -2,8 +2,9 @@
 
 ``NetworkGraph`` writes the prediction-time network (batch normalisation
 folded into the weights, see ``Network.fold``) into the container of an
-``skl2onnx`` conversion: one ``Gemm`` per layer, then the hidden activation,
-then the output activation (the loss's link). A snapshot ensemble is the
+``skl2onnx`` conversion: one ``Gemm`` per layer, then the hidden activation
+(and, for a layer with an identity shortcut, an ``Add`` of its input), then
+the output activation (the loss's link). A snapshot ensemble is the
 mean of its members' outputs after the link, as ``predict`` computes it.
 
 Every activation is written with operators that onnxruntime runs in float
@@ -72,13 +73,25 @@ class NetworkGraph:
         """The output of ``network`` with parameters ``theta`` on the rows
         ``x``, after the output activation."""
         plain, theta = network.plain(), network.fold(theta)
-        activate = ONNX_ACTIVATIONS[network.activation]
         layers = list(zip(plain.coefs(theta), plain.intercepts(theta)))
-        for i, (W, b) in enumerate(layers):
-            x = self.node("Gemm", [x, self.constant(W, name="coef"), self.constant(b, name="intercept")])
-            if i < len(layers) - 1:
-                x = activate(self, x)
+        x = self.hidden_layers(layers[:-1], network.activation, x, network.shortcuts)
+        W, b = layers[-1]
+        x = self.node("Gemm", [x, self.constant(W, name="coef"), self.constant(b, name="intercept")])
         return ONNX_LINKS[network.out_activation](self, x, network.segments)
+
+    def hidden_layers(self, layers, activation, x, shortcuts=None):
+        """The rows ``x`` through ``layers`` (``(W, b)`` pairs), each followed
+        by the hidden ``activation`` (an autoencoder's encoder, too), and
+        with ``shortcuts[i]`` an identity shortcut around layer ``i``
+        (``h_{i+1} = h_i + f(h_i W_i + b_i)``)."""
+        activate = ONNX_ACTIVATIONS[activation]
+        for i, (W, b) in enumerate(layers):
+            h = x
+            x = self.node("Gemm", [x, self.constant(W, name="coef"), self.constant(b, name="intercept")])
+            x = activate(self, x)
+            if shortcuts is not None and shortcuts[i]:
+                x = self.node("Add", [h, x])
+        return x
 
     def ensemble(self, network, thetas, x):
         """The mean of the outputs of ``network`` under each of ``thetas``."""

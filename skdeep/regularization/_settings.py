@@ -12,6 +12,7 @@ from numbers import Real
 
 import numpy as np
 
+from .._kernels.unlabeled import UNLABELED_TERMS
 from ._prior import prior_parameters
 
 #: penalty name -> how it splits ``alpha`` (and ``l1_ratio``) into the
@@ -39,13 +40,16 @@ class Regularization:
     input_dropout: float = 0.0
     input_noise: float = 0.0
     weight_noise: float = 0.0
+    dropconnect: float = 0.0
     activity_l1: float = 0.0
     adversarial_eps: float = 0.0
     adversarial_steps: int = 1
     tangent_prop: float = 0.0
+    contractive: float = 0.0  # the autoencoder's, on its first layer
     prior: np.ndarray = None  # flat parameters of the prior network, or None
     prior_alpha: float = 0.0
     augment: object = None
+    unlabeled: int = 0  # code of semi-supervision's unlabelled term, 0: off
 
     @classmethod
     def from_config(cls, config, network, dtype):
@@ -59,12 +63,16 @@ class Regularization:
         reg.input_dropout = float(config.input_dropout)
         reg.input_noise = float(config.input_noise)
         reg.weight_noise = float(config.weight_noise)
+        reg.dropconnect = float(config.dropconnect)
         reg.activity_l1 = float(config.activity_l1)
         reg.adversarial_eps = float(config.adversarial_eps)
         reg.adversarial_steps = int(config.adversarial_steps)
         reg.tangent_prop = float(config.tangent_prop)
+        reg.contractive = float(config.contractive)
         reg.prior_alpha = float(config.prior_alpha)
         reg.augment = config.augment
+        if config.semi_supervised is not None:
+            reg.unlabeled = UNLABELED_TERMS[config.semi_supervised].code
         if config.coef_prior is not None:
             reg.prior = prior_parameters(config.coef_prior, network, dtype)
         return reg
