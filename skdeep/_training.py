@@ -450,6 +450,7 @@ class StochasticLoop:
                     self.lr_init, progress.lr, progress.epoch, progress.t
                 )
                 progress.lr = lr
+                self.epoch_rows = self.train.n_samples  # a curriculum may choose fewer
                 loss = self._run_epoch(lr)
                 n_rows = self.epoch_rows
                 progress.epoch += 1
