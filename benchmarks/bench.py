@@ -300,6 +300,19 @@ OPTIONS = {
     "solver='rmsprop'": {"solver": "rmsprop"},
     "solver='adamw'": {"solver": "adamw"},
     "solver='adahessian'": {"solver": "adahessian", "learning_rate_init": 0.01},
+    "solver='adadelta'": {"solver": "adadelta"},
+    "solver='radam'": {"solver": "radam"},
+    "solver='lamb'": {"solver": "lamb"},
+    "solver=Lookahead(Adam())": {"solver": "lookahead"},
+    # the curriculum at 99.9% of the rows, so that ms/epoch compares with
+    # 'none': the cost of choosing the rows (self-paced: a pass over every
+    # row and a sort, each epoch; a callable: once per fit)
+    "curriculum='self_paced'": {
+        "curriculum": "self_paced", "curriculum_start": 0.999, "curriculum_epochs": 1000,
+    },
+    "curriculum=callable": {
+        "curriculum": "row_norm", "curriculum_start": 0.999, "curriculum_epochs": 1000,
+    },
     "learning_rate='cosine'": {"learning_rate": "cosine"},
     "batch_norm=True": {"batch_norm": True},
     # W1's hidden layers are (256, 256): one shortcut, around the second
@@ -323,6 +336,7 @@ def options(repeat):
 FULL_BATCH = [
     ("sklearn", "lbfgs", 100), ("skdeep", "lbfgs", 100), ("skdeep", "cg", 100),
     ("skdeep", "bfgs", 100), ("skdeep", "newton-cg", 30), ("skdeep", "newton", 5),
+    ("skdeep", "coordinate", 10),
 ]
 
 
@@ -435,6 +449,7 @@ def render(results):
         for r in results["full_batch"]:
             lines.append(f"| {r['library']} | {r['solver']} | {r['iterations']} | {r['ms_per_iteration']:.1f} | "
                          f"{r['ms_per_iteration'] / base:.1f}x | {r['loss']:.4g} | {r['score']:.4f} |")
+        lines += ["", "An iteration of 'coordinate' is a cycle over the layers (up to 20 L-BFGS-B iterations each)."]
     if "neighbors" in results:
         lines += ["", render_neighbors(results["neighbors"]).rstrip("\n")]
     m = results["machine"]

@@ -36,6 +36,11 @@ def _estimator(module, workload, **extra):
     return cls(**params)
 
 
+def _row_norm(X, y):
+    """A curriculum's difficulty for the benchmark: each row's norm."""
+    return np.linalg.norm(X, axis=1)
+
+
 def run_estimator(library, name, dtype, repeat, extra=None):
     if library == "skdeep":
         import skdeep as module
@@ -48,6 +53,12 @@ def run_estimator(library, name, dtype, repeat, extra=None):
     if extra.get("coef_prior") == "self":  # a prior network of the same shape
         prior = _estimator(module, workload, max_iter=1).fit(X_train[:2000], y_train[:2000])
         extra["coef_prior"] = prior
+    if extra.get("solver") == "lookahead":  # not JSON: built here
+        from skdeep.optim import Adam, Lookahead
+
+        extra["solver"] = Lookahead(Adam())
+    if extra.get("curriculum") == "row_norm":  # a callable: the rows' norms
+        extra["curriculum"] = _row_norm
     start = time.perf_counter()
     _estimator(module, workload, **{**extra, "max_iter": 1}).fit(X_train[:512], y_train[:512])
     first_call = time.perf_counter() - start

@@ -55,7 +55,7 @@ _MAX_NORM = Why(
 )
 _L1 = Why(
     "penalty='l1'/'elasticnet' needs proximal updates (stochastic solvers) or bound "
-    "constraints ('lbfgs'); solver={solver!r} would only oscillate around zero."
+    "constraints ('lbfgs', 'coordinate'); solver={solver!r} would only oscillate around zero."
 )
 _TANGENT_RANDOM = Why(
     "tangent_prop cannot be combined with dropout, dropconnect or weight_noise: the "
@@ -88,6 +88,14 @@ _SNAPSHOTS = Why(
     "A snapshot ensemble (schedule with snapshots > 0) and early_stopping both choose "
     "the weights the model predicts with; use one of them."
 )
+_CURRICULUM_SOLVER = Why(
+    "curriculum chooses the rows of each epoch of a stochastic solver; "
+    "solver={solver!r} minimises the loss of every row at once. Use 'sgd', 'adam', ..."
+)
+_CURRICULUM_PARTIAL_FIT = Why(
+    "curriculum ranks every training row before an epoch, but partial_fit sees one "
+    "chunk of rows per call; use fit, or leave curriculum at None."
+)
 _PSEUDO_LABEL = Why(
     "semi_supervised='pseudo_label' re-chooses each unlabelled row's target at every "
     "update, so its objective is piecewise and moves under a line search; "
@@ -115,6 +123,10 @@ _CONTRACTIVE_DEPTH = Why(
     "give hidden_layer_sizes=(n_code,), got {c.hidden_layer_sizes[0]} units and "
     "more layers. For a deep contractive encoder, pretrain it greedily, one "
     "contractive layer at a time (see docs/autoencoders.md)."
+)
+_CURRICULUM_UNLABELED = Why(
+    "curriculum ranks the rows by their difficulty under their labels; unlabelled rows "
+    "(semi_supervised) have none. Use one of them."
 )
 _NO_TANGENTS = Why(
     "tangent_prop > 0 needs tangent vectors: pass them to fit(..., tangents=T) with T "
@@ -151,17 +163,20 @@ IN_USE = {
     "residual": lambda c: _set(c.residual),
     "snapshots": _snapshots,
     "semi_supervised": lambda c: c.semi_supervised is not None,
+    "curriculum": lambda c: c.curriculum is not None,
 }
 
 #: what an option can need, each a predicate of the configuration
 NEEDS = {
     "a stochastic solver": lambda c: c.stochastic,
-    "a stochastic solver or 'lbfgs'": lambda c: c.stochastic or c.solver == "lbfgs",
+    "a stochastic solver, 'lbfgs' or 'coordinate'": lambda c: c.stochastic
+    or c.solver in ("lbfgs", "coordinate"),
     "a solver without Hessian-vector products": lambda c: not c.hessian,
     "no per-batch Hessian pass (AdaHessian)": lambda c: not (c.stochastic and c.hessian),
     "no dropout, dropconnect or weight_noise": lambda c: not (
         _dropout(c) or c.dropconnect > 0 or c.weight_noise > 0
     ),
+    "no semi_supervised": lambda c: c.semi_supervised is None,
     "no batch_norm": lambda c: not _set(c.batch_norm),
     "early_stopping": lambda c: bool(c.early_stopping),
     "no early_stopping": lambda c: not c.early_stopping,
@@ -193,7 +208,7 @@ COMBINATIONS = (
     ("adversarial_eps", "a stochastic solver", _RANDOM),
     ("augment", "a stochastic solver", _RANDOM),
     ("max_norm", "a stochastic solver", _MAX_NORM),
-    ("penalty", "a stochastic solver or 'lbfgs'", _L1),
+    ("penalty", "a stochastic solver, 'lbfgs' or 'coordinate'", _L1),
     ("tangent_prop", "no dropout, dropconnect or weight_noise", _TANGENT_RANDOM),
     ("learning_rate", "a stochastic solver", _SCHEDULE),
     ("clip_grad_norm", "a stochastic solver", _MINI_BATCHES),
@@ -218,6 +233,9 @@ COMBINATIONS = (
     ("semi_supervised", "a solver without Hessian-vector products", _HESSIAN),
     ("residual", "two consecutive hidden layers of equal width", _NO_SHORTCUT),
     ("tangent_prop", "no residual", _TANGENT_RESIDUAL),
+    ("curriculum", "a stochastic solver", _CURRICULUM_SOLVER),
+    ("curriculum", "fit, not partial_fit", _CURRICULUM_PARTIAL_FIT),
+    ("curriculum", "no semi_supervised", _CURRICULUM_UNLABELED),
 )
 
 

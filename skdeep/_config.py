@@ -89,6 +89,10 @@ class FitConfig:
     semi_supervised: object = None  # None, or a name of ``UNLABELED_TERMS``
     unlabeled_weight: float = 1.0
     unlabeled_rampup: int = 10
+    # curriculum learning (the MLPs' parameters)
+    curriculum: object = None  # None, 'self_paced' or a callable (X, y) -> difficulty
+    curriculum_start: float = 0.25
+    curriculum_epochs: int = 10
     # the call
     incremental: bool = False  # partial_fit: one epoch, continuing
     with_validation_data: bool = False  # fit(..., X_val=, y_val=)

@@ -146,18 +146,22 @@ class EarlyStopping(Listener):
         score so far (its weights are the ones early stopping restores).
         """
         new_best = False
+        # while a curriculum grows, its losses are those of easier rows than
+        # the next epochs' (and the model has not seen every row): the epoch
+        # is not counted, and its training loss is not a best loss
+        counted = not record.get("curriculum_growing", False)
         if self.use_validation:
             score = record["val_score"]
             progress.validation_scores.append(score)
-            if score < progress.best_validation_score + self.tol:
+            if counted and score < progress.best_validation_score + self.tol:
                 progress.no_improvement_count += 1
-            else:
+            elif counted:
                 progress.no_improvement_count = 0
             if score > progress.best_validation_score:
                 progress.best_validation_score = score
                 progress.best_epoch = record["epoch"]
                 new_best = True
-        else:
+        elif counted:
             loss = record["loss"]
             if loss > progress.best_loss - self.tol:
                 progress.no_improvement_count += 1

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from ._kernels._jit import kernel_code, option
 from ._kernels.activations import ACTIVATIONS
 from ._kernels.batchnorm import EPSILON as BATCH_NORM_EPSILON
-from ._kernels.losses import LOSSES, loss_value, output_activation
+from ._kernels.losses import LOSSES, loss_value, output_activation, row_losses
 from ._kernels.network import (
     forward_raw,
     hidden_zero_counts,
@@ -499,6 +499,14 @@ class Network:
         predict_sampled(
             theta, self.layout(), inputs.dense, inputs.csr, inputs.sparse, CHUNK_ROWS, sampling, out
         )
+        return out
+
+    def row_losses(self, raw, Y):
+        """The unweighted data loss of each row of the raw outputs ``raw``
+        (one compiled call)."""
+        out = np.empty(raw.shape[0], dtype=np.float64)
+        ones = np.ones(1, dtype=raw.dtype)
+        row_losses(LOSSES[self.loss].code, raw, Y, self.segments, ones, out)
         return out
 
     def loss_value(self, raw, Y, sample_weight):

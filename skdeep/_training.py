@@ -139,7 +139,8 @@ class StochasticLoop:
     """Runs epochs of a first-order optimizer on the flat parameters ``theta``.
 
     ``reg`` is the fit's ``Regularization``; ``tangents`` the tangent vectors
-    of the training rows, or None. ``tol``, ``n_iter_no_change`` and
+    of the training rows, or None; ``curriculum`` a ``_curriculum.Curriculum``
+    that chooses each epoch's rows, or None. ``tol``, ``n_iter_no_change`` and
     ``verbose`` configure the standard listeners (``_listeners``), which come
     around the caller's ``listeners``.
     """
@@ -147,7 +148,7 @@ class StochasticLoop:
     def __init__(
         self, *, network, theta, train, validation, progress, schedule, lr_init,
         reg, batch_size, shuffle, rng, tol, n_iter_no_change, verbose,
-        tangents=None, listeners=(), strategy=None,
+        tangents=None, listeners=(), strategy=None, curriculum=None,
     ):
         self.network = network
         self.theta = theta
@@ -162,12 +163,14 @@ class StochasticLoop:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.rng = rng
+        self.curriculum = curriculum
         self.listeners = stochastic_listeners(
             progress, schedule, tol=tol, n_iter_no_change=n_iter_no_change,
             verbose=verbose, validation=validation is not None, listeners=listeners,
         )
         self.n_iter = 0
         self.interrupted = False  # by a KeyboardInterrupt
+        self.epoch_rows = 0  # rows the last epoch trained on (a curriculum may choose fewer)
 
     def _buffers(self):
         """Per-shard buffers, allocated once per call to ``run``, and the
@@ -335,21 +338,31 @@ class StochasticLoop:
         return loss
 
     def _run_epoch(self, lr):
+        """One epoch; returns its loss (``epoch_rows`` is then the number of
+        rows it trained on)."""
         if self.shuffle:
             self.rng.shuffle(self._order)
+        order, epoch = self._order, self._epoch
+        if self.curriculum is not None:
+            # the curriculum's rows, in the epoch's order, gathered by the kernel
+            order = self.curriculum.rows(self.n_iter, self._order, self.theta)
+            if order is not self._order:
+                epoch = epoch._replace(order=order, shuffled=True)
+        self.epoch_rows = order.shape[0]
         if self.reg.augment is None:
-            return self._epoch_call(self._epoch, lr)
-        return self._augmented_epoch(lr)
+            return self._epoch_call(epoch, lr)
+        return self._augmented_epoch(lr, order)
 
-    def _augmented_epoch(self, lr):
-        """The batches in Python, each passed through ``augment`` and then
-        trained on by the compiled step (one call per batch)."""
+    def _augmented_epoch(self, lr, order):
+        """The batches of the rows ``order`` in Python, each passed through
+        ``augment`` and then trained on by the compiled step (one call per
+        batch)."""
         X = self.train.inputs.matrix
         Y, sw, T = self.train.Y, self.train.sample_weight, self._epoch.T
-        n = self.train.n_samples
+        n = order.shape[0]
         total = 0.0
         for start in range(0, n, self.batch_size):
-            rows = self._order[start : start + self.batch_size]
+            rows = order[start : start + self.batch_size]
             X_batch = X[rows]
             if sp.issparse(X_batch):
                 X_batch = X_batch.toarray()
@@ -441,11 +454,16 @@ class StochasticLoop:
                     self.lr_init, progress.lr, progress.epoch, progress.t
                 )
                 progress.lr = lr
+                self.epoch_rows = self.train.n_samples  # a curriculum may choose fewer
                 loss = self._run_epoch(lr)
+                n_rows = self.epoch_rows
                 progress.epoch += 1
-                progress.t += self.train.n_samples
+                progress.t += n_rows
                 self.n_iter += 1
                 record = {"epoch": len(progress.history) + 1, "loss": loss}
+                if self.curriculum is not None:
+                    record["curriculum_rows"] = n_rows
+                    record["curriculum_growing"] = n_rows < self.train.n_samples
                 if self.validation is not None:
                     self._validate(record)
                 record["learning_rate"] = lr
@@ -507,7 +525,7 @@ def check_augmented(X_new, X_batch):
 
 def run_full_batch(
     solver, objective, theta, *, max_iter, max_fun, tol, verbose, progress,
-    listeners=(), l1=0.0, n_weights=0, free=None,
+    listeners=(), l1=0.0, n_weights=0, free=None, blocks=None,
 ):
     """Minimise ``objective`` with a scipy-based solver; one history record per
     iteration, announced to ``History`` and then to ``listeners`` as the epoch
@@ -543,6 +561,7 @@ def run_full_batch(
     result = minimize(
         solver, objective, theta, max_iter=max_iter, max_fun=max_fun, tol=tol,
         verbose=verbose, callback=on_iteration, l1=l1, n_weights=n_weights, free=free,
+        blocks=blocks,
     )
     for listener in listeners:
         listener.on_fit_end(None)

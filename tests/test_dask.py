@@ -216,6 +216,7 @@ def test_bad_dask_input_leaves_the_model_unchanged(dask_client, data, dask_data,
     "params, fit, error, match",
     [
         ({"average": True}, {}, ValueError, "not supported on Dask"),
+        ({"curriculum": "self_paced"}, {}, ValueError, "curriculum is not supported on Dask"),
         ({"dask_sync_every": 2, "solver": "lbfgs"}, {}, ValueError, "stochastic solver"),
         ({"dask_sync_every": 0}, {}, ValueError, "dask_sync_every"),
         ({}, {"partial": True}, TypeError, "Incremental"),

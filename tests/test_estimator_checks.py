@@ -74,6 +74,8 @@ POISSON = MLPRegressor(
 
 SGD_EARLY_STOPPING = MLPClassifier(solver="sgd", early_stopping=True, max_iter=100, random_state=0)
 
+SELF_PACED = MLPClassifier(curriculum="self_paced", max_iter=100, random_state=0)
+
 NEWTON_CG = MLPClassifier(solver="newton-cg", hidden_layer_sizes=(10,), max_iter=50, random_state=0)
 
 SEMI_SUPERVISED = MLPClassifier(semi_supervised="entropy", max_iter=100, random_state=0)
@@ -94,6 +96,7 @@ ESTIMATORS = [
     POISSON,
     # the optimisation toolbox: other solvers, schedules and strategies
     NEWTON_CG,
+    SELF_PACED,
     MLPClassifier(
         solver="adahessian", learning_rate_init=0.05, init="he_normal", n_init=2,
         clip_grad_norm=5.0, max_iter=100, random_state=0,
@@ -169,6 +172,16 @@ def _expected_failures(estimator):
                 "classes) and 62% (3 classes) of the test rows, under the check's "
                 "87%; scikit-learn's MLP has no class_weight"
             ),
+        }
+    if estimator is SELF_PACED:
+        reason = (
+            "the curriculum chooses a fraction of the rows by count, so a row "
+            "repeated k times takes k places in an epoch where the same row "
+            "weighted by k takes one"
+        )
+        return {
+            "check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason,
         }
     if estimator is INVSCALING:
         reason = (

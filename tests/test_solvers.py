@@ -22,7 +22,7 @@ from skdeep.regularization import Regularization
 
 #: a learning rate that suits each first-order solver on standardised data
 RATES = {"sgd": 0.1, "adam": 0.01, "adagrad": 0.1, "rmsprop": 0.01, "adamw": 0.01, "adahessian": 0.1}
-FULL_BATCH = ["lbfgs", "cg", "bfgs", "newton-cg", "newton"]
+FULL_BATCH = ["lbfgs", "cg", "bfgs", "newton-cg", "newton", "coordinate"]
 SOLVERS = [*RATES, *FULL_BATCH]
 
 

@@ -34,6 +34,7 @@ from sklearn.utils.validation import (
 )
 
 from .._config import FitConfig, is_stochastic, solver_name
+from .._curriculum import check_difficulty
 from .._initializers import INITIALIZERS, initialize
 from .._kernels.activations import ACTIVATIONS
 from .._network import Inputs, Network, kernel_view
@@ -103,6 +104,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "batch_norm": ["boolean"],
         "residual": ["boolean"],
         "dask_sync_every": [Interval(Integral, 1, None, closed="left"), None],
+        "curriculum": [StrOptions({"self_paced"}), callable, None],
+        "curriculum_start": [Interval(Real, 0, 1, closed="right")],
+        "curriculum_epochs": [Interval(Integral, 1, None, closed="left")],
     }
 
     # ------------------------------------------------------ subclass hooks
@@ -153,11 +157,18 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return is_stochastic(self.solver)
 
     def _check_partial_fit(self):
-        """``partial_fit`` exists only for the stochastic solvers."""
+        """``partial_fit`` exists only for the stochastic solvers, and not
+        with a curriculum (which ranks every training row before an epoch)."""
         if not self._is_stochastic():
             raise AttributeError(
                 "partial_fit is only available for stochastic optimizers. "
                 f"{solver_name(self.solver)!r} is not stochastic."
+            )
+        if self.curriculum is not None:
+            raise AttributeError(
+                "partial_fit is not available with a curriculum: it ranks every "
+                "training row before an epoch, but partial_fit sees one chunk of rows "
+                "per call. Use fit, or leave curriculum at None."
             )
         return True
 
@@ -241,11 +252,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         callbacks = self._sklearn_callbacks(X, y, sample_weight, n_runs)
 
         inputs = Inputs(X, dtype)
-        train, validation = (inputs, Y, sw, tangents), None
+        difficulty = None
+        if callable(config.curriculum):  # on every row, before the validation split
+            difficulty = check_difficulty(config.curriculum(X, y), X.shape[0])
+        train, validation = (inputs, Y, sw, tangents, difficulty), None
         if config.stochastic and (explicit_val is not None or (config.early_stopping and not incremental)):
             if explicit_val is None:
                 train, explicit_val = split_validation(
-                    config, inputs, Y, y, sw, rng, tangents, is_classifier(self)
+                    config, inputs, Y, y, sw, rng, tangents, is_classifier(self), difficulty
                 )
             validation = self._validation_set(explicit_val)
 

@@ -112,7 +112,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         coef_prior=None, prior_alpha=0.0, augment=None, semi_supervised=None,
         unlabeled_weight=1.0, unlabeled_rampup=10, init="auto", freeze_layers=0,
         batch_norm=False, residual=False, clip_grad_norm=None, average=False, n_init=1,
-        dask_sync_every=None,
+        dask_sync_every=None, curriculum=None, curriculum_start=0.25, curriculum_epochs=10,
     ):
         store_parameters(self, locals())
 

@@ -331,6 +331,7 @@ def _check_supported(config, tangents):
             ("augment", config.augment is not None),
             ("average", config.average not in (False, None)),
             ("semi_supervised", config.semi_supervised is not None),
+            ("curriculum", config.curriculum is not None),
         ) if used
     ]
     if unsupported:

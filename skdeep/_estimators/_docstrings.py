@@ -80,6 +80,16 @@ solver : str or Optimizer, default='adam'
       Where the Hessian is not positive definite its eigenvalues are replaced
       by their absolute values, floored by an adaptive damping, so that a
       step never heads for a saddle point; a line search sets its length.
+    - ``'coordinate'``: block coordinate descent over the layers. An
+      iteration is a cycle over the layers, from the output layer (whose
+      problem is convex) to the first: each minimises the objective over
+      that layer's weights and biases, the others fixed, with at most 20
+      iterations of L-BFGS-B (its result kept only if it lowers the
+      objective, so the objective never rises from one cycle to the next).
+      It stops when the gradient's largest entry is at most ``tol``, when a
+      cycle no longer lowers the objective beyond rounding, or after
+      ``max_iter`` cycles; ``n_iter_`` counts cycles, ``loss_curve_`` has one
+      entry per cycle. L1 through bound constraints, as ``'lbfgs'``.
 
     An optimizer object from :mod:`skdeep.optim` (``SGD``, ``Adam``,
     ``AdamW``, ``AdaGrad``, ``RMSProp``, ``AdaHessian``, ``AdaDelta``,
@@ -105,7 +115,7 @@ batch_size : int, default='auto'
     Size of the mini-batches of the stochastic solvers; ``'auto'`` means
     ``min(200, n_samples)``. Values larger than the number of samples are
     clipped with a warning. Not used by the full-batch solvers (``'lbfgs'``,
-    ``'cg'``, ``'bfgs'``, ``'newton-cg'``, ``'newton'``), which use every row
+    ``'cg'``, ``'bfgs'``, ``'newton-cg'``, ``'newton'``, ``'coordinate'``), which use every row
     at each iteration.""",
     "learning_rate": """\
 learning_rate : str or Schedule, default='constant'
@@ -222,8 +232,9 @@ penalty : {{{", ".join(repr(p) for p in PENALTIES)}}} or None, default='l2'
     ``'elasticnet'`` mixes them with ``l1_ratio``. Biases are never penalised.
     L1 is applied by proximal (soft-thresholding) steps, so it sets weights
     exactly to zero; inputs whose outgoing weights all vanish are listed in
-    ``unused_features_``. With ``solver='lbfgs'`` the L1 term is handled with
-    bound constraints (each weight split into positive and negative parts).""",
+    ``unused_features_``. With ``solver='lbfgs'`` or ``'coordinate'`` the L1
+    term is handled with bound constraints (each weight split into positive
+    and negative parts).""",
     "l1_ratio": """\
 l1_ratio : float, default=0.15
     The L1 share of ``'elasticnet'``: ``alpha * (l1_ratio ||W||_1 +
@@ -411,6 +422,38 @@ dask_sync_every : int or None, default=None
     per epoch. Smaller values train closer to the in-memory fit and send the
     parameters over the network more often. Stochastic solvers only; on
     in-memory data there is one partition and nothing to average.""",
+    "curriculum": """\
+curriculum : {'self_paced'}, callable or None, default=None
+    Curriculum learning: the first epochs train on the easiest rows only,
+    then on more and more of them (Bengio et al., 2009). A callable
+    ``curriculum(X, y)`` receives the training data as ``fit`` validated it
+    (before the validation split of ``early_stopping``) and returns one
+    difficulty per row (finite numbers; lower is easier), computed once per
+    fit. ``'self_paced'`` (Kumar et al., 2010) takes as the difficulty the
+    current loss of each row (its unweighted data term, from the network
+    trained so far), evaluated on every training row at the start of each
+    epoch (one more forward pass over the training rows per epoch, while
+    the curriculum grows). Epoch ``e`` (from 0) of a fit trains on the
+    ``ceil(f_e * n)`` easiest of the ``n`` training rows, ``f_e = min(1,
+    curriculum_start + (1 - curriculum_start) * e / curriculum_epochs)``, in
+    the epoch's shuffled order (ties: the first rows first); ``history_``
+    records each epoch's ``curriculum_rows``. While the curriculum grows, the
+    loss of an epoch is that of its rows, and the stopping rule (``tol``,
+    ``n_iter_no_change``) does not count the epoch. Sample and class weights
+    weight the rows chosen, not the choice. Each call to ``fit`` (also with
+    ``warm_start``) starts its own curriculum; ``partial_fit`` is not
+    available with one. Stochastic solvers only.""",
+    "curriculum_start": """\
+curriculum_start : float, default=0.25
+    Fraction of the training rows (the easiest) of the curriculum's first
+    epoch, in (0, 1]; 1 trains on every row from the start (no curriculum).
+    Used when ``curriculum`` is set.""",
+    "curriculum_epochs": """\
+curriculum_epochs : int, default=10
+    Number of epochs over which the curriculum's fraction of rows grows
+    linearly from ``curriculum_start`` to 1: epoch ``curriculum_epochs``
+    (from 0) and those after train on every row. Used when ``curriculum`` is
+    set.""",
     "augment": """\
 augment : callable or None, default=None
     Data augmentation: ``augment(X_batch, rng)`` receives every training
@@ -451,7 +494,7 @@ augment : callable or None, default=None
 #: the parameters of the training strategies, shared by both estimators
 STRATEGIES = [
     "init", "freeze_layers", "batch_norm", "residual", "clip_grad_norm", "average", "n_init",
-    "dask_sync_every",
+    "dask_sync_every", "curriculum", "curriculum_start", "curriculum_epochs",
 ]
 #: their fitted attributes
 STRATEGY_ATTRIBUTES = [

@@ -85,6 +85,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         augment=None,
         init="auto", freeze_layers=0, batch_norm=False, residual=False,
         clip_grad_norm=None, average=False, n_init=1, dask_sync_every=None,
+        curriculum=None, curriculum_start=0.25, curriculum_epochs=10,
     ):
         store_parameters(self, locals())
 

@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.optimize import _check_optimize_result
 
+from .._curriculum import Curriculum
 from .._listeners import UnlabeledRamp
 from .._training import StochasticLoop, Strategy, TrainSet, run_full_batch
 from ..optim import SGD
@@ -37,16 +38,17 @@ class RunResult(NamedTuple):
     interrupted: bool
 
 
-def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
+def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier, difficulty=None):
     """Hold out ``config.validation_fraction`` of the rows, stratified for
     single-output classification (a class of one member is an error, as is a
     binary target's validation set of one row; a multiclass target's
     validation set smaller than its number of classes is drawn without
     stratification, as scikit-learn's MLP draws it). Returns
-    ``(inputs, Y, sw, tangents)`` of the training rows and ``(inputs, Y, y,
-    sw)`` of the validation rows. Unlabelled rows of semi-supervised
-    classification (encoded target negative) all stay in training: the
-    validation rows are drawn from the labelled ones."""
+    ``(inputs, Y, sw, tangents, difficulty)`` of the training rows (the
+    curriculum's difficulties, or None) and ``(inputs, Y, y, sw)`` of the
+    validation rows. Unlabelled rows of semi-supervised classification
+    (encoded target negative) all stay in training: the validation rows are
+    drawn from the labelled ones."""
     unlabeled = unlabeled_rows(Y) if classifier else np.zeros(Y.shape[0], dtype=bool)
     indices = np.flatnonzero(~unlabeled)
     seed = int(rng.integers(np.iinfo(np.int32).max))
@@ -76,7 +78,8 @@ def split_validation(config, inputs, Y, y, sw, rng, tangents, classifier):
     if unlabeled.any():  # in the original order of the rows
         train_idx = np.sort(np.concatenate([train_idx, np.flatnonzero(unlabeled)]))
     train_tangents = None if tangents is None else np.ascontiguousarray(tangents[train_idx])
-    train = (inputs.take(train_idx), Y[train_idx], sw[train_idx], train_tangents)
+    train_difficulty = None if difficulty is None else difficulty[train_idx]
+    train = (inputs.take(train_idx), Y[train_idx], sw[train_idx], train_tangents, train_difficulty)
     val = (inputs.take(val_idx), Y[val_idx], y[val_idx], sw[val_idx])
     return train, val
 
@@ -145,13 +148,25 @@ def strategy(config, batch):
     )
 
 
+def _curriculum(config, difficulty, network, inputs, Y):
+    """The fit's ``Curriculum`` over the training rows, or None without one."""
+    if config.curriculum is None:
+        return None
+    return Curriculum(
+        difficulty, config.curriculum_start, config.curriculum_epochs, network, inputs, Y
+    )
+
+
 def train_stochastic(config, network, theta, train, validation, progress, rng, listeners, reg):
     """Run the first-order optimizer of ``config`` on ``train = (inputs, Y,
-    sw, tangents)``; returns its ``RunResult``."""
-    inputs, Y, sw, tangents = train
+    sw, tangents, difficulty)``; returns its ``RunResult``."""
+    inputs, Y, sw, tangents, difficulty = train
     if reg.unlabeled:  # the unlabelled term's ramp comes before the caller's listeners
         listeners = [UnlabeledRamp(sw, unlabeled_rows(Y), config.unlabeled_rampup), *listeners]
-    loop = partial(StochasticLoop, train=TrainSet(inputs, Y, sw), tangents=tangents)
+    loop = partial(
+        StochasticLoop, train=TrainSet(inputs, Y, sw), tangents=tangents,
+        curriculum=_curriculum(config, difficulty, network, inputs, Y),
+    )
     return run_stochastic(
         config, network, theta, inputs.n_samples, validation, progress, rng, listeners, reg,
         loop,
@@ -196,6 +211,16 @@ def run_stochastic(config, network, theta, n_rows, validation, progress, rng, li
     return RunResult(n_iter, loss, None, loop.interrupted)
 
 
+def layer_blocks(network):
+    """Each layer's parameters (its weights and biases) as one sorted index
+    array into ``theta``: the blocks of ``solver='coordinate'``."""
+    segments = network.layer_segments()
+    return [
+        np.concatenate([np.arange(a, b) for a, b, k in segments if k == layer])
+        for layer in range(network.n_layers)
+    ]
+
+
 def train_full_batch(config, network, theta, objective, progress, listeners, reg):
     """Run the full-batch solver of ``config`` on ``objective`` (a
     ``FullBatchObjective``, or its sum over Dask partitions); returns its
@@ -212,6 +237,7 @@ def train_full_batch(config, network, theta, objective, progress, listeners, reg
         solver, objective, theta, max_iter=config.max_iter, max_fun=config.max_fun,
         tol=config.tol, verbose=config.verbose, progress=progress, listeners=listeners,
         l1=reg.l1 * objective.scale, n_weights=network.n_weights, free=free,
+        blocks=layer_blocks(network),
     )
     interrupted = bool(result.get("interrupted", False))
     evaluations = objective.n_evaluations

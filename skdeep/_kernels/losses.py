@@ -377,3 +377,12 @@ def loss_value(code, Z, Y, sw, segments):
 def output_activation(code, Z, segments):
     """Raw output -> prediction, in place (from Python)."""
     output_link(code, Z, segments)
+
+
+@entry_jit
+def row_losses(code, Z, Y, segments, ones, out):
+    """``out_i = loss_i`` of each row of the raw output ``Z``, unweighted
+    (``ones``: a one-element array of ones, the weight of each one-row call
+    of the value kernel; from Python, for self-paced curricula)."""
+    for i in range(Z.shape[0]):
+        out[i] = _loss_value(code, Z[i : i + 1], Y[i : i + 1], ones, segments)

@@ -46,7 +46,8 @@ KNOWN_PARAMETERS = frozenset({
     "label_smoothing", "activity_l1", "adversarial_eps", "adversarial_steps",
     "tangent_prop", "contractive", "coef_prior", "prior_alpha", "augment", "init",
     "freeze_layers", "clip_grad_norm", "average", "n_init", "semi_supervised",
-    "unlabeled_weight", "unlabeled_rampup", "dask_sync_every",
+    "unlabeled_weight", "unlabeled_rampup", "dask_sync_every", "curriculum",
+    "curriculum_start", "curriculum_epochs",
 })
 
 

@@ -12,7 +12,9 @@ by raising ``StopIteration``.
 - ``'newton'``: the full Hessian (assembled from exact Hessian-vector
   products), with its eigenvalues' absolute values floored by an adaptive
   damping where it is not positive definite, so that steps never head for
-  a saddle point.
+  a saddle point;
+- ``'coordinate'``: block coordinate descent over the layers, L-BFGS-B on
+  one layer's weights and biases at a time.
 """
 
 import warnings
@@ -90,7 +92,7 @@ class _SplitL1Evaluator:
         return float(loss) + self.l1 * float(x[: 2 * nw].sum()), g
 
 
-def _lbfgs(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None):
+def _lbfgs(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None, blocks=None):
     iprint = 1 if verbose else -1
     return scipy.optimize.minimize(
         evaluate, x0, method="L-BFGS-B", jac=True, bounds=bounds, callback=callback,
@@ -103,7 +105,7 @@ def _lbfgs(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=No
     )
 
 
-def _cg(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None):
+def _cg(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None, blocks=None):
     return scipy.optimize.minimize(
         evaluate, x0, method="CG", jac=True, callback=callback,
         options={"maxiter": max_iter, "gtol": tol, "disp": bool(verbose)},
@@ -157,7 +159,7 @@ def bfgs_update(H, s, y):
     return blas.dsyr(rho * rho * float(y @ Hy) + rho, s, a=H, overwrite_a=True)
 
 
-def _bfgs(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None):
+def _bfgs(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None, blocks=None):
     """BFGS with a dense inverse-Hessian estimate updated in O(n^2).
 
     scipy's ``method='BFGS'`` forms the update as two dense n x n matrix
@@ -221,7 +223,7 @@ def _bfgs(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=Non
     return _result(x, fval, g, k, status, message, verbose)
 
 
-def _newton_cg(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None):
+def _newton_cg(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None, blocks=None):
     return scipy.optimize.minimize(
         evaluate, x0, method="Newton-CG", jac=True, hessp=evaluate.hessp,
         callback=callback,
@@ -229,7 +231,7 @@ def _newton_cg(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bound
     )
 
 
-def _newton(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None):
+def _newton(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None, blocks=None):
     """Newton's method on the exact Hessian, damped so that it never heads
     for a saddle point or a maximum.
 
@@ -323,13 +325,102 @@ def _well_conditioned_cholesky(H, rcond=1e-10):
     return factor if info == 0 and estimate > rcond else None
 
 
-#: solver name -> function(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds)
+#: iterations of L-BFGS-B on one block per cycle of ``'coordinate'``
+BLOCK_ITERATIONS = 20
+
+#: relative decrease of a cycle below which ``'coordinate'`` stops: a few
+#: units of rounding (the cycle made no progress)
+NO_PROGRESS = 4 * np.finfo(np.float64).eps
+
+
+def _projected_gradient(x, g, lower):
+    """The gradient with the components that push a variable at its lower
+    bound further down set to zero (L-BFGS-B's projected gradient, for the
+    bounds ``(lower, None)`` the L1 split uses)."""
+    if lower is None:
+        return g
+    return np.where((x <= lower) & (g > 0), 0.0, g)
+
+
+def _coordinate(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds=None, blocks=None):
+    """Block coordinate descent: each iteration (a cycle) minimises the
+    objective over one block of ``x`` at a time, the others fixed, from the
+    last block to the first (for a network: from the output layer, whose
+    problem is convex, to the first layer).
+
+    Each block's problem gets ``BLOCK_ITERATIONS`` iterations of L-BFGS-B
+    (scipy, ``gtol=tol``, the remaining evaluations of ``max_fun``), started
+    from the block's current values; its result is kept only if it lowers
+    the objective, so the objective never increases from one cycle to the
+    next. The run stops when the full (projected) gradient's largest entry
+    is at most ``tol``, as L-BFGS-B's ``gtol``, when a cycle no longer
+    lowered the objective (by more than rounding, ``NO_PROGRESS`` relative
+    to its size), or after ``max_iter`` cycles.
+    """
+    x = np.array(x0, dtype=np.float64)
+    n = x.shape[0]
+    blocks = [np.arange(n)] if blocks is None else [np.asarray(b) for b in blocks]
+    lower = None
+    if bounds is not None:
+        lower = np.array([-np.inf if lo is None else lo for lo, _ in bounds])
+    evaluations = [0]
+
+    def full(point):
+        evaluations[0] += 1
+        return evaluate(point)
+
+    fval, g = full(x)
+    k, status, message = 0, 1, "Maximum number of iterations has been exceeded."
+    trial = x.copy()
+    while k < max_iter:
+        if np.max(np.abs(_projected_gradient(x, g, lower))) <= tol:
+            status, message = 0, "Optimization terminated successfully."
+            break
+        previous = fval
+        for block in reversed(blocks):
+            np.copyto(trial, x)
+
+            def on_block(z, block=block):
+                trial[block] = z
+                value, grad = full(trial)
+                return value, grad[block]
+
+            block_bounds = None if bounds is None else [bounds[i] for i in block]
+            found = scipy.optimize.minimize(
+                on_block, x[block], method="L-BFGS-B", jac=True, bounds=block_bounds,
+                options={
+                    "maxiter": BLOCK_ITERATIONS, "gtol": tol,
+                    "maxfun": max(1, max_fun - evaluations[0]),
+                    **_get_additional_lbfgs_options_dict("iprint", -1),
+                },
+            )
+            if np.isfinite(found.fun) and found.fun < fval:
+                x[block] = found.x
+                fval = float(found.fun)
+        fval, g = full(x)  # the full gradient, for the stopping test
+        k += 1
+        if verbose:
+            print(f"Cycle {k}: objective {fval:.8f}, {evaluations[0]} evaluations")
+        try:
+            callback(scipy.optimize.OptimizeResult(x=x, fun=fval))
+        except StopIteration:
+            status, message = 0, "Stopped by the callback."
+            break
+        if previous - fval <= NO_PROGRESS * max(abs(previous), 1.0):
+            status, message = 2, _LOST_PRECISION
+            break
+    return _result(x, fval, g, k, status, message, verbose)
+
+
+#: solver name -> function(evaluate, x0, *, max_iter, max_fun, tol, verbose, callback, bounds, blocks);
+#: ``blocks`` (index arrays into ``x``) are used by ``'coordinate'`` only
 FULL_BATCH = {
     "lbfgs": _lbfgs,
     "cg": _cg,
     "bfgs": _bfgs,
     "newton-cg": _newton_cg,
     "newton": _newton,
+    "coordinate": _coordinate,
 }
 
 #: solvers that use Hessian-vector products
@@ -377,16 +468,35 @@ class _Subspace:
         return self.objective.hessian(self.theta)[np.ix_(self.free, self.free)]
 
 
+def _blocks_in_subspace(blocks, free):
+    """``blocks`` (index arrays into ``theta``) as index arrays into
+    ``theta[free]``, without the frozen parameters (and empty blocks)."""
+    if blocks is None:
+        return None
+    kept = [np.searchsorted(free, b[np.isin(b, free)]) for b in blocks]
+    return [b for b in kept if b.shape[0]]
+
+
+def _split_blocks(blocks, n_weights):
+    """``blocks`` (index arrays into ``theta``) as index arrays into the L1
+    split's ``x = (w_plus, w_minus, other parameters)``: each weight twice."""
+    if blocks is None:
+        return None
+    nw = n_weights
+    return [np.concatenate([b[b < nw], nw + b[b < nw], nw + b[b >= nw]]) for b in blocks]
+
+
 def minimize(
     solver, objective, theta, *, max_iter, max_fun, tol, verbose, callback,
-    l1=0.0, n_weights=0, free=None,
+    l1=0.0, n_weights=0, free=None, blocks=None,
 ):
     """Minimise ``objective`` (plus ``l1 * ||w||_1`` on the first
     ``n_weights`` parameters) from ``theta``, which is updated in place.
 
     ``free``, when given, is the sorted index array of the parameters to
     optimise (the others are frozen); the weights among them must come first,
-    as they do in the flat layout. ``callback(loss)`` is called after every
+    as they do in the flat layout. ``blocks``, index arrays into ``theta``
+    (each layer's weights and biases), are the blocks of ``'coordinate'``. ``callback(loss)`` is called after every
     iteration; it may raise ``StopIteration`` to stop the solver cleanly.
     ``max_fun`` bounds the objective's evaluations: natively for ``'lbfgs'``,
     checked after each iteration for the others, which then stop with
@@ -403,6 +513,7 @@ def minimize(
         result = minimize(
             solver, sub, x, max_iter=max_iter, max_fun=max_fun, tol=tol,
             verbose=verbose, callback=callback, l1=l1, n_weights=n_weights,
+            blocks=_blocks_in_subspace(blocks, free),
         )
         theta[free] = x
         return result
@@ -412,6 +523,7 @@ def minimize(
         x0 = evaluate.start(theta)
         bounds = evaluate.bounds(theta.shape[0])
         to_theta = evaluate.to_theta
+        blocks = _split_blocks(blocks, n_weights)
     else:
         evaluate = _Evaluator(objective, theta)
         x0 = theta.astype(np.float64)
@@ -445,7 +557,7 @@ def minimize(
     try:
         result = FULL_BATCH[solver](
             evaluate, x0, max_iter=max_iter, max_fun=max_fun, tol=tol, verbose=verbose,
-            callback=on_iteration, bounds=bounds,
+            callback=on_iteration, bounds=bounds, blocks=blocks,
         )
     except KeyboardInterrupt:
         if not completed["nit"]:
