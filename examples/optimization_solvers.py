@@ -112,10 +112,10 @@ def main(quick=False, output=None):
         ).fit(X_train, y_train)
 
     fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
-    # colour, marker and line style together tell the 16 curves apart
+    # colour, marker and line style together tell the 17 curves apart
     styles = {name: "-" for name in FIRST_ORDER} | {name: "--" for name in FULL_BATCH}
     colors = dict(zip(results, plt.cm.tab20(np.linspace(0, 1, len(results)))))
-    markers = dict(zip(results, "osD^vP*X<>hpd8H1"))
+    markers = dict(zip(results, "osD^vP*X<>hpd8H12", strict=True))
     for name, clf in results.items():
         style = dict(
             linestyle=styles[name], color=colors[name], marker=markers[name], markevery=0.12,
