@@ -41,7 +41,7 @@ _PARAMETERS = [
 ]
 _ATTRIBUTES = [
     "loss_", "best_loss_", "loss_curve_", "validation_scores_",
-    "best_validation_score_", "history_", "t_", "coefs_", "intercepts_",
+    "best_validation_score_", "best_epoch_", "history_", "t_", "coefs_", "intercepts_",
     "n_features_in_", "feature_names_in_", "n_iter_", "n_layers_", "n_outputs_",
     "out_activation_", "unused_features_", "activation_sparsity_",
     *_docstrings.STRATEGY_ATTRIBUTES,
