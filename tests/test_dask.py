@@ -17,7 +17,7 @@ from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
-from skdeep import MLPClassifier, MLPRegressor  # noqa: E402
+from skdeep import MLPAutoencoder, MLPClassifier, MLPRegressor  # noqa: E402
 
 from .conftest import assert_unchanged, snapshot  # noqa: E402
 
@@ -163,6 +163,21 @@ def test_lazy_predictions_equal_in_memory(dask_client, data, dask_data):
     # the model is one key of the graph, sent once, not once per block
     graph = dict(clf.predict(dask_data[0]).__dask_graph__())
     assert len([k for k in graph if "mlpclassifier" in str(k).lower()]) == 1
+
+
+def test_autoencoder_codes_and_scores_are_lazy(dask_client, data, dask_data):
+    """An autoencoder fitted in memory encodes and scores a Dask array block
+    by block on the workers: the same codes and scores as in memory."""
+    X, _ = data
+    ae = MLPAutoencoder(HIDDEN, solver="lbfgs", max_iter=5, random_state=0).fit(X)
+    with distributed.get_task_stream(client=dask_client) as stream:
+        codes, scores = ae.transform(dask_data[0]), ae.score_samples(dask_data[0])
+        assert isinstance(codes, da.Array) and isinstance(scores, da.Array)
+        assert codes.chunks == (dask_data[0].chunks[0], (HIDDEN[-1],))
+        codes, scores = dask_client.compute([codes, scores], sync=True)
+    assert len(stream.data) >= 2 * dask_data[0].numblocks[0]  # a task per block and method
+    np.testing.assert_allclose(codes, ae.transform(X), rtol=1e-12)
+    np.testing.assert_allclose(scores, ae.score_samples(X), rtol=1e-12)
 
 
 def test_dask_dataframe_feature_names_and_labels(dask_client, data):

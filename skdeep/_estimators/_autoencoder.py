@@ -24,6 +24,7 @@ from .._network import Inputs, Network
 from ..regularization._prior import layers_of
 from . import _docstrings
 from ._base import BaseMLP
+from ._dask import lazy_on_dask
 from ._support import store_parameters
 
 #: the MLPs' parameters an autoencoder does not have, and their off values
@@ -240,6 +241,7 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         activations = self._network.hidden_activations(theta, inputs)
         return inputs, activations[:k]
 
+    @lazy_on_dask
     def transform(self, X):
         """Encode X: the activations of the code layer.
 
@@ -287,6 +289,7 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         X_dense = inputs.matrix.toarray() if inputs.sparse else inputs.dense
         return _row_errors(X_dense, self._network.predict(theta, inputs))
 
+    @lazy_on_dask
     def score_samples(self, X):
         """Minus each row's squared reconstruction error.
 
