@@ -169,6 +169,43 @@ def test_dropout_masks_and_backward():
     np.testing.assert_allclose(analytic, _numerical_gradient(objective, theta), rtol=1e-6, atol=1e-8)
 
 
+def test_dropout_with_activity_l1_matches_finite_differences():
+    """Dropout and the activity penalty together: the penalty is taken on
+    the units after dropout (dropped units count zero, kept ones scaled), so
+    at fixed masks the gradient matches finite differences, and the
+    penalty's value is that of the masked activations."""
+    rng = np.random.default_rng(8)
+    n, d, k = 6, 3, 2
+    X = rng.normal(size=(n, d))
+    Y = _problem("squared_error", n, k, rng)
+    net = Network([d, 8, 7, k], "tanh", "squared_error")
+    theta = rng.normal(size=net.n_params)
+    ws = net.workspace(n, np.float64)
+    masks = np.empty_like(ws.acts)
+    grad = np.empty(net.n_params)
+    block = Block(X, Inputs(X, np.float64).csr, False, np.arange(n), n, Y, np.ones(n), 1.0)
+    coef = 0.05
+
+    def objective(th, activity=coef):
+        hidden = Hidden(np.array([0.5, 0.3]), masks, make_key(7, 1, 0, 2), activity)
+        value = train_pass(
+            th, grad, net.layout(), block, ws.work(), hidden, np.empty((0, d)), None, True, None
+        )
+        return value, grad
+
+    analytic = objective(theta)[1].copy()
+    np.testing.assert_allclose(analytic, _numerical_gradient(objective, theta), rtol=1e-6, atol=1e-8)
+    # the penalty: coef times the L1 norm of the masked activations (the
+    # masks are drawn from the key, so the same in both calls)
+    with_penalty = objective(theta)[0]
+    plain = objective(theta, 0.0)[0]
+    H = [np.tanh(X @ net.coefs(theta)[0] + net.intercepts(theta)[0])]
+    H[0] = H[0] * block_view(masks, net.sizes, ws.a_off, 0, n)
+    H.append(np.tanh(H[0] @ net.coefs(theta)[1] + net.intercepts(theta)[1]))
+    H[1] = H[1] * block_view(masks, net.sizes, ws.a_off, 1, n)
+    np.testing.assert_allclose(with_penalty - plain, coef * sum(np.abs(h).sum() for h in H), rtol=1e-10)
+
+
 def test_dropout_masks_of_every_layer_drop_at_their_rate():
     """The masks of a large batch: every hidden layer's units are dropped at
     that layer's rate (within a 5-standard-error binomial bound) and the kept

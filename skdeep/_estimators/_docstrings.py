@@ -288,7 +288,8 @@ activity_l1 : float, default=0.0
     Strength of an L1 penalty on the hidden activations, which makes the
     representation sparse; the fraction of zero activations is reported in
     ``activation_sparsity_`` (and by :meth:`activation_sparsity`). Scaled by
-    the batch like ``alpha``.""",
+    the batch like ``alpha``. With dropout it is taken on the activations
+    after dropout (unbiased: the same in expectation).""",
     "contractive": """\
 contractive : float, default=0.0
     Strength ``lambda`` of the contractive penalty (Rifai et al., 2011),

@@ -283,8 +283,10 @@ def forward_train(theta, net, block, work, hidden, bn):
             activation_forward(net.activation, Z, b)
             if layer == 0:
                 penalty = contractive_forward(hidden.contractive, net.activation, Z, W, block.sw, penalty)
-            penalty = _activity_forward(hidden.activity, Z, block.sw, penalty)
+            # the activity penalty on the units as the next layer sees them
+            # (after dropout: unbiased, and its gradient is the masked one)
             _dropout_forward_layer(hidden.drop, hidden.masks, Z, sizes, a_off, layer, hidden.key)
+            penalty = _activity_forward(hidden.activity, Z, block.sw, penalty)
             _shortcut_forward(net.residual, Z, prev, layer)
         else:
             identity_forward(Z, b)
@@ -328,8 +330,8 @@ def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad,
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
             _delta_below(net.residual, D, W, D_prev, acts, sizes, a_off, layer, n)
             _carry_below(net.residual, D_prev, A, deltas, acts, sizes, a_off, layer - 1, n)
-            _dropout_backward_layer(hidden.drop, hidden.masks, A, D_prev, sizes, a_off, layer - 1)
             _activity_backward(hidden.activity, A, D_prev, block.sw, block.scale)
+            _dropout_backward_layer(hidden.drop, hidden.masks, A, D_prev, sizes, a_off, layer - 1)
             activation_backward(net.activation, A, D_prev)
             if layer == 1:
                 contractive_backward(
