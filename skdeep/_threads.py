@@ -79,6 +79,13 @@ def single_threaded_blas(active=True):
     return _blas().limit(limits=1) if active else nullcontext()
 
 
+def blas_threads(n_threads):
+    """A context in which BLAS runs ``n_threads`` threads: a pass that runs
+    alone inside a parallel epoch's single-threaded context (validation, a
+    self-paced curriculum's losses) gets the cores the epoch's workers had."""
+    return _blas().limit(limits=n_threads) if n_threads > 1 else nullcontext()
+
+
 def run_workers(worker, n_workers, *args):
     """``worker(*args)`` on ``n_workers`` threads at once: the calling thread
     and ``n_workers - 1`` threads of the pool. Returns the calling thread's

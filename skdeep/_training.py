@@ -39,7 +39,7 @@ from ._kernels.records import (
 from ._kernels.training import N_COUNTERS, train_epoch
 from ._listeners import History, stochastic_listeners
 from ._network import contractive_record, no_csr, no_tangents, tangent_record
-from ._threads import engine_shards, engine_workers, single_threaded_blas
+from ._threads import blas_threads, engine_shards, engine_workers, single_threaded_blas
 from .optim import OptimizerState, minimize
 
 #: weight of each batch in the running statistics of batch normalisation
@@ -345,7 +345,8 @@ class StochasticLoop:
         order, epoch = self._order, self._epoch
         if self.curriculum is not None:
             # the curriculum's rows, in the epoch's order, gathered by the kernel
-            order = self.curriculum.rows(self.n_iter, self._order, self.theta)
+            with blas_threads(self.n_workers):  # its pass over the rows runs alone
+                order = self.curriculum.rows(self.n_iter, self._order, self.theta)
             if order is not self._order:
                 epoch = epoch._replace(order=order, shuffled=True)
         self.epoch_rows = order.shape[0]
@@ -389,7 +390,8 @@ class StochasticLoop:
 
     def _validate(self, record):
         val = self.validation
-        raw = self.network.predict(self.model_theta(), val.inputs, link=False)
+        with blas_threads(self.n_workers):  # alone, between two epochs
+            raw = self.network.predict(self.model_theta(), val.inputs, link=False)
         record["val_loss"] = self.network.loss_value(raw, val.Y, val.sample_weight)
         record["val_score"] = float(val.score(self.network.activate(raw)))
 

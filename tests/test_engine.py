@@ -163,6 +163,30 @@ def test_workers_follow_the_blas_thread_limit():
     assert threads.engine_shards(10_000) <= threads.MAX_SHARDS
 
 
+def test_a_pass_that_runs_alone_gets_the_workers_blas_threads_back(monkeypatch, digits):
+    """Inside a parallel epoch's single-threaded BLAS, the validation pass
+    (and a self-paced curriculum's) runs BLAS on the epoch's workers'
+    threads; the single-threaded limit is back afterwards."""
+    seen = []
+    original = Network.predict
+
+    def spy(self, *args, **kwargs):
+        seen.append(threads.blas_thread_limit())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "predict", spy)
+    with threads.single_threaded_blas():
+        with threads.blas_threads(2):
+            assert threads.blas_thread_limit() == 2
+        assert threads.blas_thread_limit() == 1
+    X, y = digits
+    workers = threads.engine_workers(threads.engine_shards(200))  # the fit's batches of 200
+    if workers < 2:
+        pytest.skip("one core: the epochs run on one thread, BLAS is not limited")
+    MLPClassifier((32,), early_stopping=True, max_iter=2, random_state=0).fit(X, y)
+    assert len(seen) == 2 and min(seen) >= workers  # 1 before the passes got the threads back
+
+
 def test_model_is_the_same_with_a_blas_limit(digits):
     """A fit inside threadpool_limits (as in a joblib worker) gives the same
     model as one with every thread."""
