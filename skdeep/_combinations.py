@@ -128,6 +128,11 @@ _CURRICULUM_UNLABELED = Why(
     "curriculum ranks the rows by their difficulty under their labels; unlabelled rows "
     "(semi_supervised) have none. Use one of them."
 )
+_ON_DASK = Why(
+    "{used} is not supported on Dask input (data-parallel training averages the "
+    "partitions' parameters); fit in memory, or leave it at its default.",
+    join=" / ",
+)
 _NO_TANGENTS = Why(
     "tangent_prop > 0 needs tangent vectors: pass them to fit(..., tangents=T) with T "
     "of shape (n_samples, n_tangents, n_features)."
@@ -183,6 +188,7 @@ NEEDS = {
     "coef_prior": lambda c: c.coef_prior is not None,
     "fit, not partial_fit": lambda c: not c.incremental,
     "tangents passed to fit": lambda c: c.with_tangents,
+    "data in memory": lambda c: not c.on_dask,
     "a layer that is not frozen": lambda c: c.freeze_layers < c.n_layers,
     "a stochastic solver or a smooth unlabelled term": lambda c: c.stochastic
     or c.semi_supervised != "pseudo_label",
@@ -229,6 +235,12 @@ COMBINATIONS = (
     ("freeze_layers", "a layer that is not frozen", _FREEZE_ALL),
     ("snapshots", "no early_stopping", _SNAPSHOTS),
     ("tangent_prop", "tangents passed to fit", _NO_TANGENTS),
+    # what data-parallel training on Dask partitions does not do
+    ("augment", "data in memory", _ON_DASK),
+    ("average", "data in memory", _ON_DASK),
+    ("tangent_prop", "data in memory", _ON_DASK),
+    ("semi_supervised", "data in memory", _ON_DASK),
+    ("curriculum", "data in memory", _ON_DASK),
     ("semi_supervised", "a stochastic solver or a smooth unlabelled term", _PSEUDO_LABEL),
     ("semi_supervised", "a solver without Hessian-vector products", _HESSIAN),
     ("residual", "two consecutive hidden layers of equal width", _NO_SHORTCUT),

@@ -97,6 +97,7 @@ class FitConfig:
     incremental: bool = False  # partial_fit: one epoch, continuing
     with_validation_data: bool = False  # fit(..., X_val=, y_val=)
     with_tangents: bool = False  # fit(..., tangents=)
+    on_dask: bool = False  # fit on Dask collections (``_estimators._dask``)
     # the autoencoder's contractive penalty (``hidden_layer_sizes`` is then
     # the whole mirrored network's, so one entry means a one-layer encoder)
     contractive: float = 0.0

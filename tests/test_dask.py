@@ -232,6 +232,11 @@ def test_bad_dask_input_leaves_the_model_unchanged(dask_client, data, dask_data,
     [
         ({"average": True}, {}, ValueError, "not supported on Dask"),
         ({"curriculum": "self_paced"}, {}, ValueError, "curriculum is not supported on Dask"),
+        ({"semi_supervised": "entropy"}, {}, ValueError, "semi_supervised is not supported on Dask"),
+        (
+            {"average": True, "augment": lambda X, rng: X}, {}, ValueError,
+            "augment / average is not supported on Dask",
+        ),
         ({"dask_sync_every": 2, "solver": "lbfgs"}, {}, ValueError, "stochastic solver"),
         ({"dask_sync_every": 0}, {}, ValueError, "dask_sync_every"),
         ({}, {"partial": True}, TypeError, "Incremental"),
@@ -244,6 +249,20 @@ def test_unsupported_options_on_dask_are_refused(dask_client, dask_data, params,
             clf.partial_fit(*dask_data, classes=[0, 1, 2])
         else:
             clf.fit(*dask_data)
+
+
+def test_tangent_prop_on_dask_is_refused_and_leaves_the_model_unchanged(dask_client, data, dask_data):
+    """Tangent propagation needs the tangents beside the rows: refused on
+    Dask input, before anything of a fitted model changes."""
+    X, y = data
+    clf = MLPClassifier(HIDDEN, max_iter=2, random_state=0).fit(X, y)
+    before = snapshot(clf)
+    tangents = np.zeros((X.shape[0], 1, X.shape[1]))
+    clf.set_params(tangent_prop=0.1, warm_start=True)
+    with pytest.raises(ValueError, match="tangent_prop is not supported on Dask"):
+        clf.fit(*dask_data, tangents=tangents)
+    clf.set_params(tangent_prop=0.0, warm_start=False)
+    assert_unchanged(clf, before)
 
 
 def test_validation_scores_add_up_over_partitions(data):

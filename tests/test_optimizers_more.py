@@ -11,7 +11,13 @@ from sklearn.model_selection import GridSearchCV
 
 from skdeep import MLPClassifier, MLPRegressor
 from skdeep._kernels import updates
-from skdeep._kernels.records import NO_LAYER_NORMS, Diagonal, LayerNorms, OptimizerStep, Penalties
+from skdeep._kernels.records import (
+    NO_LAYER_NORMS,
+    Diagonal,
+    LayerNorms,
+    OptimizerStep,
+    Penalties,
+)
 from skdeep._network import Inputs, Network
 from skdeep._training import Progress, StochasticLoop, TrainSet
 from skdeep.optim import LAMB, SGD, AdaDelta, AdaHessian, Adam, Lookahead, RAdam

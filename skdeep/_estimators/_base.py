@@ -215,15 +215,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             incremental=incremental,
             with_validation_data=X_val is not None and y_val is not None,
             with_tangents=tangents is not None,
+            on_dask=is_dask_input(X, y),
         )
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        if is_dask_input(X, y):  # the data stay on the Dask workers (``_dask``)
+        if config.on_dask:  # the data stay on the Dask workers (``_dask``)
             return dask_fit(
                 self, config, first_pass, X, y, sample_weight,
                 incremental=incremental, validation=(X_val, y_val, sample_weight_val),
-                tangents=tangents,
             )
         X, y = validate_data(
             self, X, y, reset=first_pass, accept_sparse=["csr", "csc"],

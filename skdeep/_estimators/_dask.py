@@ -139,7 +139,7 @@ def _dense_block(block):
     return block
 
 
-def dask_fit(est, config, first_pass, X, y, sample_weight, *, incremental, validation, tangents):
+def dask_fit(est, config, first_pass, X, y, sample_weight, *, incremental, validation):
     """``est.fit`` on Dask collections: the data stay on the partitions."""
     import dask.array as da
 
@@ -149,7 +149,6 @@ def dask_fit(est, config, first_pass, X, y, sample_weight, *, incremental, valid
             "whole Dask data, and dask_ml.wrappers.Incremental calls partial_fit on each "
             "block."
         )
-    _check_supported(config, tangents)
     X_given, y_given = X, y
     dtype = None if first_pass else est._theta.dtype
     X, y, sw, dtype = _aligned(est, (X, y, sample_weight), dtype, first_pass, _NAMES)
@@ -320,26 +319,6 @@ def _dask_loop(partitions, sync_every):
         return DaskStochasticLoop(partitions=partitions, sync_every=sync_every, **settings)
 
     return make
-
-
-def _check_supported(config, tangents):
-    """Refuse what a fit on Dask input does not do (rather than ignore it)."""
-    if tangents is not None:
-        raise ValueError("tangents (tangent_prop) are not supported on Dask input: fit in memory.")
-    unsupported = [
-        name for name, used in (
-            ("augment", config.augment is not None),
-            ("average", config.average not in (False, None)),
-            ("semi_supervised", config.semi_supervised is not None),
-            ("curriculum", config.curriculum is not None),
-        ) if used
-    ]
-    if unsupported:
-        raise ValueError(
-            f"{' and '.join(unsupported)} {'is' if len(unsupported) == 1 else 'are'} not "
-            "supported on Dask input (data-parallel training averages the partitions' "
-            "parameters); fit in memory, or leave them at their defaults."
-        )
 
 
 def _target_summary(y, classifier):
