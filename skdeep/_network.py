@@ -20,7 +20,7 @@ from ._kernels.activations import ACTIVATIONS
 from ._kernels.batchnorm import EPSILON as BATCH_NORM_EPSILON
 from ._kernels.losses import LOSSES, loss_value, output_activation, row_losses
 from ._kernels.network import (
-    forward_raw,
+    hidden_forward,
     hidden_zero_counts,
     predict_output,
     predict_sampled,
@@ -473,7 +473,7 @@ class Network:
                 X=inputs.dense if inputs.sparse else inputs.dense[start:stop],
                 rows=data.rows[start:stop], n=stop - start,
             )
-            forward_raw(theta, layout, block, work)
+            hidden_forward(theta, layout, block, work)
             blocks = []
             for layer, u in enumerate(units):
                 offset = int(ws.a_off[layer])

@@ -153,3 +153,26 @@ def test_the_process_that_compiles_gets_the_bits_of_those_that_load(tmp_path):
     loaded = weights()
     assert np.isfinite(compiled).all() and compiled.size == 4 * 8 + 8 + 8 * 3 + 3
     np.testing.assert_array_equal(compiled, loaded)
+
+
+_CHILD_ACTIVATION = _CHILD.replace("batch_size=32,", "batch_size=32, activation=sys.argv[1],")
+
+
+def test_a_kernel_compiled_over_cached_callees_gets_the_bits_of_a_fresh_compile(tmp_path):
+    """A fit whose engine is compiled in a process that loads the kernels it
+    shares with an earlier configuration from the cache (they link the
+    module the cache keeps, ``_jit._LazyLibrary``) gives the bits of the same
+    fit compiled from an empty cache."""
+    def weights(cache, activation):
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "SKDEEP_SPECIALISE": "1"}
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD_ACTIVATION, activation], capture_output=True, text=True,
+            env=env, check=True, timeout=600,
+        )
+        return np.frombuffer(bytes.fromhex(done.stdout), dtype=np.float32)
+
+    weights(tmp_path / "shared", "relu")
+    over_cached = weights(tmp_path / "shared", "tanh")
+    fresh = weights(tmp_path / "empty", "tanh")
+    assert np.isfinite(fresh).all()
+    np.testing.assert_array_equal(over_cached, fresh)

@@ -392,6 +392,56 @@ def test_inner_kernels_have_no_python_wrapper_and_python_calls_reach_a_twin():
     assert not isinstance(training.worker_epoch, _jit._InnerKernel)
 
 
+def test_llvm_compiles_machine_code_only_for_the_kernels_python_calls():
+    """A kernel that only kernels call keeps its module for its callers to
+    link: LLVM neither optimises it on its own nor generates machine code
+    for it (``_jit._LazyLibrary``); the kernel Python calls optimises and
+    compiles the tree once, and runs. Machine code of the inner kernel is
+    still made when asked for. numba's library class is left as it was for
+    code that is not skdeep's."""
+    from numba.core.caching import NullCache
+    from numba.core.codegen import JITCodeLibrary
+
+    from skdeep._kernels import _jit
+
+    if _jit._HOOKS is None:
+        pytest.skip("plain numba")
+
+    def add_one(x, out):
+        for i in range(x.size):
+            out[i] = x[i] + 1.0
+
+    options = {"nogil": True, "error_model": "numpy"}
+    inner = _jit._dispatcher(add_one, {**options, **_jit._INNER_OPTIONS}, _jit._InnerKernel)
+
+    def call_it(x, out):
+        inner(x, out)
+
+    entry = _jit._dispatcher(call_it, options, _jit._Dispatcher)
+    for kernel in (inner, entry):
+        kernel._cache = NullCache()  # compiled here, not loaded
+    x, out = np.arange(4.0), np.zeros(4)
+    entry(x, out)
+    np.testing.assert_array_equal(out, x + 1)
+
+    [inner_result] = inner.overloads.values()
+    [entry_result] = entry.overloads.values()
+    library = inner_result.library
+    assert isinstance(library, _jit._LazyLibrary) and not library._materialised
+    engine = library._codegen._engine
+    name = inner_result.fndesc.mangled_name
+    assert not engine.is_symbol_defined(name)
+    assert entry_result.library._materialised
+    assert library.get_pointer_to_function(name) != 0  # on demand
+    assert library._materialised and engine.is_symbol_defined(name)
+
+    codegen = library._codegen
+    assert "_library_class" not in vars(codegen)
+    plain = numba.njit(lambda v: v + 1)
+    assert plain(1) == 2
+    assert type(next(iter(plain.overloads.values())).library) is JITCodeLibrary
+
+
 def test_the_library_calls_no_inner_kernel_from_python(monkeypatch):
     """skdeep's own Python code calls only the kernels declared as entry
     points (``_jit.entry_jit``): a call of an inner kernel would compile a

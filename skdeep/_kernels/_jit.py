@@ -22,11 +22,15 @@ process pays:
   library calls nothing else) and small kernels the tests call directly.
   (The figures are in docs/performance.md.)
 
-And the machine code of a kernel calls its own copies of its callees
+The machine code of a kernel calls its own copies of its callees
 (``_SelfContainedLibrary``), so that the process that compiles a kernel
-computes the same bits as every process that loads it.
+computes the same bits as every process that loads it. And LLVM optimises
+and generates machine code only for the kernels Python calls, each with the
+whole tree of kernels it calls, once (``_LazyLibrary``): numba would
+optimise and compile every kernel, and every implementation of its own
+overloads, on its own and then again inside each caller.
 
-These three hooks subclass numba internals. They are built in one place
+These hooks subclass numba internals. They are built in one place
 (``_numba_hooks``), which also checks that numba's methods they override or
 rely on still exist, take the same arguments and are still called where the
 hooks expect; on a numba outside ``TESTED_NUMBA``, on any failure there, or
@@ -79,6 +83,7 @@ class _Hooks(NamedTuple):
     cache: type
     inner_kernel: type
     library: type
+    lazy_library: type
     pipeline: type
     fingerprint: object
 
@@ -107,7 +112,7 @@ def _numba_hooks():
     from llvmlite import binding as llvm
     from numba._dispatcher import compute_fingerprint
     from numba.core.caching import FunctionCache
-    from numba.core.codegen import JITCodeLibrary, JITCPUCodegen
+    from numba.core.codegen import CPUCodeLibrary, JITCodeLibrary, JITCPUCodegen
     from numba.core.compiler import Compiler
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.cpu import CPUTargetOptions
@@ -146,6 +151,16 @@ def _numba_hooks():
     _require(JITCodeLibrary, "_optimize_final_module", ["self"], ["_final_module"])
     _require(JITCodeLibrary, "_get_module_for_linking", ["self"], ["_final_module"])
     _require(JITCodeLibrary, "enable_object_caching", ["self"])
+    # _LazyLibrary: finalising a library optimises it, then hands its module
+    # to the engine; machine code is asked for by function name; the object
+    # cache hands back a library's compiled object; libraries are made from
+    # the codegen's library class
+    _require(JITCodeLibrary, "finalize", ["self"], ["_finalize_final_module"])
+    _require(CPUCodeLibrary, "_finalize_final_module", ["self"],
+             ["_add_module", "_finalize_specific", "_final_module"])
+    _require(JITCodeLibrary, "get_pointer_to_function", ["self", "name"], ["_ensure_finalized"])
+    _require(JITCodeLibrary, "_object_getbuffer_hook", ["ll_module"], ["_compiled_object"])
+    _require(JITCPUCodegen, "create_library", ["self", "name", "kwargs"], ["_library_class"])
     _require(Compiler, "compile_extra", ["self", "func"])
     _require(NativeLowering, "run_pass", ["self", "state"], ["library", "create_library"])
     for linkage in ("external", "linkonce_odr"):
@@ -286,21 +301,103 @@ def _numba_hooks():
                         function.name = function.name[: -len(tag)]
             return module
 
+    class _LazyLibrary(_SelfContainedLibrary):
+        """A ``_SelfContainedLibrary`` that LLVM optimises and turns into
+        machine code only when machine code of its own is asked for: when
+        Python calls the kernel (its CPython wrapper) or numba takes the
+        address of one of its functions.
+
+        numba optimises every library when it is finalised and generates its
+        machine code, then links a copy of it into each caller, which is
+        optimised and compiled again with the caller. Most libraries a fit
+        compiles are only ever linked: the kernels that only kernels call and
+        the implementations of numba's own overloads they use, neither with
+        a CPython wrapper. Here such a library keeps its module as numba's
+        per-function passes left it, for its callers to link, and the
+        execution engine gets a stub that defines only the module's
+        environment globals (numba sets the kernel's environment through
+        the engine). The kernels Python calls link the whole tree of their
+        callees unoptimised and optimise it once, as a C compiler optimises
+        one translation unit, so LLVM works on each function once per entry
+        kernel instead of once per level of the call graph.
+
+        A library loaded from numba's cache, which comes with its machine
+        code, is loaded as numba does.
+        """
+
+        _materialised = False
+
+        def _optimize_final_module(self):
+            """Deferred to ``_materialise``."""
+
+        def _finalize_final_module(self):
+            module = self._final_module
+            if getattr(self, "_compiled_object", None) is not None or any(
+                g.name.startswith("numba.dynamic.globals") for g in module.global_variables
+            ):  # from the cache; or globals numba must see in the engine
+                self._materialised = True
+                _SelfContainedLibrary._optimize_final_module(self)
+                return super()._finalize_final_module()
+            self._linked = module
+            self._final_module = llvm.parse_assembly(str(self._stub(module)))
+            super()._finalize_final_module()
+            self._final_module = module  # what callers link and inspection shows
+
+        def _stub(self, module):
+            from llvmlite import ir
+            from numba.core import cgutils
+
+            stub = self._codegen._create_empty_module(self.name + ".stub")
+            for found in module.global_variables:
+                if found.name.startswith("_ZN08NumbaEnv"):  # numba's environment globals
+                    gv = ir.GlobalVariable(stub, cgutils.voidptr_t, name=found.name)
+                    gv.linkage = "common"
+                    gv.initializer = cgutils.get_null_value(gv.type.pointee)
+            return stub
+
+        def get_pointer_to_function(self, name):
+            self._ensure_finalized()
+            if not self._materialised:
+                found = next((f for f in self._linked.functions if f.name == name), None)
+                if found is not None and not found.is_declaration:
+                    self._materialise()
+            return super().get_pointer_to_function(name)
+
+        def _materialise(self):
+            """Optimise the module and generate its machine code."""
+            self._materialised = True
+            self._get_module_for_linking()  # the module callers link, kept unoptimised
+            self._final_module = self._linked.clone()
+            _SelfContainedLibrary._optimize_final_module(self)
+            self._final_module.verify()
+            self._compiled_object = None  # the stub's: numba's object cache would hand it back
+            CPUCodeLibrary._finalize_final_module(self)
+
     class _Pipeline(Compiler):
-        """numba's pipeline, lowering into a ``_SelfContainedLibrary``."""
+        """numba's pipeline, lowering into a ``_LazyLibrary``, and making
+        every library numba creates while it compiles (for its overloads) a
+        ``_LazyLibrary`` too."""
 
         def compile_extra(self, func):
+            codegen = self.state.targetctx.codegen()
             if self.state.library is None:
-                codegen = self.state.targetctx.codegen()
-                self.state.library = _SelfContainedLibrary(codegen, func.__qualname__)
+                self.state.library = _LazyLibrary(codegen, func.__qualname__)
                 self.state.library.enable_object_caching()  # as numba does, for the cache
-            return super().compile_extra(func)
+            previous = codegen.__dict__.get("_library_class")
+            codegen._library_class = _LazyLibrary
+            try:
+                return super().compile_extra(func)
+            finally:
+                if previous is None:
+                    del codegen._library_class
+                else:
+                    codegen._library_class = previous
 
     hooks = _Hooks(
-        _Dispatcher, _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _Pipeline,
-        compute_fingerprint,
+        _Dispatcher, _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _LazyLibrary,
+        _Pipeline, compute_fingerprint,
     )
-    for cls in hooks[:5]:  # module-level names, for pickle (numba pickles a dispatcher's class)
+    for cls in hooks[:6]:  # module-level names, for pickle (numba pickles a dispatcher's class)
         cls.__qualname__ = cls.__name__
     return hooks
 
@@ -392,9 +489,11 @@ def _file_lock(lock_file, *args):
 
 _HOOKS = _install_hooks()
 if _HOOKS is not None:  # the module's names of the hooks (tests patch and inspect them)
-    _Dispatcher, _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _Pipeline = _HOOKS[:5]
+    (_Dispatcher, _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _LazyLibrary,
+     _Pipeline) = _HOOKS[:6]
 else:
-    _Dispatcher = _FastLoadingCache = _InnerKernel = _SelfContainedLibrary = _Pipeline = None
+    _Dispatcher = _FastLoadingCache = _InnerKernel = _SelfContainedLibrary = None
+    _LazyLibrary = _Pipeline = None
 
 
 def _renamed(function, suffix):

@@ -6,14 +6,14 @@ has no sparse routine and densifying a batch of a wide sparse matrix would cost
 more memory than the whole network.
 """
 
-from ._jit import entry_jit, jit
+from ._jit import jit
 
 # Loops below run from 0 over slices taken first: with a loop that starts at
 # a runtime value, numba keeps a negative-index wraparound check on every access,
 # which stops LLVM from vectorising the loop.
 
 
-@entry_jit
+@jit
 def gather_rows(X, rows, out):
     """``out[i] = X[rows[i]]`` for a 2-D ``X``."""
     for i in range(rows.shape[0]):
@@ -23,14 +23,14 @@ def gather_rows(X, rows, out):
             dst[j] = src[j]
 
 
-@entry_jit
+@jit
 def gather(v, rows, out):
     """``out[i] = v[rows[i]]`` for a 1-D ``v``."""
     for i in range(rows.shape[0]):
         out[i] = v[rows[i]]
 
 
-@entry_jit
+@jit
 def csr_rows_dot(data, indices, indptr, rows, W, out):
     """``out = X[rows] @ W`` for ``X`` in CSR form."""
     zero = out.dtype.type(0)
@@ -48,7 +48,7 @@ def csr_rows_dot(data, indices, indptr, rows, W, out):
                 dst[j] += x * w[j]
 
 
-@entry_jit
+@jit
 def csr_rows_t_dot(data, indices, indptr, rows, D, out):
     """``out = X[rows].T @ D`` for ``X`` in CSR form."""
     out[:, :] = 0
@@ -78,7 +78,7 @@ def dot_csr_rows(S, data, indices, indptr, rows, out):
                 out[k, c] += S[k, i] * x
 
 
-@entry_jit
+@jit
 def column_sums(D, out):
     """``out[j] = sum_i D[i, j]``."""
     n, m = D.shape

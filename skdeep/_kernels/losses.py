@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._jit import entry_jit, inline_jit, jit, switch
+from ._jit import entry_jit, jit, switch
 from .elementary import exp, logistic, softplus
 
 
@@ -110,7 +110,7 @@ def _softmax_segment_gradient(z, y, d, w):
 # -------------------------------------------------------------- log loss
 
 
-@inline_jit
+@jit
 def log_loss_gradient(Z, Y, sw, segments, scale, D):
     n = Z.shape[0]
     total = 0.0
@@ -125,7 +125,7 @@ def log_loss_gradient(Z, Y, sw, segments, scale, D):
     return total
 
 
-@inline_jit
+@jit
 def log_loss_value(Z, Y, sw, segments):
     total = 0.0
     for i in range(Z.shape[0]):
@@ -143,14 +143,14 @@ def log_loss_value(Z, Y, sw, segments):
     return total
 
 
-@inline_jit
+@jit
 def softmax_link(Z, segments):
     for i in range(Z.shape[0]):
         for s in range(segments.shape[0] - 1):
             _softmax_inplace(Z[i, segments[s] : segments[s + 1]])
 
 
-@inline_jit
+@jit
 def log_loss_hessian_vector(P, Y, sw, segments, scale, R, out):
     n = P.shape[0]
     for s in range(segments.shape[0] - 1):
@@ -171,7 +171,7 @@ def log_loss_hessian_vector(P, Y, sw, segments, scale, R, out):
 # ------------------------------------------------------- binary log loss
 
 
-@inline_jit
+@jit
 def binary_log_loss_gradient(Z, Y, sw, segments, scale, D):
     n, k = Z.shape
     total = 0.0
@@ -189,7 +189,7 @@ def binary_log_loss_gradient(Z, Y, sw, segments, scale, D):
     return total
 
 
-@inline_jit
+@jit
 def binary_log_loss_value(Z, Y, sw, segments):
     n, k = Z.shape
     total = 0.0
@@ -201,7 +201,7 @@ def binary_log_loss_value(Z, Y, sw, segments):
     return total
 
 
-@inline_jit
+@jit
 def logistic_link(Z, segments):
     n, k = Z.shape
     for i in range(n):
@@ -209,7 +209,7 @@ def logistic_link(Z, segments):
             Z[i, c] = logistic(Z[i, c])
 
 
-@inline_jit
+@jit
 def binary_log_loss_hessian_vector(P, Y, sw, segments, scale, R, out):
     n, k = P.shape
     one = P.dtype.type(1)
@@ -222,7 +222,7 @@ def binary_log_loss_hessian_vector(P, Y, sw, segments, scale, R, out):
 # --------------------------------------------------------------- poisson
 
 
-@inline_jit
+@jit
 def poisson_gradient(Z, Y, sw, segments, scale, D):
     n, k = Z.shape
     total = 0.0
@@ -241,7 +241,7 @@ def poisson_gradient(Z, Y, sw, segments, scale, D):
     return total
 
 
-@inline_jit
+@jit
 def poisson_value(Z, Y, sw, segments):
     n, k = Z.shape
     total = 0.0
@@ -254,7 +254,7 @@ def poisson_value(Z, Y, sw, segments):
     return total
 
 
-@inline_jit
+@jit
 def exp_link(Z, segments):
     n, k = Z.shape
     for i in range(n):
@@ -262,7 +262,7 @@ def exp_link(Z, segments):
             Z[i, c] = exp(Z[i, c])
 
 
-@inline_jit
+@jit
 def poisson_hessian_vector(P, Y, sw, segments, scale, R, out):
     n, k = P.shape
     for i in range(n):
@@ -274,7 +274,7 @@ def poisson_hessian_vector(P, Y, sw, segments, scale, R, out):
 # --------------------------------------------------------- squared error
 
 
-@inline_jit
+@jit
 def squared_error_gradient(Z, Y, sw, segments, scale, D):
     n, k = Z.shape
     total = 0.0
@@ -290,7 +290,7 @@ def squared_error_gradient(Z, Y, sw, segments, scale, D):
     return total
 
 
-@inline_jit
+@jit
 def squared_error_value(Z, Y, sw, segments):
     n, k = Z.shape
     total = 0.0
@@ -303,12 +303,12 @@ def squared_error_value(Z, Y, sw, segments):
     return total
 
 
-@inline_jit
+@jit
 def identity_link(Z, segments):
     """The identity: nothing to do."""
 
 
-@inline_jit
+@jit
 def squared_error_hessian_vector(P, Y, sw, segments, scale, R, out):
     n, k = P.shape
     for i in range(n):

@@ -36,7 +36,7 @@ weights first.
 
 import numpy as np
 
-from ._jit import by_presence, entry_jit, inline_jit, jit, optional
+from ._jit import by_presence, entry_jit, jit, optional
 from .activations import (
     activation_backward,
     activation_forward,
@@ -44,7 +44,11 @@ from .activations import (
     identity_forward,
 )
 from .batchnorm import bn_backward, bn_forward
-from .contractive import contractive_backward, contractive_forward, contractive_weight_grad
+from .contractive import (
+    contractive_backward,
+    contractive_forward,
+    contractive_weight_grad,
+)
 from .linalg import (
     add_matrix,
     add_vector,
@@ -84,7 +88,7 @@ def bias_view(theta, sizes, b_off, layer):
     return theta[start : start + sizes[layer + 1]]
 
 
-@entry_jit
+@jit
 def block_view(buf, sizes, a_off, layer, n):
     """Rows ``0..n`` of the buffer block holding layer ``layer + 1``."""
     m = sizes[layer + 1]
@@ -92,7 +96,7 @@ def block_view(buf, sizes, a_off, layer, n):
     return buf[start : start + n * m].reshape((n, m))
 
 
-@inline_jit
+@jit
 def block_rows(data, start, stop):
     """The ``Block`` of rows ``start:stop`` of the block ``data``."""
     X = data.X[start:stop] if not data.sparse else data.X
@@ -118,25 +122,32 @@ def _input_t_product(X, csr, sparse, rows, D, G):
         np.dot(X.T, D, G)
 
 
-@inline_jit
+@jit
 def input_product(block, W, Z):
     """``Z <- X W`` for the block's input rows ``X`` (dense or CSR)."""
     _input_product(block.X, block.csr, block.sparse, block.rows, W, Z)
 
 
-@inline_jit
+@jit
 def input_t_product(block, D, G):
     """``G <- X^T D`` for the block's input rows ``X`` (dense or CSR)."""
     _input_t_product(block.X, block.csr, block.sparse, block.rows, D, G)
 
 
-@entry_jit
+@jit
 def forward_raw(theta, net, block, work):
     """Forward pass for prediction (no dropout); returns the output block
     before the output activation."""
     hidden = Hidden(None, work.acts, np.uint64(0), None, None, None)
     out, _ = forward_train(theta, net, block, work, hidden, None)
     return out
+
+
+@entry_jit
+def hidden_forward(theta, net, block, work):
+    """``forward_raw`` from Python, for the hidden activations it leaves in
+    ``work.acts`` (``transform`` and feature extraction)."""
+    forward_raw(theta, net, block, work)
 
 
 def _no_activity_forward(activity, Z, sw, penalty):
@@ -512,7 +523,7 @@ def train_pass(theta, grad, net, block, work, hidden, dx, tangent, param_grad, b
 # bookkeeping in Python).
 
 
-@inline_jit
+@jit
 def _scratch(sizes, rows, like):
     """A ``Work`` of fresh buffers for ``rows`` rows of every layer, in the
     dtype of the array ``like`` (no deltas: prediction has no backward
@@ -526,7 +537,7 @@ def _scratch(sizes, rows, like):
     return Work(np.empty(total, dtype=like.dtype), np.empty(0, dtype=like.dtype), a_off)
 
 
-@inline_jit
+@jit
 def _all_rows(X, csr, sparse, n, like):
     """The ``Block`` of the ``n`` input rows (dense ``X``, or CSR ``csr`` when
     ``sparse``), without targets (empty views of ``like``, a 1-D array)."""

@@ -47,7 +47,7 @@ perturbed) and every per-layer array is a view.
 import numpy as np
 
 from .._threads import run_workers
-from ._jit import by_presence, entry_jit, inline_jit, jit, optional
+from ._jit import by_presence, entry_jit, jit, optional
 from ._sync import claim, mark_done, wait_until
 from .hessian import hvp_pass
 from .linalg import add_vector, copy_vector, gather, gather_rows
@@ -125,7 +125,7 @@ def _noisy_weights(theta, noisy, lo, hi, n_weights, std, key):
         add_normal(noisy[lo:mid], std, key)
 
 
-@entry_jit
+@jit
 def _rademacher(z, lo, hi, key):
     """``z[lo:hi]`` <- random signs, element ``i`` from counter ``i``."""
     one = z.dtype.type(1)
@@ -146,14 +146,14 @@ def _sum_shards(grads, lo, hi):
     return total
 
 
-@inline_jit
+@jit
 def _trainable_stop(frozen, k, lo, hi):
     """The end of the ``k``-th trainable piece of ``[lo, hi)``: the start of
     the ``k``-th frozen interval, or ``hi`` after the last."""
     return hi if k == frozen.shape[0] else min(max(frozen[k, 0], lo), hi)
 
 
-@inline_jit
+@jit
 def _next_trainable(frozen, k, start, hi):
     """Where the ``k+1``-th trainable piece starts: after the ``k``-th frozen
     interval."""
@@ -377,7 +377,7 @@ _dropconnect_weights = by_presence(_undropped_weights, _dropconnect_weights)
 _dropconnect_gradient = by_presence(_no_dropconnect_gradient, _dropconnect_gradient)
 
 
-@inline_jit
+@jit
 def _shard_block(epoch, shards, s, lo, hi, scale, settings):
     """Shard ``s``'s rows ``order[lo:hi]`` as a ``Block``: gathered into
     its buffers (densified for sparse input that is perturbed: the

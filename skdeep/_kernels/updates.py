@@ -50,7 +50,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._jit import Constant, entry_jit, inline_jit, is_kernel, jit, switch
+from ._jit import Constant, is_kernel, jit, switch
 from .records import Diagonal, DirectionTerms
 
 SGD, ADAM, ADAGRAD, RMSPROP, ADAMW, ADAHESSIAN, ADADELTA, RADAM, LAMB = map(Constant, range(9))
@@ -271,7 +271,7 @@ def radam_update(theta, grad, m, v, lr, hyper, t, gs, l2):
     return squares
 
 
-@inline_jit
+@jit
 def _lamb_direction(mi, vi, th, bc1, scale, e, decay):
     """LAMB's direction ``m_hat / (sqrt(v_hat) + eps) + decay * w``."""
     return bc1 * mi / (np.sqrt(scale * vi) + e) + decay * th
@@ -351,19 +351,19 @@ def trust_ratio(parts, layer):
 # share one compile of the update.)
 
 
-@inline_jit
+@jit
 def _l2(penalties, weights):
     """The L2 coefficient."""
     return penalties.l2 if weights else 0.0
 
 
-@inline_jit
+@jit
 def _decay(hyper, weights):
     """AdamW's decoupled decay (0 in the other optimizers' ``Hyper``)."""
     return hyper.weight_decay if weights else 0.0
 
 
-@inline_jit
+@jit
 def _curvature(penalties, weights):
     """The penalties' constant curvature, added to AdaHessian's diagonal."""
     return penalties.l2 + penalties.prior_coef if weights else 0.0
@@ -376,7 +376,7 @@ def _curvature(penalties, weights):
 # vectorisation.)
 
 
-@inline_jit
+@jit
 def _sgd_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     return sgd_update(
         theta[lo:hi], grad[lo:hi], opt.state[0, lo:hi], opt.lr, opt.hyper, gs,
@@ -384,7 +384,7 @@ def _sgd_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     )
 
 
-@inline_jit
+@jit
 def _adam_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     return adam_update(
         theta[lo:hi], grad[lo:hi], opt.state[0, lo:hi], opt.state[1, lo:hi], opt.lr,
@@ -392,7 +392,7 @@ def _adam_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     )
 
 
-@inline_jit
+@jit
 def _adagrad_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     return scaled_update(
         theta[lo:hi], grad[lo:hi], opt.state[0, lo:hi], opt.lr, 1.0, 1.0, opt.hyper.epsilon,
@@ -400,7 +400,7 @@ def _adagrad_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights
     )
 
 
-@inline_jit
+@jit
 def _rmsprop_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     rho = opt.hyper.rho
     return scaled_update(
@@ -409,7 +409,7 @@ def _rmsprop_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights
     )
 
 
-@inline_jit
+@jit
 def _adahessian_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     th, m, v = theta[lo:hi], opt.state[0, lo:hi], opt.state[1, lo:hi]
     squares = adahessian_moments(
@@ -420,7 +420,7 @@ def _adahessian_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weig
     return squares
 
 
-@inline_jit
+@jit
 def _adadelta_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     state = opt.state
     return adadelta_update(
@@ -429,7 +429,7 @@ def _adadelta_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weight
     )
 
 
-@inline_jit
+@jit
 def _radam_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     return radam_update(
         theta[lo:hi], grad[lo:hi], opt.state[0, lo:hi], opt.state[1, lo:hi], opt.lr,
@@ -437,7 +437,7 @@ def _radam_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     )
 
 
-@inline_jit
+@jit
 def _lamb_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     """Layer by layer (``opt.layers.segments``), each at ``lr`` times its
     trust ratio."""
@@ -489,7 +489,7 @@ def layer_norms_range(opt, theta, grads, summed, lo, hi, t, gs, penalties, r):
 # recomputed from the updated state.
 
 
-@inline_jit
+@jit
 def _adaptive_soft_threshold(theta, second, a, scale, power, eps):
     """Soft-threshold ``theta`` by ``a / (sqrt(scale * second) ** power + eps)``.
 
@@ -689,7 +689,7 @@ def _absolute_sum(theta):
     return total
 
 
-@entry_jit
+@jit
 def optimizer_step(opt, theta, grad, lo, hi, t, gs, penalties, diagonal):
     """Step ``t`` (1-based) of the optimizer ``opt`` (a ``records.OptimizerStep``)
     on ``theta[lo:hi]``.
@@ -726,7 +726,7 @@ def optimizer_step(opt, theta, grad, lo, hi, t, gs, penalties, diagonal):
     return squares, absolutes, distances
 
 
-@entry_jit
+@jit
 def lookahead_sync(slow, theta, alpha):
     """Lookahead's synchronisation (Zhang et al., 2019, Algorithm 1):
     ``slow += alpha * (theta - slow)``, then ``theta <- slow``."""
@@ -737,7 +737,7 @@ def lookahead_sync(slow, theta, alpha):
         theta[i] = s
 
 
-@entry_jit
+@jit
 def average_update(average, theta, weight):
     """``average += weight * (theta - average)``: Polyak averaging with
     ``weight = 1 / k`` at the k-th averaged step, exponential with
