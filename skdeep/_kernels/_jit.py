@@ -332,10 +332,11 @@ def _numba_hooks():
 
         def _finalize_final_module(self):
             module = self._final_module
-            if getattr(self, "_compiled_object", None) is not None or any(
-                g.name.startswith("numba.dynamic.globals") for g in module.global_variables
-            ):  # from the cache; or globals numba must see in the engine
+            if getattr(self, "_compiled_object", None) is not None:  # loaded from the cache
                 self._materialised = True
+                return super()._finalize_final_module()
+            if any(g.name.startswith("numba.dynamic.globals") for g in module.global_variables):
+                self._materialised = True  # globals numba must see in the engine
                 _SelfContainedLibrary._optimize_final_module(self)
                 return super()._finalize_final_module()
             self._linked = module
