@@ -54,6 +54,9 @@ from numba.core import errors, types
 from numba.extending import intrinsic, overload, typeof_impl
 
 FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+#: how numba's names of the environment globals begin (numba's compiler
+#: matches them the same way)
+_ENV_PREFIX = "_ZN08NumbaEnv"
 #: the options of a kernel that only kernels call
 _INNER_OPTIONS = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
@@ -161,6 +164,10 @@ def _numba_hooks():
     _require(JITCodeLibrary, "get_pointer_to_function", ["self", "name"], ["_ensure_finalized"])
     _require(JITCodeLibrary, "_object_getbuffer_hook", ["ll_module"], ["_compiled_object"])
     _require(JITCPUCodegen, "create_library", ["self", "name", "kwargs"], ["_library_class"])
+    from numba.core.funcdesc import default_mangler
+
+    if not default_mangler(".NumbaEnv.kernel", []).startswith(_ENV_PREFIX):
+        raise TypeError("numba names the environment globals otherwise")  # the stub's globals
     _require(Compiler, "compile_extra", ["self", "func"])
     _require(NativeLowering, "run_pass", ["self", "state"], ["library", "create_library"])
     for linkage in ("external", "linkonce_odr"):
@@ -350,7 +357,7 @@ def _numba_hooks():
 
             stub = self._codegen._create_empty_module(self.name + ".stub")
             for found in module.global_variables:
-                if found.name.startswith("_ZN08NumbaEnv"):  # numba's environment globals
+                if found.name.startswith(_ENV_PREFIX):  # numba's environment globals
                     gv = ir.GlobalVariable(stub, cgutils.voidptr_t, name=found.name)
                     gv.linkage = "common"
                     gv.initializer = cgutils.get_null_value(gv.type.pointee)
