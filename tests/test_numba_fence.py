@@ -184,6 +184,14 @@ def finalize(self):
     return numba_finalize(self)
 CPUCodeLibrary.finalize = finalize
 """,
+    # the lazy library's stub defines the environment globals by their names
+    "environment globals named otherwise": """
+from numba.core import funcdesc
+numba_mangler = funcdesc.default_mangler
+def renamed(name, argtypes, **kwargs):
+    return numba_mangler(name.replace(".NumbaEnv.", ".NumbaEnvironment."), argtypes, **kwargs)
+funcdesc.default_mangler = renamed
+""",
     "numba outside the tested range": """
 import numba
 numba.__version__ = "0.99.0"
