@@ -75,6 +75,27 @@ def test_coordinate_decreases_the_objective_every_cycle(coordinate_fit, iris):
     assert est.score(*iris) > 0.95
 
 
+def test_coordinate_learns_digits_as_well_as_adam():
+    """Issue 19's check: on digits (standardised, five 75/25 splits) block
+    coordinate descent's test accuracy is Adam's within noise (0.9716
+    against 0.9742 when measured; with 20 L-BFGS-B iterations per block,
+    which fitted the training rows in the first cycle, 0.9609)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    scores = {"adam": [], "coordinate": []}
+    for seed in range(5):
+        X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=seed)
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        for solver, found in scores.items():
+            est = _quiet_fit(MLPClassifier(solver=solver, random_state=seed), X_train, y_train)
+            found.append(est.score(X_test, y_test))
+    assert np.mean(scores["coordinate"]) >= np.mean(scores["adam"]) - 0.006, scores
+
+
 def test_coordinate_reaches_the_logistic_regression_optimum(iris):
     """Without hidden layers the network is multinomial logistic regression
     and the one block its whole (convex) problem. skdeep minimises ``(sum_i
