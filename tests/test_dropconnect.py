@@ -95,9 +95,7 @@ def test_the_gradient_under_a_fixed_mask_matches_finite_differences(loss):
 def test_dropconnect_keeps_the_training_loss_off_zero(digits):
     """On 150 digits rows a network without any penalty memorises its
     training rows; with DropConnect its training loss stays well above
-    (the mechanism of the regulariser). Whether that raises held-out
-    accuracy depends on the problem: on 300 digits rows with (256, 256) it
-    did not measurably (docs/regularization.md)."""
+    (the mechanism of the regulariser)."""
     X, y = digits
     X, y = X[:150].astype(np.float32), y[:150]
     params = {**_FIT, "max_iter": 100, "learning_rate_init": 0.01, "penalty": None, "tol": 0.0}
@@ -105,6 +103,33 @@ def test_dropconnect_keeps_the_training_loss_off_zero(digits):
         rate: _fit(MLPClassifier(dropconnect=rate, **params), X, y).loss_ for rate in (0.0, 0.3)
     }
     assert losses[0.0] < 0.01 and losses[0.3] > 20 * losses[0.0], losses  # 0.0017 and 0.28
+
+
+def test_dropconnect_raises_test_accuracy_on_300_digits_rows():
+    """Issue 19's check: 300 digits rows, (256, 256), trained as Wan et al.
+    trained (SGD with momentum, no other regulariser): DropConnect at 0.3
+    scores higher on the held-out rows of each split. Measured on 10 splits:
+    10 wins, 0.9424 -> 0.9486 (with Adam: within noise, docs/regularization.md);
+    the first three here."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    params = dict(
+        hidden_layer_sizes=(256, 256), solver="sgd", momentum=0.9, learning_rate_init=0.05,
+        alpha=0.0, max_iter=300, tol=0.0, n_iter_no_change=301,
+    )
+    gains = []
+    for seed in range(3):
+        X_train, X_test, y_train, y_test = train_test_split(
+            X / 16, y, train_size=300, stratify=y, random_state=seed,
+        )
+        scores = [
+            _fit(MLPClassifier(dropconnect=rate, random_state=seed, **params), X_train, y_train)
+            .score(X_test, y_test) for rate in (0.0, 0.3)
+        ]
+        gains.append(scores[1] - scores[0])
+    assert min(gains) > 0, gains
 
 
 def test_mc_dropout_samples_the_weight_masks(fitted):
