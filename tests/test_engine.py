@@ -180,10 +180,13 @@ def test_a_pass_that_runs_alone_gets_the_workers_blas_threads_back(monkeypatch, 
             assert threads.blas_thread_limit() == 2
         assert threads.blas_thread_limit() == 1
     X, y = digits
-    workers = threads.engine_workers(threads.engine_shards(200))  # the fit's batches of 200
-    if workers < 2:
-        pytest.skip("one core: the epochs run on one thread, BLAS is not limited")
-    MLPClassifier((32,), early_stopping=True, max_iter=2, random_state=0).fit(X, y)
+    # every core for BLAS, whatever limit earlier code left in this process
+    # (under pytest-xdist the test was skipped once for a limit of 1)
+    with threadpool_limits(limits=os.cpu_count(), user_api="blas"):
+        workers = threads.engine_workers(threads.engine_shards(200))  # the fit's batches of 200
+        if workers < 2:
+            pytest.skip("one core: the epochs run on one thread, BLAS is not limited")
+        MLPClassifier((32,), early_stopping=True, max_iter=2, random_state=0).fit(X, y)
     assert len(seen) == 2 and min(seen) >= workers  # 1 before the passes got the threads back
 
 
