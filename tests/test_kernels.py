@@ -19,7 +19,17 @@ from skdeep._kernels.records import (
     OptimizerStep,
     Penalties,
 )
-from skdeep.optim import LAMB, SGD, AdaDelta, AdaGrad, AdaHessian, Adam, AdamW, RAdam, RMSProp
+from skdeep.optim import (
+    LAMB,
+    SGD,
+    AdaDelta,
+    AdaGrad,
+    AdaHessian,
+    Adam,
+    AdamW,
+    RAdam,
+    RMSProp,
+)
 
 from .conftest import DTYPES, RTOL
 

@@ -43,8 +43,8 @@ from ..optim import FIRST_ORDER, FULL_BATCH, Optimizer, check_size
 from ..optim._objective import FullBatchObjective
 from ..regularization import PENALTIES, Regularization, check_tangents, unused_inputs
 from ..schedules import SCHEDULES, Schedule
-from ._predict_input import prediction_input
 from ._dask import dask_fit, is_dask_input
+from ._predict_input import prediction_input
 from ._runs import split_validation, train_full_batch, train_stochastic
 from ._state import plain, restore
 from ._support import SklearnCallbacks, generator, naming, rollback_on_error

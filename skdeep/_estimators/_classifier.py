@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._kernels.unlabeled import UNLABELED_TERMS
 from . import _docstrings
 from ._base import BaseMLP
+from ._dask import lazy_on_dask
 from ._runs import unlabeled_rows
 from ._semi_supervised import (
     UNLABELED,
@@ -21,7 +22,6 @@ from ._semi_supervised import (
     unlabeled_sample_weight,
     warn_if_minus_one,
 )
-from ._dask import lazy_on_dask
 from ._support import store_parameters
 from ._targets import targets_for, targets_from_classes
 

@@ -113,7 +113,9 @@ def _numba_hooks():
         raise RuntimeError(f"numba {numba.__version__} is outside the tested range "
                            "{}.{} to {}.{}".format(*TESTED_NUMBA[0], *TESTED_NUMBA[1]))
     from llvmlite import binding as llvm
+    from llvmlite import ir as llvm_ir
     from numba._dispatcher import compute_fingerprint
+    from numba.core import cgutils
     from numba.core.caching import FunctionCache
     from numba.core.codegen import CPUCodeLibrary, JITCodeLibrary, JITCPUCodegen
     from numba.core.compiler import Compiler
@@ -352,13 +354,10 @@ def _numba_hooks():
             self._final_module = module  # what callers link and inspection shows
 
         def _stub(self, module):
-            from llvmlite import ir
-            from numba.core import cgutils
-
             stub = self._codegen._create_empty_module(self.name + ".stub")
             for found in module.global_variables:
                 if found.name.startswith(_ENV_PREFIX):  # numba's environment globals
-                    gv = ir.GlobalVariable(stub, cgutils.voidptr_t, name=found.name)
+                    gv = llvm_ir.GlobalVariable(stub, cgutils.voidptr_t, name=found.name)
                     gv.linkage = "common"
                     gv.initializer = cgutils.get_null_value(gv.type.pointee)
             return stub
