@@ -91,6 +91,90 @@ def test_a_switch_needs_kernels_of_one_arity():
         switch("bad", {0: numba.njit(lambda x: x), 1: numba.njit(lambda x, y: x)})
 
 
+def test_a_switch_refuses_an_inline_kernel():
+    if _jit._HOOKS is None:
+        pytest.skip("plain numba")
+    inlined = numba.njit(inline="always")(lambda x: x)
+    with pytest.raises(TypeError, match="inline_jit"):
+        switch("inlined", {0: inlined, 1: numba.njit(lambda x: x)})
+
+
+@pytest.mark.parametrize("absent, expected", [
+    (lambda x, y: y, ("arg", 1)),
+    (lambda x, y: None, ("const", None)),
+    (lambda x, y: False, ("const", False)),
+    (lambda x, y: 2.0, None),  # only None and bools
+    (lambda x, y: y * 2.0, None),
+])
+def test_trivial_reads_what_an_absent_returns(absent, expected):
+    assert _jit._trivial(absent) == expected
+
+
+def _absent_returns_y(x, y):
+    """A docstring is not code."""
+    return y
+
+
+def _absent_doubles_y(x, y):
+    return y * 2.0
+
+
+def _present_adds(x, y):
+    return x[0] + y
+
+
+def test_by_presence_calls_the_chosen_kernel_and_compiles_nothing_for_a_trivial_absent():
+    if not _jit.compiles():
+        pytest.skip("NUMBA_DISABLE_JIT")
+    trivial = _jit.by_presence(_absent_returns_y, _present_adds)
+    other = _jit.by_presence(_absent_doubles_y, _present_adds)
+
+    @numba.njit
+    def call(kernel_code, x, y):
+        return trivial(x, y) if kernel_code == 0 else other(x, y)
+
+    assert call(0, None, 2.0) == 2.0 and call(1, None, 2.0) == 4.0
+    assert trivial.absent is None  # no kernel to compile
+    assert other.absent.signatures and trivial.present.signatures == []
+    assert call(0, np.ones(2), 2.0) == 3.0 and call(1, np.ones(2), 2.0) == 3.0
+    assert trivial(None, 2.0) == 2.0 and other(np.ones(2), 2.0) == 3.0  # from Python
+
+
+def test_optional_returns_none_or_the_kernel_result():
+    if not _jit.compiles():
+        pytest.skip("NUMBA_DISABLE_JIT")
+    added = _jit.optional(_present_adds)
+
+    @numba.njit
+    def call(x, y):
+        return added(x, y)
+
+    assert call(None, 2.0) is None
+    assert call(np.ones(2), 2.0) == 3.0
+
+
+def test_an_integer_kernel_compiles_once_for_every_integer_constant():
+    if _jit._HOOKS is None:
+        pytest.skip("plain numba")
+    from numba.core.caching import NullCache
+
+    def shift(x, k):
+        return x + k
+
+    options = {"nogil": True, "error_model": "numpy", **_jit._INNER_OPTIONS}
+    kernels = {kind: _jit._dispatcher(shift, options, kind)
+               for kind in (_jit._IntegerKernel, _jit._InnerKernel)}
+    for kernel in kernels.values():
+        kernel._cache = NullCache()
+
+    def caller(kernel):
+        return numba.njit(lambda x: kernel(x, 1) + kernel(x, 2) + kernel(x, 3))
+
+    for kind, kernel in kernels.items():
+        assert caller(kernel)(1.0) == 9.0
+        assert len(kernel.overloads) == (1 if kind is _jit._IntegerKernel else 3)
+
+
 def test_a_record_types_its_constants_as_literals():
     a = np.zeros(3)
     r = Layout(a, a, a, Constant(3), 1, a)

@@ -8,10 +8,12 @@ fresh process loads it instead of compiling; ``nogil=True`` lets joblib's
 threading backend run several fits at once.
 
 A fit compiles only the activation and optimizer it uses: their codes are
-compile-time ``Constant``s and each selection is a ``switch`` (numba
-overloads, see ``SPECIALISE``); the options it leaves off reach the kernels
-as None (``option``), which numba prunes. Two more things cut what a fresh
-process pays:
+compile-time ``Constant``s and each selection is a ``switch`` (see
+``SPECIALISE``); the options it leaves off reach the kernels as None
+(``option``), which numba prunes. A selection (``switch``, ``by_presence``,
+``optional``) is typed and lowered as a direct call of the kernel it chooses
+(``_forwarding``), without a compiled function of its own. Two more things
+cut what a fresh process pays:
 
 - loading from the cache skips numba's context refresh
   (``_FastLoadingCache``);
@@ -51,14 +53,18 @@ from typing import NamedTuple
 
 import numba
 from numba.core import errors, types
-from numba.extending import intrinsic, overload, typeof_impl
+from numba.extending import intrinsic, typeof_impl
 
 FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 #: how numba's names of the environment globals begin (numba's compiler
 #: matches them the same way)
 _ENV_PREFIX = "_ZN08NumbaEnv"
+#: the options of every kernel: no C-callable wrapper (numba's ``cfunc``
+#: wrapper, for code that calls a kernel through its address, which skdeep
+#: never does)
+_KERNEL_OPTIONS = {"no_cfunc_wrapper": True}
 #: the options of a kernel that only kernels call
-_INNER_OPTIONS = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+_INNER_OPTIONS = {"no_cpython_wrapper": True, **_KERNEL_OPTIONS}
 
 #: the oldest and newest numba (major, minor) the hooks were tested with
 #: (``pyproject.toml`` admits the same range)
@@ -85,6 +91,7 @@ class _Hooks(NamedTuple):
     dispatcher: type
     cache: type
     inner_kernel: type
+    integer_kernel: type
     library: type
     lazy_library: type
     pipeline: type
@@ -142,6 +149,8 @@ def _numba_hooks():
     # _InnerKernel and _dispatcher: the dispatcher numba.njit makes
     _require(CPUDispatcher, "__init__",
              ["self", "py_func", "locals", "targetoptions", "pipeline_class"], ["targetoptions"])
+    # _IntegerKernel: how numba types a call of a kernel from a kernel
+    _require(CPUDispatcher, "get_call_template", ["self", "args", "kws"], ["compile"])
     missing = [k for k in [*_INNER_OPTIONS, "nogil", "fastmath", "error_model", "inline"]
                if not hasattr(CPUTargetOptions, k)]
     if missing:
@@ -259,10 +268,27 @@ def _numba_hooks():
         def __call__(self, *args, **kwargs):
             twin = self.__dict__.get("_twin")
             if twin is None:
-                options = {k: v for k, v in self.targetoptions.items() if k not in _INNER_OPTIONS}
+                options = {k: v for k, v in self.targetoptions.items() if k != "no_cpython_wrapper"}
                 copy = _renamed(self.py_func, "_from_python")
                 twin = self._twin = _dispatcher(copy, options, _Dispatcher)
             return twin(*args, **kwargs)
+
+    class _IntegerKernel(_InnerKernel):
+        """An inner kernel compiled once for integer arguments, whatever
+        their values.
+
+        numba compiles a kernel called with an integer constant (a random
+        stream's number, a phase of the epoch, layer 0) for that constant,
+        as a specialisation of its own, each as long to compile as the
+        kernel; inlined into its caller, the kernel's code is as good with
+        the constant folded by LLVM.
+        """
+
+        def get_call_template(self, args, kws):
+            args = tuple(
+                types.unliteral(a) if isinstance(a, types.IntegerLiteral) else a for a in args
+            )
+            return super().get_call_template(args, kws)
 
     class _SelfContainedLibrary(JITCodeLibrary):
         """A kernel's machine code, calling copies of the kernels it calls
@@ -401,10 +427,10 @@ def _numba_hooks():
                     codegen._library_class = previous
 
     hooks = _Hooks(
-        _Dispatcher, _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _LazyLibrary,
-        _Pipeline, compute_fingerprint,
+        _Dispatcher, _FastLoadingCache, _InnerKernel, _IntegerKernel, _SelfContainedLibrary,
+        _LazyLibrary, _Pipeline, compute_fingerprint,
     )
-    for cls in hooks[:6]:  # module-level names, for pickle (numba pickles a dispatcher's class)
+    for cls in hooks[:7]:  # module-level names, for pickle (numba pickles a dispatcher's class)
         cls.__qualname__ = cls.__name__
     return hooks
 
@@ -496,11 +522,11 @@ def _file_lock(lock_file, *args):
 
 _HOOKS = _install_hooks()
 if _HOOKS is not None:  # the module's names of the hooks (tests patch and inspect them)
-    (_Dispatcher, _FastLoadingCache, _InnerKernel, _SelfContainedLibrary, _LazyLibrary,
-     _Pipeline) = _HOOKS[:6]
+    (_Dispatcher, _FastLoadingCache, _InnerKernel, _IntegerKernel, _SelfContainedLibrary,
+     _LazyLibrary, _Pipeline) = _HOOKS[:7]
 else:
-    _Dispatcher = _FastLoadingCache = _InnerKernel = _SelfContainedLibrary = None
-    _LazyLibrary = _Pipeline = None
+    _Dispatcher = _FastLoadingCache = _InnerKernel = _IntegerKernel = None
+    _SelfContainedLibrary = _LazyLibrary = _Pipeline = None
 
 
 def _renamed(function, suffix):
@@ -528,11 +554,13 @@ def _dispatcher(function, options, kind):
     return dispatcher
 
 
-def kernel_decorator(python=False, **options):
+def kernel_decorator(python=False, integers=False, **options):
     """``numba.njit`` with the cache and ``nogil`` on, numpy's error model,
     ``options`` and the fast cache loading. ``python``: whether Python code
     calls the kernel; other kernels are compiled without the CPython
-    wrapper (``_InnerKernel``).
+    wrapper (``_InnerKernel``). ``integers``: compiled once for integer
+    arguments whatever their values (``_IntegerKernel``), for an inner
+    kernel that callers pass integer constants.
 
     Without the hooks, plain ``numba.njit`` under a name of its own
     (``_plain``): numba's cache does not key on the compile options, and a
@@ -547,8 +575,9 @@ def kernel_decorator(python=False, **options):
         if _HOOKS is None:
             return numba.njit(cache=True, **options)(_renamed(function, "_plain"))
         if python:
-            return _dispatcher(function, options, _HOOKS.dispatcher)
-        return _dispatcher(function, {**options, **_INNER_OPTIONS}, _InnerKernel)
+            return _dispatcher(function, {**options, **_KERNEL_OPTIONS}, _HOOKS.dispatcher)
+        kind = _IntegerKernel if integers else _InnerKernel
+        return _dispatcher(function, {**options, **_INNER_OPTIONS}, kind)
 
     return decorate
 
@@ -566,6 +595,9 @@ def intrinsic_with_python(python):
 
 #: a kernel that only other kernels call (a test's call from Python reaches a twin)
 jit = kernel_decorator(fastmath=set(FASTMATH_FLAGS))
+#: a kernel that only other kernels call, some of them with integer
+#: constants (indices, counters), compiled once for all their values
+integer_jit = kernel_decorator(integers=True, fastmath=set(FASTMATH_FLAGS))
 #: a kernel that Python code calls
 entry_jit = kernel_decorator(python=True, fastmath=set(FASTMATH_FLAGS))
 
@@ -573,6 +605,115 @@ entry_jit = kernel_decorator(python=True, fastmath=set(FASTMATH_FLAGS))
 #: inliner finds too large (``random.normal_pair``): numba inlines them into
 #: their callers' IR, since a loop with a call in it stays scalar
 inline_jit = kernel_decorator(fastmath=set(FASTMATH_FLAGS), inline="always")
+
+
+def _trivial(function):
+    """What the plain Python ``function`` does, if it only returns one of
+    its arguments or a constant: ``("arg", index)`` or ``("const", value)``
+    (None for a function that ends in ``pass``); else None."""
+    import dis
+
+    steps = [i for i in dis.get_instructions(function)
+             if i.opname not in ("RESUME", "NOP", "CACHE", "EXTENDED_ARG")]
+    names = list(inspect.signature(function).parameters)
+    if [i.opname for i in steps] == ["RETURN_CONST"]:
+        value = steps[0].argval
+    elif [i.opname for i in steps] == ["LOAD_CONST", "RETURN_VALUE"]:
+        value = steps[0].argval
+    elif [i.opname for i in steps] == ["LOAD_FAST", "RETURN_VALUE"] and steps[0].argval in names:
+        return ("arg", names.index(steps[0].argval))
+    else:
+        return None
+    return ("const", value) if value is None or isinstance(value, bool) else None
+
+
+def _forwarding(kernel, choose, prefer_literal):
+    """Make numba type and lower a call of the Python function ``kernel``
+    from a kernel by ``choose(*argument_types)``, which returns what the call
+    does: ``(dispatcher, first)``, call the kernel ``dispatcher`` with the
+    arguments from ``first`` on; ``("arg", index)``, the value of an
+    argument; ``("const", value)``, None or a bool; ``("chain", name,
+    [(code, dispatcher), ...])``, call the dispatcher whose code equals the
+    first argument with the others, and raise ``ValueError`` for another
+    code.
+
+    numba's ``overload`` would compile a function of its own for each
+    choice, and for each signature, only to call or inline the chosen
+    kernel; here numba types the chosen kernel's call and the caller calls
+    it directly, and an argument or a constant costs no compile at all.
+    """
+    from numba.core import cgutils
+    from numba.core.imputils import impl_ret_borrowed, lower_builtin
+    from numba.core.typing.templates import (
+        AbstractTemplate,
+        infer,
+        infer_global,
+        signature,
+    )
+
+    def resolve(context, args):
+        chosen = choose(*args)
+        if chosen[0] == "chain":
+            calls = [(code, target, context.resolve_function_type(types.Dispatcher(target), args[1:], {}))
+                     for code, target in chosen[2]]
+            returned = context.unify_types(*(called.return_type for _, _, called in calls))
+            if returned is None:
+                raise errors.NumbaTypeError(f"{chosen[1]}: the kernels return different types")
+            return chosen, (returned, calls)
+        if isinstance(chosen[0], str):
+            return chosen, None
+        target, first = chosen
+        called = context.resolve_function_type(types.Dispatcher(target), args[first:], {})
+        return chosen, called
+
+    def call(context, builder, target, called, args, types_):
+        values = [context.cast(builder, v, t, c) for v, t, c in zip(args, types_, called.args)]
+        return context.get_function(types.Dispatcher(target), called)(builder, values)
+
+    def generic(self, args, kws):
+        if kws:
+            return None
+        chosen, called = resolve(self.context, args)
+        if chosen[0] == "chain":
+            return signature(called[0], *args)
+        if called is not None:
+            return signature(called.return_type, *args)
+        kind, value = chosen
+        if kind == "arg":
+            return signature(args[value], *args)
+        return signature(types.none if value is None else types.boolean, *args)
+
+    template = type(f"{kernel.__name__}_Forwarding", (AbstractTemplate,), {
+        "key": kernel, "generic": generic, "prefer_literal": prefer_literal,
+    })
+    infer(template)
+    infer_global(kernel, types.Function(template))
+
+    @lower_builtin(kernel, types.VarArg(types.Any))
+    def lower(context, builder, sig, args):
+        chosen, called = resolve(context.typing_context, sig.args)
+        if chosen[0] == "chain":  # if code == c: return kernels[c](*args) ... else raise
+            returned, calls = called
+            result = cgutils.alloca_once(builder, context.get_value_type(returned))
+            done = builder.append_basic_block(f"{chosen[1]}.done")
+            for code, target, one in calls:
+                match = builder.icmp_signed("==", args[0], context.get_constant(sig.args[0], code))
+                with builder.if_then(match):
+                    value = call(context, builder, target, one, args[1:], sig.args[1:])
+                    builder.store(context.cast(builder, value, one.return_type, returned), result)
+                    builder.branch(done)
+            context.call_conv.return_user_exc(builder, ValueError, (f"{chosen[1]}: unknown code",))
+            builder.position_at_end(done)
+            return builder.load(result)
+        if called is not None:
+            target, first = chosen
+            return call(context, builder, target, called, args[first:], sig.args[first:])
+        kind, value = chosen
+        if kind == "arg":
+            return impl_ret_borrowed(context, builder, sig.return_type, args[value])
+        if value is None:
+            return context.get_dummy_value()
+        return context.get_constant(types.boolean, value)
 
 
 def optional(impl):
@@ -583,7 +724,7 @@ def optional(impl):
     ``if x is None`` when ``x`` is a None *argument*, but keeps both branches
     when ``x`` has another type, so a kernel that built "None or a tuple" in
     a branch would type it as an Optional, which tuples do not support. This
-    overload makes the choice by type instead.
+    makes the choice by type instead (``_forwarding``).
     """
     compiled = jit(impl)
 
@@ -592,46 +733,47 @@ def optional(impl):
 
     kernel.__name__ = kernel.__qualname__ = impl.__name__
     kernel.__doc__ = impl.__doc__
-
-    @overload(kernel)
-    def _typed(x, *args):
-        if isinstance(x, types.NoneType):
-            return lambda x, *args: None
-        return lambda x, *args: compiled(x, *args)
-
+    if compiles():
+        _forwarding(
+            kernel, lambda x, *args: ("const", None) if isinstance(x, types.NoneType) else (compiled, 0),
+            prefer_literal=False,
+        )
     return kernel
 
 
 def by_presence(absent, present):
     """The kernel ``f(x, ...)``: ``absent(x, ...)`` when ``x`` is None, else
-    ``present(x, ...)``, chosen by type when numba types the call and inlined
-    into the caller after typing.
+    ``present(x, ...)``, chosen by type when numba types the call.
 
     This is how a kernel acts on a field of a record that may be None (a
     technique that is off): numba prunes ``if x is None`` only for an
-    argument of the function it compiles. numba still compiles the chosen
-    implementation once to type it, but callers get its code inlined
-    instead of a call to link and optimise again, as they would for a
-    helper kernel of its own. ``absent`` and ``present`` are plain Python
-    functions with the same explicit parameters (numba's inliner takes no
-    ``*args``); the kernel is named after ``present``.
+    argument of the function it compiles. ``absent`` and ``present`` are
+    plain Python functions with the same parameters; each is compiled as a
+    kernel when a call chooses it, except an ``absent`` that only returns
+    one of its arguments, None or a bool, which costs no compile
+    (``_forwarding``). The kernel is named after ``present``.
     """
     params = list(inspect.signature(present).parameters)
     if params != list(inspect.signature(absent).parameters):
         raise TypeError(f"{present.__name__}: absent and present take other arguments")
-    name, args, first = present.__name__, ", ".join(params), params[0]
-    scope = {"absent": absent, "present": present, "NoneType": types.NoneType}
-    exec(  # noqa: S102 (source made here: numba's inliner needs explicit arguments)
-        f"def {name}({args}):\n"
-        f"    return (absent if {first} is None else present)({args})\n"
-        f"def typed({args}):\n"
-        f"    return absent if isinstance({first}, NoneType) else present\n",
-        scope,
-    )
-    kernel = scope[name]
+
+    def kernel(*args):  # from Python (and with NUMBA_DISABLE_JIT=1)
+        return (absent if args[0] is None else present)(*args)
+
+    kernel.__name__ = kernel.__qualname__ = present.__name__
     kernel.__doc__ = present.__doc__
     kernel.__module__ = present.__module__
-    overload(kernel, inline="always")(scope["typed"])
+    kernel.__signature__ = inspect.signature(present)
+    if compiles():
+        trivial = _trivial(absent)
+        kernel.absent = None if trivial is not None else jit(absent)  # None: no compile
+        kernel.present = jit(present)
+        when_absent = trivial if trivial is not None else (kernel.absent, 0)
+        when_present = (kernel.present, 0)
+        _forwarding(
+            kernel, lambda x, *args: when_absent if isinstance(x, types.NoneType) else when_present,
+            prefer_literal=False,
+        )
     return kernel
 
 
@@ -684,47 +826,38 @@ def switch(name, kernels):
 
     With a compile-time constant ``code`` (a ``Constant`` passed from
     Python, or a global constant) the choice is made when numba types the
-    call, so the caller compiles only the kernel ``code`` selects; with an
-    integer variable, at run time among all of them (``SPECIALISE`` off).
-    From Python, ``f`` makes the choice at run time.
+    call, so the caller compiles only the kernel ``code`` selects and calls
+    it; with an integer variable, at run time among all of them
+    (``SPECIALISE`` off), by a chain of comparisons written into the caller
+    (``_forwarding``). From Python, ``f`` makes the choice at run time.
     """
-    codes = list(kernels)
     arity = {len(inspect.signature(getattr(k, "py_func", k)).parameters) for k in kernels.values()}
     if len(arity) != 1:
         raise TypeError(f"{name}: the kernels take different numbers of arguments")
-    # written out with explicit arguments, which numba's IR inliner needs (it
-    # takes no *args, and the kernels may be ``inline_jit``): a chain of ifs
-    # over the codes for the run-time choice (a loop over a tuple of
-    # kernels would need first-class functions, which numba cannot cache)
-    args = ", ".join(f"a{i}" for i in range(arity.pop()))
-    chain = [f"    if code == {int(c)}:\n        return k{i}({args})" for i, c in enumerate(codes)]
-    scope = {"kernels": kernels, **{f"k{i}": kernels[c] for i, c in enumerate(codes)}}
-    exec(  # noqa: S102 (source made here)
-        "\n".join([
-            f"def {name}(code, {args}):\n    return kernels[code]({args})",
-            f"def at_run_time(code, {args}):", *chain, f"    raise ValueError('{name}: unknown code')",
-            *(f"def chosen_{i}(code, {args}):\n    return k{i}({args})" for i in range(len(codes))),
-        ]),
-        scope,
-    )
-    kernel = scope[name]
+    inlined = [k for k in kernels.values() if getattr(k, "targetoptions", {}).get("inline") == "always"]
+    if inlined:  # numba inlines those into a caller's IR, which a switch does not have
+        raise TypeError(f"{name}: a switch cannot choose an inline_jit kernel")
+
+    def kernel(code, *args):  # from Python (and with NUMBA_DISABLE_JIT=1)
+        return kernels[code](*args)
+
+    kernel.__name__ = kernel.__qualname__ = name
     kernel.kernels = kernels
     kernel.compiled = set()  # the codes compiled in this process; None: all
 
-    def _chosen(code, *args):
+    def choose(code, *args):
         if isinstance(code, types.IntegerLiteral):
             if code.literal_value not in kernels:
                 raise errors.NumbaValueError(f"{name}: unknown code {code.literal_value}")
             kernel.compiled.add(code.literal_value)
-            return scope[f"chosen_{codes.index(code.literal_value)}"]
+            return (kernels[code.literal_value], 1)
         if isinstance(code, types.Integer):
             kernel.compiled.add(None)
-            return scope["at_run_time"]
+            return ("chain", name, list(kernels.items()))
         raise errors.NumbaTypeError(f"{name}: the code must be an integer, got {code}")
 
-    _chosen.__signature__ = inspect.signature(kernel)  # numba matches it
-    overload(kernel, prefer_literal=True)(_chosen)
-
+    if compiles():
+        _forwarding(kernel, choose, prefer_literal=True)
     return kernel
 
 

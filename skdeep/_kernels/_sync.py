@@ -26,7 +26,7 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 
-from ._jit import intrinsic_with_python, jit
+from ._jit import integer_jit, intrinsic_with_python, jit
 
 #: spins before a waiting worker starts yielding the CPU
 SPINS_BEFORE_YIELD = 200
@@ -126,7 +126,7 @@ def yield_cpu(typingctx):
     return types.void(), codegen
 
 
-@jit
+@integer_jit
 def claim(counters, index, limit):
     """Take the next item number from ``counters[index]`` if it is below
     ``limit``; returns it, or -1 when every item is taken."""

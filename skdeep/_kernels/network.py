@@ -36,7 +36,7 @@ weights first.
 
 import numpy as np
 
-from ._jit import by_presence, entry_jit, jit, optional
+from ._jit import by_presence, entry_jit, integer_jit, jit, optional
 from .activations import (
     activation_backward,
     activation_forward,
@@ -73,7 +73,7 @@ from .regularizers import (
 from .unlabeled import data_term
 
 
-@jit
+@integer_jit
 def weights_view(theta, sizes, w_off, layer):
     """The ``(n_in, n_out)`` weight matrix of ``layer`` as a view of ``theta``."""
     n_in = sizes[layer]
@@ -88,7 +88,7 @@ def bias_view(theta, sizes, b_off, layer):
     return theta[start : start + sizes[layer + 1]]
 
 
-@jit
+@integer_jit
 def block_view(buf, sizes, a_off, layer, n):
     """Rows ``0..n`` of the buffer block holding layer ``layer + 1``."""
     m = sizes[layer + 1]

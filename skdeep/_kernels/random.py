@@ -15,7 +15,7 @@ its bit generators; it passes BigCrush when applied to a counter.
 
 import numpy as np
 
-from ._jit import inline_jit, jit
+from ._jit import inline_jit, integer_jit, jit
 from .elementary import cos_sin_turns, log
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -39,7 +39,7 @@ def mix(z):
     return z ^ (z >> np.uint64(31))
 
 
-@jit
+@integer_jit
 def make_key(seed, step, shard, purpose):
     """The key of the numbers drawn for ``purpose`` by ``shard`` at ``step``."""
     k = mix(np.uint64(seed) + _GOLDEN * np.uint64(step + 1))
