@@ -445,6 +445,34 @@ def test_llvm_compiles_machine_code_only_for_the_kernels_python_calls():
     assert type(next(iter(plain.overloads.values())).library) is JITCodeLibrary
 
 
+def test_llvms_lock_runs_no_callbacks_while_skdeep_compiles():
+    """numba's ``numba:llvm_lock`` events are off while skdeep's
+    dispatcher compiles (``_jit._Dispatcher``) and back afterwards, for
+    numba's own compiles."""
+    from llvmlite import binding as llvm
+    from numba.core import event
+    from numba.core.caching import NullCache
+
+    from skdeep._kernels import _jit
+
+    if _jit._HOOKS is None:
+        pytest.skip("plain numba")
+
+    def double(x):
+        return 2.0 * x
+
+    kernel = _jit._dispatcher(double, {"nogil": True, "error_model": "numpy"}, _jit._Dispatcher)
+    kernel._cache = NullCache()
+    before = list(llvm.ffi.lib._lock._cblist)
+    assert before  # numba's
+    with event.install_recorder("numba:llvm_lock") as ours:
+        assert kernel(2.0) == 4.0
+    assert llvm.ffi.lib._lock._cblist == before
+    with event.install_recorder("numba:llvm_lock") as numbas:
+        assert numba.njit(lambda v: 3.0 * v)(2.0) == 6.0
+    assert not ours.buffer and numbas.buffer
+
+
 def test_the_library_calls_no_inner_kernel_from_python(monkeypatch):
     """skdeep's own Python code calls only the kernels declared as entry
     points (``_jit.entry_jit``): a call of an inner kernel would compile a

@@ -181,6 +181,9 @@ def _numba_hooks():
         raise TypeError("numba names the environment globals otherwise")  # the stub's globals
     _require(Compiler, "compile_extra", ["self", "func"])
     _require(NativeLowering, "run_pass", ["self", "state"], ["library", "create_library"])
+    # _quiet_llvm_lock: llvmlite's lock keeps its callbacks in a list
+    if not isinstance(getattr(getattr(llvm.ffi.lib, "_lock", None), "_cblist", None), list):
+        raise TypeError("llvmlite's lock keeps its callbacks otherwise")
     for linkage in ("external", "linkonce_odr"):
         getattr(llvm.Linkage, linkage)
     # records holding Constants: numba's fingerprint of a tuple
@@ -227,6 +230,24 @@ def _numba_hooks():
                 name += "." + hashlib.sha1(repr(tuple(args)).encode()).hexdigest()[:16]
             return os.path.join(self.cache_path, "skdeep-locks", name)
 
+    @contextmanager
+    def _quiet_llvm_lock():
+        """llvmlite's lock without its callbacks, until the block ends.
+        numba's send a ``numba:llvm_lock`` event each time a call into LLVM
+        takes and releases the lock, which every compile in progress
+        listens to, to time it for its compile result's metadata (the
+        ``llvm_lock`` timer); over the tens of thousands of calls of a
+        first compile they cost 0.3-0.5 s. skdeep's compile results have
+        no such timer, and a listener of that event does not see skdeep's
+        compiles (numba's own compiles still send it)."""
+        callbacks = llvm.ffi.lib._lock._cblist
+        saved = callbacks[:]
+        callbacks.clear()
+        try:
+            yield
+        finally:
+            callbacks[:] = saved + [c for c in callbacks if c not in saved]
+
     class _Dispatcher(CPUDispatcher):
         """numba's dispatcher, which compiles a signature it has neither in
         memory nor in the cache while holding a lock file beside the cache
@@ -239,10 +260,13 @@ def _numba_hooks():
         its lock while it compiles the kernels it calls: locks are taken
         in the order of the call graph, which has no cycle, so processes
         cannot deadlock.
+
+        While it compiles or loads, llvmlite's lock runs no callbacks
+        (``_quiet_llvm_lock``).
         """
 
         def compile(self, sig):
-            with global_compiler_lock:
+            with global_compiler_lock, _quiet_llvm_lock():
                 args, _ = sigutils.normalize_signature(sig)
                 if tuple(args) in self.overloads or not self._cache_enabled():
                     return super().compile(sig)
