@@ -644,7 +644,8 @@ def _trivial(function):
         value = steps[0].argval
     elif [i.opname for i in steps] == ["LOAD_CONST", "RETURN_VALUE"]:
         value = steps[0].argval
-    elif [i.opname for i in steps] == ["LOAD_FAST", "RETURN_VALUE"] and steps[0].argval in names:
+    elif (len(steps) == 2 and steps[0].opname in ("LOAD_FAST", "LOAD_FAST_BORROW")  # 3.14's
+          and steps[1].opname == "RETURN_VALUE" and steps[0].argval in names):
         return ("arg", names.index(steps[0].argval))
     else:
         return None
