@@ -221,6 +221,22 @@ def test_softmax_is_per_segment_and_stable():
     np.testing.assert_allclose(out[:, 3:], softmax(Z[:, 3:], axis=1))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_softmax_of_one_head_matches_scipy_in_either_layout(dtype, layout):
+    """One head over every column of a C-contiguous block takes the flat,
+    vectorised exponential loop (``losses._exp_block``); a strided block the
+    row loop (``_exp_rows``)."""
+    rng = np.random.default_rng(0)
+    wide = (rng.standard_normal((37, 22)) * 20).astype(dtype)
+    before = wide.copy()
+    out = np.ascontiguousarray(wide[:, :11]) if layout == "contiguous" else wide[:, ::2]
+    Z = out.astype(np.float64)
+    losses.output_activation(losses.LOG_LOSS, out, np.array([0, 11], dtype=np.int64))
+    np.testing.assert_allclose(out, softmax(Z, axis=1), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7)
+    np.testing.assert_array_equal(wide[:, 1::2], before[:, 1::2])  # the columns between
+
+
 def test_log_losses_are_exact_for_confident_predictions():
     """From logits, not clipped probabilities: a logit of -50 for the true
     class costs 50 nats, where clipping would cap it near 36."""

@@ -802,6 +802,26 @@ def by_presence(absent, present):
     return kernel
 
 
+def by_layout(contiguous, other):
+    """The kernel ``f(x, ...)``: ``contiguous(x, ...)`` when numba types the
+    array ``x`` as C-contiguous, else ``other(x, ...)`` (both kernels): a
+    flat loop over a contiguous block needs ``reshape``, which numba types
+    only for a contiguous layout."""
+
+    def kernel(x, *args):  # from Python (and with NUMBA_DISABLE_JIT=1)
+        return (contiguous if x.flags.c_contiguous else other)(x, *args)
+
+    kernel.__name__ = kernel.__qualname__ = getattr(contiguous, "__name__", "by_layout")
+    kernel.__module__ = getattr(contiguous, "__module__", __name__)
+    if compiles():
+        _forwarding(
+            kernel,
+            lambda x, *args: (contiguous if isinstance(x, types.Array) and x.layout == "C" else other, 0),
+            prefer_literal=False,
+        )
+    return kernel
+
+
 #: whether a fit's kernels are compiled for what its configuration uses
 #: only (``SKDEEP_SPECIALISE``, on unless set to ``0``): for the codes of its
 #: activation and optimizer (the loss is always chosen at run time, see
