@@ -140,6 +140,23 @@ def test_by_presence_calls_the_chosen_kernel_and_compiles_nothing_for_a_trivial_
     assert trivial(None, 2.0) == 2.0 and other(np.ones(2), 2.0) == 3.0  # from Python
 
 
+def _absent_returns_y_again(x, y):
+    return y
+
+
+def test_a_trivial_absent_returns_the_value_of_an_integer_constant():
+    if not _jit.compiles():
+        pytest.skip("NUMBA_DISABLE_JIT")
+    kernel = _jit.by_presence(_absent_returns_y_again, _present_adds)
+
+    @numba.njit
+    def call():
+        return kernel(None, 3) + kernel(None, 4)
+
+    assert call() == 7  # 3 + 4: each call its own constant
+    assert next(iter(call.overloads.values())).signature.return_type == types.int64
+
+
 def test_optional_returns_none_or_the_kernel_result():
     if not _jit.compiles():
         pytest.skip("NUMBA_DISABLE_JIT")

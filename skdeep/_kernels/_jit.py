@@ -705,7 +705,7 @@ def _forwarding(kernel, choose, prefer_literal):
             return signature(called.return_type, *args)
         kind, value = chosen
         if kind == "arg":
-            return signature(args[value], *args)
+            return signature(types.unliteral(args[value]), *args)
         return signature(types.none if value is None else types.boolean, *args)
 
     template = type(f"{kernel.__name__}_Forwarding", (AbstractTemplate,), {
@@ -735,7 +735,8 @@ def _forwarding(kernel, choose, prefer_literal):
             return call(context, builder, target, called, args[first:], sig.args[first:])
         kind, value = chosen
         if kind == "arg":
-            return impl_ret_borrowed(context, builder, sig.return_type, args[value])
+            returned = context.cast(builder, args[value], sig.args[value], sig.return_type)
+            return impl_ret_borrowed(context, builder, sig.return_type, returned)
         if value is None:
             return context.get_dummy_value()
         return context.get_constant(types.boolean, value)
