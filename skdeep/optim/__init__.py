@@ -22,12 +22,16 @@ from ._first_order import (
     AdamW,
     Lookahead,
     Optimizer,
-    OptimizerState,
     RAdam,
     RMSProp,
-    resolve_optimizer,
 )
-from ._full_batch import FULL_BATCH, SECOND_ORDER, check_size, minimize
+
+# "x as x": the engine's helpers, re-exported for the library's modules (not in __all__)
+from ._first_order import OptimizerState as OptimizerState
+from ._first_order import resolve_optimizer as resolve_optimizer
+from ._full_batch import FULL_BATCH, SECOND_ORDER
+from ._full_batch import check_size as check_size
+from ._full_batch import minimize as minimize
 
 __all__ = [
     "FIRST_ORDER",
