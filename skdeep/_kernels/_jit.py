@@ -44,6 +44,7 @@ decorator returns the Python function itself, as ``numba.njit`` does.
 
 import hashlib
 import inspect
+import operator
 import os
 import sys
 import types as pytypes
@@ -179,6 +180,17 @@ def _numba_hooks():
 
     if not default_mangler(".NumbaEnv.kernel", []).startswith(_ENV_PREFIX):
         raise TypeError("numba names the environment globals otherwise")  # the stub's globals
+    # _LazyLibrary._optimize_functions: numba runs its per-function passes
+    # when a module is added, with a pass builder per function (llvmlite's
+    # new pass manager; numba 0.60's legacy one is left as it is)
+    _require(CPUCodeLibrary, "add_llvm_module", ["self", "ll_module"], ["_optimize_functions"])
+    _require(CPUCodeLibrary, "_optimize_functions", ["self", "ll_module"],
+             ["_function_pass_manager", "run", "data_layout"])
+    from numba.core.codegen import CPUCodegen
+
+    pass_builder_per_function = (
+        list(inspect.signature(CPUCodegen._function_pass_manager).parameters) == ["self", "kwargs"]
+    )
     _require(Compiler, "compile_extra", ["self", "func"])
     _require(NativeLowering, "run_pass", ["self", "state"], ["library", "create_library"])
     # _quiet_llvm_lock: llvmlite's lock keeps its callbacks in a list
@@ -388,6 +400,20 @@ def _numba_hooks():
 
         def _optimize_final_module(self):
             """Deferred to ``_materialise``."""
+
+        if pass_builder_per_function:
+            def _optimize_functions(self, ll_module):
+                """numba's per-function passes, with one pass builder for
+                the module instead of one per function, and only over the
+                functions it defines: the same passes on the same
+                functions, the same code (the reference fits keep their
+                bits), without some 60 calls into LLVM for each of the
+                hundreds of declarations a first fit's modules hold."""
+                ll_module.data_layout = self._codegen._data_layout
+                passes, builder = self._codegen._function_pass_manager()
+                for function in ll_module.functions:
+                    if not function.is_declaration:
+                        passes.run(function, builder)
 
         def _finalize_final_module(self):
             module = self._final_module
@@ -615,6 +641,40 @@ def intrinsic_with_python(python):
         return intrinsic(typer) if compiles() else python
 
     return decorate
+
+
+def _extremum(python, comparison):
+    """``python`` (``max`` or ``min``) of two numbers inside a kernel, as
+    numba computes it (Python's rule: ``max(a, b)`` is ``b`` only if ``b >
+    a``, so a NaN in ``b`` is never taken), lowered in place.
+
+    Inside a kernel numba's ``max`` and ``min`` are overloads, which compile
+    a function of their own for each pair of argument types only to call
+    numba's lowering ``do_minmax``; here that lowering is an intrinsic's, in
+    the caller. On a numba without ``do_minmax`` it is ``python`` itself,
+    numba's overload."""
+    try:
+        from numba.cpython.builtins import do_minmax
+    except ImportError:  # pragma: no cover (another numba's layout)
+        return python
+
+    def typer(context, a, b):
+        result = context.unify_types(a, b)
+        if not all(isinstance(t, (types.Number, types.Boolean)) for t in (a, b)) or result is None:
+            raise errors.TypingError(f"{python.__name__}() of {a} and {b}")
+
+        def codegen(context, builder, sig, args):
+            return do_minmax(context, builder, list(sig.args), list(args), comparison)
+
+        return result(a, b), codegen
+
+    typer.__name__ = "larger" if python is max else "smaller"
+    return intrinsic_with_python(python)(typer)
+
+
+#: ``max(a, b)`` and ``min(a, b)`` of two numbers, for kernels
+larger = _extremum(max, operator.gt)
+smaller = _extremum(min, operator.lt)
 
 
 #: a kernel that only other kernels call (a test's call from Python reaches a twin)

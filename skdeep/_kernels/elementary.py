@@ -45,7 +45,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import overload
 
-from ._jit import intrinsic_with_python
+from ._jit import intrinsic_with_python, larger
 
 #: per width: ln 2 split so that ``k * hi`` is exact for the ``k`` that
 #: occur (fdlibm's ``exp`` and ``expf``), the clamp that keeps ``k`` in range
@@ -277,7 +277,7 @@ def softplus(f):
         v = (u - one) * half if reduced else u
         s = v / (two + v)
         y = two * s * _atanh_series(s * s) + (ln2 if reduced else zero)
-        return (max(x, zero) + y) if x == x else x
+        return (larger(x, zero) + y) if x == x else x
 
     return impl
 

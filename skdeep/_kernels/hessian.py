@@ -27,9 +27,8 @@ products are taken), in ``hessian_rows``, whose directions all read the
 activations, in a scratch buffer.
 """
 
-import numpy as np
 
-from ._jit import entry_jit, jit
+from ._jit import entry_jit, jit, smaller
 from .activations import activation_backward, activation_second
 from .linalg import (
     add_matrix,
@@ -37,6 +36,7 @@ from .linalg import (
     column_sums,
     copy_matrix,
     copy_vector,
+    dot,
     dot_csr_rows,
     subtract_matrix,
 )
@@ -75,9 +75,9 @@ def hvp_pass(theta, v, grad, hv, net, block, work, rbuf):
             input_product(block, V, RZ)
         else:
             A_prev = block_view(acts, sizes, a_off, layer - 1, n)
-            np.dot(A_prev, V, RZ)
+            dot(A_prev, V, RZ)
             S = scratch[: n * sizes[layer + 1]].reshape((n, sizes[layer + 1]))
-            np.dot(block_view(ra, sizes, a_off, layer - 1, n), weights_view(theta, sizes, w_off, layer), S)
+            dot(block_view(ra, sizes, a_off, layer - 1, n), weights_view(theta, sizes, w_off, layer), S)
             add_matrix(RZ, S)
         vb = bias_view(v, sizes, b_off, layer)
         for i in range(n):  # a loop: ``RZ[i] += vb`` allocated a temporary
@@ -117,10 +117,10 @@ def hvp_pass(theta, v, grad, hv, net, block, work, rbuf):
         else:
             A = block_view(acts, sizes, a_off, layer - 1, n)
             RA = block_view(ra, sizes, a_off, layer - 1, n)
-            np.dot(A.T, D, GW)
-            np.dot(A.T, RD, HW)
+            dot(A.T, D, GW)
+            dot(A.T, RD, HW)
             T = rbuf.gtmp[: sizes[layer] * sizes[layer + 1]].reshape((sizes[layer], sizes[layer + 1]))
-            np.dot(RA.T, D, T)
+            dot(RA.T, D, T)
             add_matrix(HW, T)
             # E = D W^T (into the delta block below), R{E} = RD W^T + D V^T
             E = block_view(deltas, sizes, a_off, layer - 1, n)
@@ -129,16 +129,16 @@ def hvp_pass(theta, v, grad, hv, net, block, work, rbuf):
                 # E and R{E} hold the output's carried along the shortcut;
                 # the output's activations and R-activations are spent
                 T_out = block_view(acts, sizes, a_off, layer, n)
-                np.dot(D, W.T, T_out)
+                dot(D, W.T, T_out)
                 add_matrix(E, T_out)
                 RT_out = block_view(ra, sizes, a_off, layer, n)
-                np.dot(RD, W.T, RT_out)
+                dot(RD, W.T, RT_out)
                 add_matrix(RE, RT_out)
             else:
-                np.dot(D, W.T, E)
-                np.dot(RD, W.T, RE)
+                dot(D, W.T, E)
+                dot(RD, W.T, RE)
             S = scratch[: n * sizes[layer]].reshape((n, sizes[layer]))
-            np.dot(D, weights_view(v, sizes, w_off, layer).T, S)
+            dot(D, weights_view(v, sizes, w_off, layer).T, S)
             add_matrix(RE, S)
             if has_shortcut(net.residual, layer - 1):
                 # carry E and R{E} to the layer below's input, and recover
@@ -169,7 +169,7 @@ def full_hvp(theta, v, out, net, data, work, rbuf, chunk):
     n = data.n
     total = 0.0
     for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
+        stop = smaller(start + chunk, n)
         whole = stop - start == n
         total += hvp_pass(
             theta, v, out.grad if whole else out.grad_chunk, out.hv if whole else out.hv_chunk,
@@ -228,7 +228,7 @@ def _stacked_product(stacked, X, csr, sparse, rows, G):
     if csr is not None and sparse:
         dot_csr_rows(stacked, csr[0], csr[1], csr[2], rows, G)
     else:
-        np.dot(stacked, X, G)
+        dot(stacked, X, G)
 
 
 @entry_jit
@@ -257,7 +257,7 @@ def hessian_rows(theta, H, net, data, work, rbuf, job, chunk):
     n_all = data.n
     n_params = theta.shape[0]
     for start in range(0, n_all, chunk):
-        stop = min(start + chunk, n_all)
+        stop = smaller(start + chunk, n_all)
         n = stop - start
         block = block_rows(data, start, stop)
         out = forward_raw(theta, net, block, work)
@@ -267,7 +267,7 @@ def hessian_rows(theta, H, net, data, work, rbuf, job, chunk):
         )
         for layer in range(L - 1, 0, -1):  # D_{l-1} = f' E and f'' E, E = D_l W_l^T
             E = block_view(curv, sizes, a_off, layer - 1, n)
-            np.dot(block_view(deltas, sizes, a_off, layer, n), weights_view(theta, sizes, w_off, layer).T, E)
+            dot(block_view(deltas, sizes, a_off, layer, n), weights_view(theta, sizes, w_off, layer).T, E)
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
             if has_shortcut(net.residual, layer):  # + E of the output, carried in D_prev
                 add_matrix(E, D_prev)
@@ -289,7 +289,7 @@ def hessian_rows(theta, H, net, data, work, rbuf, job, chunk):
         n_first = sizes[0] * width  # the first layer's weights lead theta
         n_directions = (n_params - first + step - 1) // step
         for g0 in range(0, n_directions, group):
-            g1 = min(g0 + group, n_directions)
+            g1 = smaller(g0 + group, n_directions)
             stacked = job.stack[: (g1 - g0) * width * n].reshape(((g1 - g0) * width, n))
             for m in range(g0, g1):
                 j = first + m * step
@@ -355,7 +355,7 @@ def _direction_rows(j, theta, net, block, out, work, rbuf, job):
                 for i in range(n):
                     RZ[i, b] = A_prev[i, a]
         else:
-            np.dot(block_view(ra, sizes, a_off, layer - 1, n), weights_view(theta, sizes, w_off, layer), RZ)
+            dot(block_view(ra, sizes, a_off, layer - 1, n), weights_view(theta, sizes, w_off, layer), RZ)
         if layer < L - 1:
             RA = block_view(ra, sizes, a_off, layer, n)
             copy_matrix(RZ, RA)
@@ -374,18 +374,18 @@ def _direction_rows(j, theta, net, block, out, work, rbuf, job):
             HW = weights_view(hv, sizes, w_off, layer)
             A = block_view(acts, sizes, a_off, layer - 1, n)
             D = block_view(deltas, sizes, a_off, layer, n)
-            np.dot(A.T, RD, HW)
+            dot(A.T, RD, HW)
             if layer > lj:
                 T = rbuf.gtmp[: sizes[layer] * sizes[layer + 1]].reshape((sizes[layer], sizes[layer + 1]))
-                np.dot(block_view(ra, sizes, a_off, layer - 1, n).T, D, T)
+                dot(block_view(ra, sizes, a_off, layer - 1, n).T, D, T)
                 add_matrix(HW, T)
             RE = block_view(rd, sizes, a_off, layer - 1, n)
             if has_shortcut(net.residual, layer):  # RE holds the output's, carried
                 RT_out = block_view(ra, sizes, a_off, layer, n)  # spent: a buffer
-                np.dot(RD, weights_view(theta, sizes, w_off, layer).T, RT_out)
+                dot(RD, weights_view(theta, sizes, w_off, layer).T, RT_out)
                 add_matrix(RE, RT_out)
             else:
-                np.dot(RD, weights_view(theta, sizes, w_off, layer).T, RE)
+                dot(RD, weights_view(theta, sizes, w_off, layer).T, RE)
             if layer == lj and a >= 0:
                 for i in range(n):
                     RE[i, a] += D[i, b]

@@ -1,12 +1,55 @@
 """Row gathers, CSR products and reductions used around the BLAS calls.
 
-Dense matrix products go to BLAS through ``np.dot(a, b, out)`` inside the
-kernels; only products with a sparse (CSR) input are written here, because BLAS
-has no sparse routine and densifying a batch of a wide sparse matrix would cost
-more memory than the whole network.
+Dense matrix products go to BLAS through ``dot(a, b, out)``, numba's
+``np.dot(a, b, out)`` lowered in place; only products with a sparse (CSR)
+input are written here, because BLAS has no sparse routine and densifying a
+batch of a wide sparse matrix would cost more memory than the whole network.
 """
 
-from ._jit import jit
+import numpy as np
+from numba.core import errors, types
+
+from ._jit import intrinsic_with_python, jit
+
+
+def _dot():
+    """``np.dot(a, b, out)`` for kernels: numba's own lowering of it (the
+    checks of the shapes, copies of arrays that are neither C- nor
+    F-contiguous, then BLAS's ``gemm`` or ``gemv``), as an intrinsic.
+
+    numba's ``np.dot`` is an overload that compiles a function of its own
+    for each combination of layouts and dtype (a default fit has three: ``X
+    W``, ``X.T D`` and ``D W.T``) only to call that lowering; the intrinsic
+    lowers it in the caller. On a numba without these functions it is
+    ``np.dot`` itself, numba's overload."""
+    try:
+        from numba.np.linalg import dot_3_mm, dot_3_vm, ensure_blas, make_contiguous
+    except ImportError:  # pragma: no cover (another numba's layout)
+        return np.dot
+
+    def dot(context, a, b, out):
+        arrays = (a, b, out)
+        if (not all(isinstance(t, types.Array) for t in arrays)
+                or len({t.dtype for t in arrays}) != 1
+                or out.ndim != a.ndim + b.ndim - 2
+                or out.layout != "C"
+                or {a.ndim, b.ndim} not in ({2}, {1, 2})):
+            raise errors.TypingError(f"dot() of {a}, {b} into {out}")
+
+        def codegen(context, builder, sig, args):
+            ensure_blas()
+            with make_contiguous(context, builder, sig, args) as (sig, args):
+                if sig.args[0].ndim == sig.args[1].ndim == 2:
+                    return dot_3_mm(context, builder, sig, args)
+                return dot_3_vm(context, builder, sig, args)
+
+        return out(a, b, out), codegen
+
+    return intrinsic_with_python(np.dot)(dot)
+
+
+#: ``np.dot(a, b, out)``, for kernels
+dot = _dot()
 
 # Loops below run from 0 over slices taken first: with a loop that starts at
 # a runtime value, numba keeps a negative-index wraparound check on every access,

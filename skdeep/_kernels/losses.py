@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._jit import by_layout, entry_jit, jit, switch
+from ._jit import by_layout, entry_jit, jit, larger, switch
 from .elementary import exp, logistic, softplus
 
 
@@ -54,7 +54,7 @@ def _softmax_inplace(z):
     """Softmax of one row segment in place; returns its log-sum-exp."""
     zmax = z[0]
     for k in range(1, z.shape[0]):
-        zmax = max(zmax, z[k])
+        zmax = larger(zmax, z[k])
     total = z.dtype.type(0)
     for k in range(z.shape[0]):
         e = exp(z[k] - zmax)
@@ -70,7 +70,7 @@ def _softmax_inplace(z):
 def _logsumexp(z):
     zmax = z[0]
     for k in range(1, z.shape[0]):
-        zmax = max(zmax, z[k])
+        zmax = larger(zmax, z[k])
     total = z.dtype.type(0)
     for k in range(z.shape[0]):
         total += exp(z[k] - zmax)
@@ -89,7 +89,7 @@ def _softmax_segment_gradient(z, y, d, w):
     ysum = zero
     yz = zero
     for c in range(z.shape[0]):
-        zmax = max(zmax, z[c])
+        zmax = larger(zmax, z[c])
         ysum += y[c]
         yz += y[c] * z[c]
     total = zero
@@ -180,7 +180,7 @@ def softmax_link(Z, segments):
             z = Z[i, lo:hi]
             zmax = z[0]
             for k in range(1, z.shape[0]):
-                zmax = max(zmax, z[k])
+                zmax = larger(zmax, z[k])
             for k in range(z.shape[0]):
                 z[k] -= zmax
         _exp_columns(Z, lo, hi)

@@ -24,7 +24,7 @@ when ``q == x``.
 
 import math
 
-from ._jit import entry_jit
+from ._jit import entry_jit, larger
 
 
 @entry_jit
@@ -71,7 +71,7 @@ def tangent_distances(queries, train, candidates, residual, system, out, regular
                             s += Ta[f] * Tb[f]
                         system[a, b] = s
                 trace += system[a, a]
-            lam = regularization * trace / max(k, 1)
+            lam = regularization * trace / larger(k, 1)
             # Cholesky in place, then L y = h; directions whose pivot
             # vanishes (zero tangents, or parallel ones without
             # regularisation) are dropped, as a pseudo-inverse would
@@ -99,4 +99,4 @@ def tangent_distances(queries, train, candidates, residual, system, out, regular
                     system[a, k] = 0.0
                     for b in range(a + 1, k):
                         system[b, a] = 0.0
-            out[i, j] = max(squared - explained, 0.0)
+            out[i, j] = larger(squared - explained, 0.0)

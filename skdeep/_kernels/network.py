@@ -12,7 +12,7 @@ heads); the rows of a pass by a ``records.Block``, its buffers by a
 (``acts``, ``deltas``, dropout ``masks``) with block ``l`` starting at
 ``a_off[l]``; a block holds up to ``batch_size`` rows of layer ``l + 1``.
 Every view below is a reshape of a slice, so nothing is allocated per batch;
-matrix products go to BLAS through ``np.dot(a, b, out)``.
+matrix products go to BLAS through ``linalg.dot(a, b, out)`` (numba's ``np.dot(a, b, out)``).
 
 The input of the first layer is either the dense C-contiguous rows
 ``block.X`` or, when ``block.sparse`` is true, the rows ``block.rows`` of a
@@ -36,7 +36,7 @@ weights first.
 
 import numpy as np
 
-from ._jit import by_presence, entry_jit, integer_jit, jit, optional
+from ._jit import by_presence, entry_jit, integer_jit, jit, optional, smaller
 from .activations import (
     activation_backward,
     activation_forward,
@@ -57,6 +57,7 @@ from .linalg import (
     copy_vector,
     csr_rows_dot,
     csr_rows_t_dot,
+    dot,
     subtract_matrix,
 )
 from .losses import output_link
@@ -111,7 +112,7 @@ def _input_product(X, csr, sparse, rows, W, Z):
     if csr is not None and sparse:
         csr_rows_dot(csr[0], csr[1], csr[2], rows, W, Z)
     else:
-        np.dot(X, W, Z)
+        dot(X, W, Z)
 
 
 @jit
@@ -119,7 +120,7 @@ def _input_t_product(X, csr, sparse, rows, D, G):
     if csr is not None and sparse:
         csr_rows_t_dot(csr[0], csr[1], csr[2], rows, D, G)
     else:
-        np.dot(X.T, D, G)
+        dot(X.T, D, G)
 
 
 @jit
@@ -218,7 +219,7 @@ def _shortcut_forward(residual, Z, prev, layer):
 
 
 def _plain_delta_below(residual, D, W, D_prev, acts, sizes, a_off, layer, n):
-    np.dot(D, W.T, D_prev)
+    dot(D, W.T, D_prev)
 
 
 def _delta_below(residual, D, W, D_prev, acts, sizes, a_off, layer, n):
@@ -228,10 +229,10 @@ def _delta_below(residual, D, W, D_prev, acts, sizes, a_off, layer, n):
     then and hold the product."""
     if residual[layer] != 0:
         E = block_view(acts, sizes, a_off, layer, n)
-        np.dot(D, W.T, E)
+        dot(D, W.T, E)
         add_matrix(D_prev, E)
     else:
-        np.dot(D, W.T, D_prev)
+        dot(D, W.T, D_prev)
 
 
 def _no_carry(residual, D_prev, A, deltas, acts, sizes, a_off, layer, n):
@@ -280,7 +281,7 @@ def forward_train(theta, net, block, work, hidden, bn):
         if layer == 0:
             input_product(block, W, Z)
         else:
-            np.dot(prev, W, Z)
+            dot(prev, W, Z)
         if layer < n_layers - 1:
             if bn is not None:  # the shift beta replaces the bias
                 offsets = bn.offsets
@@ -333,11 +334,11 @@ def backward_train(theta, grad, net, block, work, hidden, dx, extra, param_grad,
                 input_t_product(block, D, GW)
                 contractive_weight_grad(hidden.contractive, W, GW, block.sw, block.scale)
             if dx.shape[0] > 0:
-                np.dot(D, W.T, dx[:n])
+                dot(D, W.T, dx[:n])
         else:
             A = block_view(acts, sizes, a_off, layer - 1, n)
             if param_grad:
-                np.dot(A.T, D, weights_view(grad, sizes, w_off, layer))
+                dot(A.T, D, weights_view(grad, sizes, w_off, layer))
             D_prev = block_view(deltas, sizes, a_off, layer - 1, n)
             _delta_below(net.residual, D, W, D_prev, acts, sizes, a_off, layer, n)
             _carry_below(net.residual, D_prev, A, deltas, acts, sizes, a_off, layer - 1, n)
@@ -407,7 +408,7 @@ def tangent_forward(theta, net, work, n, tangent):
         m = sizes[layer + 1]
         S_l = _tangent_block(tangent.S, a_off, layer, n_tangents, rows, m)
         U_l = _tangent_block(tangent.U, a_off, layer, n_tangents, rows, m)
-        np.dot(prev, W, S_l)
+        dot(prev, W, S_l)
         copy_matrix(S_l, U_l)
         if layer < n_layers - 1:
             F_l = tangent.F[: n * m].reshape((n, m))
@@ -475,12 +476,12 @@ def tangent_reverse(theta, net, block, work, tangent):
             _scale_repeated_rows(dS, F_l, n_tangents)
         GW = weights_view(tangent.gt, sizes, w_off, layer)
         if layer == 0:
-            np.dot(tangent.Tb[:rows].T, dS, GW)
+            dot(tangent.Tb[:rows].T, dS, GW)
         else:
             k = sizes[layer]
             U_prev = _tangent_block(U, a_off, layer - 1, n_tangents, rows, k)
-            np.dot(U_prev.T, dS, GW)
-            np.dot(dS, weights_view(theta, sizes, w_off, layer).T, following[: rows * k].reshape((rows, k)))
+            dot(U_prev.T, dS, GW)
+            dot(dS, weights_view(theta, sizes, w_off, layer).T, following[: rows * k].reshape((rows, k)))
             current, following = following, current
     return penalty
 
@@ -552,10 +553,10 @@ def predict_output(theta, net, X, csr, sparse, chunk, link, out):
     """``out`` <- the network's output for every input row, ``chunk`` rows at
     a time, after the output activation when ``link`` (else raw)."""
     n = out.shape[0]
-    work = _scratch(net.sizes, min(n, chunk), theta)
+    work = _scratch(net.sizes, smaller(n, chunk), theta)
     data = _all_rows(X, csr, sparse, n, theta)
     for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
+        stop = smaller(start + chunk, n)
         rows = out[start:stop]
         copy_matrix(forward_raw(theta, net, block_rows(data, start, stop), work), rows)
         if link:
@@ -568,11 +569,11 @@ def hidden_zero_counts(theta, net, X, csr, sparse, n, chunk, zeros):
     zero over the ``n`` input rows (counted chunk by chunk: the activations
     are not kept)."""
     sizes = net.sizes
-    work = _scratch(sizes, min(n, chunk), theta)
+    work = _scratch(sizes, smaller(n, chunk), theta)
     data = _all_rows(X, csr, sparse, n, theta)
     zeros[:] = 0
     for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
+        stop = smaller(start + chunk, n)
         forward_raw(theta, net, block_rows(data, start, stop), work)
         for layer in range(sizes.shape[0] - 2):
             A = block_view(work.acts, sizes, work.a_off, layer, stop - start)
@@ -597,7 +598,7 @@ def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
     sample (the key of ``(sampling.seed, s)``: a sample is one network);
     then the output activation."""
     n_samples, n = out.shape[0], out.shape[1]
-    rows = min(n, chunk)
+    rows = smaller(n, chunk)
     work = _scratch(net.sizes, rows, theta)
     masks = np.empty_like(work.acts)
     input_dropout = sampling.input_dropout
@@ -614,7 +615,7 @@ def predict_sampled(theta, net, X, csr, sparse, chunk, sampling, out):
             dropconnect_weights(theta, masked, factors, n_weights, rate, weight_key)
             weights = masked
         for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
+            stop = smaller(start + chunk, n)
             index = start // chunk
             X_rows = data.X[start:stop] if not sparse else data.X
             if not sparse and input_dropout > 0:  # perturb a private copy
@@ -656,7 +657,7 @@ def full_loss_grad(theta, grad, grad_chunk, net, data, work, chunk, tangent, hid
     no_dx = work.acts[:0].reshape((0, 1))
     total = 0.0
     for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
+        stop = smaller(start + chunk, n)
         target = grad if stop - start == n else grad_chunk
         total += train_pass(
             theta, target, net, block_rows(data, start, stop), work, hidden, no_dx,

@@ -8,7 +8,7 @@ when ``steps == 1``, otherwise projected gradient ascent (PGD, Madry et al.,
 2018) from a random start with steps of ``2.5 * eps / steps``.
 """
 
-from ._jit import jit, optional
+from ._jit import jit, larger, optional, smaller
 from .linalg import copy_matrix
 from .network import train_pass
 from .random import uniform
@@ -29,7 +29,7 @@ def _signed_step(xa, x, d, step, eps):
                 v += step
             elif g[j] < 0:
                 v -= step
-            a[j] = min(max(v, x0[j] - eps), x0[j] + eps)
+            a[j] = smaller(larger(v, x0[j] - eps), x0[j] + eps)
 
 
 @jit

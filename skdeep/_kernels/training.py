@@ -47,7 +47,7 @@ perturbed) and every per-layer array is a view.
 import numpy as np
 
 from .._threads import run_workers
-from ._jit import by_presence, entry_jit, jit, optional
+from ._jit import by_presence, entry_jit, jit, larger, optional, smaller
 from ._sync import claim, mark_done, wait_until
 from .hessian import hvp_pass
 from .linalg import add_vector, copy_vector, gather, gather_rows
@@ -120,7 +120,7 @@ def _gather_tangents(T, rows, out):
 def _noisy_weights(theta, noisy, lo, hi, n_weights, std, key):
     """``noisy[lo:hi] <- theta + N(0, std^2)`` on weights, a copy on biases."""
     copy_vector(theta[lo:hi], noisy[lo:hi])
-    mid = min(max(n_weights, lo), hi)
+    mid = smaller(larger(n_weights, lo), hi)
     if mid > lo:
         add_normal(noisy[lo:mid], std, key)
 
@@ -150,14 +150,14 @@ def _sum_shards(grads, lo, hi):
 def _trainable_stop(frozen, k, lo, hi):
     """The end of the ``k``-th trainable piece of ``[lo, hi)``: the start of
     the ``k``-th frozen interval, or ``hi`` after the last."""
-    return hi if k == frozen.shape[0] else min(max(frozen[k, 0], lo), hi)
+    return hi if k == frozen.shape[0] else smaller(larger(frozen[k, 0], lo), hi)
 
 
 @jit
 def _next_trainable(frozen, k, start, hi):
     """Where the ``k+1``-th trainable piece starts: after the ``k``-th frozen
     interval."""
-    return max(start, min(frozen[k, 1], hi)) if k < frozen.shape[0] else start
+    return larger(start, smaller(frozen[k, 1], hi)) if k < frozen.shape[0] else start
 
 
 @jit
@@ -433,7 +433,7 @@ def worker_epoch(theta, net, epoch, shards, opt, settings, options, techniques, 
     seed = settings.seed
     steps = 0
     for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
+        stop = smaller(start + batch_size, n)
         nb = stop - start
         sw_sum = 0.0
         if epoch.shuffled:

@@ -50,7 +50,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._jit import Constant, is_kernel, jit, switch
+from ._jit import Constant, is_kernel, jit, larger, smaller, switch
 from .records import Diagonal, DirectionTerms
 
 SGD, ADAM, ADAGRAD, RMSPROP, ADAMW, ADAHESSIAN, ADADELTA, RADAM, LAMB = map(Constant, range(9))
@@ -69,7 +69,7 @@ RADAM_THRESHOLD = 5.0
 def soft_threshold(w, threshold):
     """The proximal operator of ``threshold * |w|``, without branches (so
     that its loops vectorise)."""
-    return math.copysign(max(abs(w) - threshold, w - w), w)
+    return math.copysign(larger(abs(w) - threshold, w - w), w)
 
 
 # ------------------------------------------------ the updates of a slice
@@ -446,7 +446,7 @@ def _lamb_slice(opt, theta, grad, lo, hi, t, gs, penalties, diagonal, weights):
     l2, decay = _l2(penalties, weights), _decay(opt.hyper, weights)
     squares = 0.0
     for j in range(segments.shape[0]):
-        a, b = max(segments[j, 0], lo), min(segments[j, 1], hi)
+        a, b = larger(segments[j, 0], lo), smaller(segments[j, 1], hi)
         if b > a:
             lr = opt.lr * trust_ratio(layers.parts, segments[j, 2])
             squares += lamb_update(
@@ -469,7 +469,7 @@ def layer_norms_range(opt, theta, grads, summed, lo, hi, t, gs, penalties, r):
     segments = layers.segments
     hyper = opt.hyper
     for j in range(segments.shape[0]):
-        a, b = max(segments[j, 0], lo), min(segments[j, 1], hi)
+        a, b = larger(segments[j, 0], lo), smaller(segments[j, 1], hi)
         if b > a:
             weights = a < opt.n_weights
             pull = penalties.prior_coef / gs if weights else 0.0
@@ -584,7 +584,7 @@ def lamb_l1_proximal(opt, theta, lo, hi, t, l1):
     a = l1 * opt.lr / (1.0 - hyper.beta_1**t)
     scale = 1.0 / (1.0 - hyper.beta_2**t)
     for j in range(segments.shape[0]):
-        s, e = max(segments[j, 0], lo), min(segments[j, 1], hi)
+        s, e = larger(segments[j, 0], lo), smaller(segments[j, 1], hi)
         if e > s:
             _adaptive_soft_threshold(
                 theta[s:e], opt.state[1, s:e], a * trust_ratio(layers.parts, segments[j, 2]),
@@ -705,7 +705,7 @@ def optimizer_step(opt, theta, grad, lo, hi, t, gs, penalties, diagonal):
     consumes). ``penalties.l1`` and ``penalties.prior`` are None when off
     (their code pruned), or switched off by zeros.
     """
-    mid = min(max(opt.n_weights, lo), hi)
+    mid = smaller(larger(opt.n_weights, lo), hi)
     squares, absolutes, distances = 0.0, 0.0, 0.0
     # the update's last argument, whether the range holds weights, is
     # computed (true, then false): literal True and False would compile the
