@@ -237,6 +237,72 @@ def test_softmax_of_one_head_matches_scipy_in_either_layout(dtype, layout):
     np.testing.assert_array_equal(wide[:, 1::2], before[:, 1::2])  # the columns between
 
 
+def _njit_calls(function):
+    """A plain numba kernel calling ``function`` (an intrinsic: Python
+    cannot call it directly)."""
+    import numba
+
+    return numba.njit(lambda *args: function(*args))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("a_layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("b_layout", ["C", "F", "strided"])
+def test_dot_matches_numpy_in_every_layout(dtype, a_layout, b_layout):
+    """``linalg.dot``, numba's ``np.dot(a, b, out)`` lowered in place: the
+    same product as numpy's for C-, F- and non-contiguous inputs (copied
+    first), and matrix-vector products."""
+    rng = np.random.default_rng(3)
+
+    def shaped(rows, cols, layout):
+        if layout == "strided":
+            return rng.normal(size=(rows, 2 * cols)).astype(dtype)[:, ::2]
+        return np.asarray(rng.normal(size=(rows, cols)).astype(dtype), order=layout)
+
+    a, b = shaped(7, 5, a_layout), shaped(5, 4, b_layout)
+    out = np.full((7, 4), np.nan, dtype=dtype)
+    call = _njit_calls(linalg.dot)
+    call(a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=RTOL[dtype])
+    v = rng.normal(size=5).astype(dtype)
+    into = np.empty(7, dtype=dtype)
+    call(a, v, into)
+    np.testing.assert_allclose(into, a @ v, rtol=RTOL[dtype])
+    into = np.empty(4, dtype=dtype)
+    call(v, b, into)
+    np.testing.assert_allclose(into, v @ b, rtol=RTOL[dtype])
+
+
+def test_dot_refuses_what_numba_cannot_lower():
+    import numba
+
+    call = _njit_calls(linalg.dot)
+    a = np.ones((3, 2))
+    with pytest.raises(numba.core.errors.TypingError, match="dot"):
+        call(a, np.ones((2, 3), dtype=np.float32), np.empty((3, 3)))  # mixed dtypes
+    with pytest.raises(numba.core.errors.TypingError, match="dot"):
+        call(a, np.ones((2, 3)), np.empty((3, 3), order="F"))  # an output BLAS cannot write in place
+    with pytest.raises(ValueError, match="incompatible"):
+        call(a, np.ones((3, 3)), np.empty((3, 3)))  # numba's own check of the shapes
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [(1, 2), (2, 1), (-3, 2.5), (2.5, -3), (1.0, np.nan), (np.nan, 1.0), (True, 0), (np.float32(1.5), 2)],
+)
+def test_larger_and_smaller_are_pythons_max_and_min(pair):
+    """``_jit.larger`` and ``smaller`` in a kernel give Python's ``max`` and
+    ``min`` of two numbers, NaN rule included (``max(1.0, nan)`` is 1.0,
+    ``max(nan, 1.0)`` NaN), with numba's type for the result."""
+    from skdeep._kernels._jit import larger, smaller
+
+    for ours, python in ((larger, max), (smaller, min)):
+        got = _njit_calls(ours)(*pair)
+        want = python(*pair)
+        np.testing.assert_equal(got, want)
+        assert isinstance(got, float) == any(isinstance(x, (float, np.floating)) for x in pair)
+
+
 def test_log_losses_are_exact_for_confident_predictions():
     """From logits, not clipped probabilities: a logit of -50 for the true
     class costs 50 nats, where clipping would cap it near 36."""
