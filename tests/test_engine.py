@@ -473,6 +473,57 @@ def test_llvms_lock_runs_no_callbacks_while_skdeep_compiles():
     assert not ours.buffer and numbas.buffer
 
 
+def test_full_collections_are_rarer_while_skdeep_compiles():
+    """While skdeep's dispatcher compiles, the collector's oldest-generation
+    threshold is ``FULL_COLLECTION_FACTOR`` times higher (the young
+    generations as usual); afterwards, and after a failed compile, the
+    thresholds are the caller's again; a collector turned off by a first
+    threshold of 0 is left alone."""
+    import gc
+
+    from numba.core import event
+    from numba.core.caching import NullCache
+
+    from skdeep._kernels import _jit
+
+    if _jit._HOOKS is None:
+        pytest.skip("plain numba")
+    saved = gc.get_threshold()
+    seen = []
+
+    class Listener(event.Listener):
+        def on_start(self, e):
+            seen.append(gc.get_threshold())
+
+        def on_end(self, e):
+            pass
+
+    def triple(x):
+        return 3.0 * x
+
+    def broken(x):
+        return x.no_such_attribute
+
+    kernels = [_jit._dispatcher(f, {"nogil": True, "error_model": "numpy"}, _jit._Dispatcher)
+               for f in (triple, broken)]
+    for kernel in kernels:
+        kernel._cache = NullCache()
+    try:
+        gc.set_threshold(500, 7, 9)
+        with event.install_listener("numba:compile", Listener()):
+            assert kernels[0](2.0) == 6.0
+            with pytest.raises(numba.core.errors.TypingError):
+                kernels[1](2.0)
+        assert seen == [(500, 7, 9 * _jit.FULL_COLLECTION_FACTOR)] * 2
+        assert gc.get_threshold() == (500, 7, 9)
+        gc.set_threshold(0, 7, 9)
+        with _jit._fewer_full_collections():
+            assert gc.get_threshold() == (0, 7, 9)
+        assert gc.get_threshold() == (0, 7, 9)
+    finally:
+        gc.set_threshold(*saved)
+
+
 def test_the_library_calls_no_inner_kernel_from_python(monkeypatch):
     """skdeep's own Python code calls only the kernels declared as entry
     points (``_jit.entry_jit``): a call of an inner kernel would compile a
