@@ -273,14 +273,28 @@ def test_dot_matches_numpy_in_every_layout(dtype, a_layout, b_layout):
     np.testing.assert_allclose(into, v @ b, rtol=RTOL[dtype])
 
 
+def test_dot_larger_and_smaller_are_intrinsics():
+    """With numba 0.60-0.68 (which have the lowering they call) the three
+    are intrinsics, not the ``np.dot``, ``max`` and ``min`` they stand in
+    for (which would compile a function per signature)."""
+    from numba.core.extending import _Intrinsic
+
+    from skdeep._kernels._jit import compiles, larger, smaller
+
+    if not compiles():
+        pytest.skip("NUMBA_DISABLE_JIT")
+    for function in (linalg.dot, larger, smaller):
+        assert isinstance(function, _Intrinsic)
+
+
 def test_dot_refuses_what_numba_cannot_lower():
     import numba
 
     call = _njit_calls(linalg.dot)
     a = np.ones((3, 2))
-    with pytest.raises(numba.core.errors.TypingError, match="dot"):
+    with pytest.raises(numba.core.errors.TypingError, match=r"dot\(\) of"):
         call(a, np.ones((2, 3), dtype=np.float32), np.empty((3, 3)))  # mixed dtypes
-    with pytest.raises(numba.core.errors.TypingError, match="dot"):
+    with pytest.raises(numba.core.errors.TypingError, match=r"dot\(\) of"):
         call(a, np.ones((2, 3)), np.empty((3, 3), order="F"))  # an output BLAS cannot write in place
     with pytest.raises(ValueError, match="incompatible"):
         call(a, np.ones((3, 3)), np.empty((3, 3)))  # numba's own check of the shapes

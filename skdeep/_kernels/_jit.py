@@ -117,29 +117,41 @@ def _require(owner, name, parameters, calls=(), only=False):
 #: how much rarer Python's full (oldest-generation) garbage collections are
 #: while skdeep compiles
 FULL_COLLECTION_FACTOR = 10
+#: skdeep compiles in progress in this process (they nest: a kernel's
+#: compile compiles its callees), all under numba's compiler lock
+_compiles_in_progress = 0
 
 
 @contextmanager
 def _fewer_full_collections():
     """Python's garbage collector with its full collections
-    ``FULL_COLLECTION_FACTOR`` times rarer, until the block ends.
+    ``FULL_COLLECTION_FACTOR`` times rarer, until the outermost compile
+    ends (the compiles it starts change nothing).
 
     A compile makes hundreds of thousands of objects (numba's IR, types,
     LLVM IR as Python objects), most of them alive until it ends; each full
     collection walks them all and every other object of the process (a few
     hundred thousand after importing scikit-learn): seven full collections
     during a default fit's first compile took 0.5 s and found little to
-    free. The young generations are collected as usual, and the thresholds
-    are restored afterwards (one full collection then frees the compile's
-    garbage). Left alone if the collector is off (a first threshold of 0).
+    free. The young generations are collected as usual, and the caller's
+    thresholds are restored afterwards, unless something else changed them
+    meanwhile; the compile's garbage waits for the next full collection.
+    Left alone if the collector is off (a first threshold of 0) or has no
+    third threshold (Python 3.14's incremental collector reports 0).
     """
-    saved = gc.get_threshold()
-    if saved[0] > 0:
-        gc.set_threshold(saved[0], saved[1], saved[2] * FULL_COLLECTION_FACTOR)
+    global _compiles_in_progress
+    raised = None
+    if _compiles_in_progress == 0:
+        saved = gc.get_threshold()
+        if saved[0] > 0 and saved[2] > 0:
+            raised = (saved[0], saved[1], min(saved[2] * FULL_COLLECTION_FACTOR, 2**31 - 1))
+            gc.set_threshold(*raised)
+    _compiles_in_progress += 1
     try:
         yield
     finally:
-        if saved[0] > 0:
+        _compiles_in_progress -= 1
+        if raised is not None and gc.get_threshold() == raised:
             gc.set_threshold(*saved)
 
 
