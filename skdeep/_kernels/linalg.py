@@ -14,8 +14,10 @@ from ._jit import intrinsic_with_python, jit
 
 def _dot():
     """``np.dot(a, b, out)`` for kernels: numba's own lowering of it (the
-    checks of the shapes, copies of arrays that are neither C- nor
-    F-contiguous, then BLAS's ``gemm`` or ``gemv``), as an intrinsic.
+    checks of the shapes, copies of inputs that are neither C- nor
+    F-contiguous, then BLAS's ``gemm`` or ``gemv``), as an intrinsic. ``out``
+    must be C-contiguous (numba's lowering fails on an F-contiguous one and
+    writes the product into a copy of a non-contiguous one, lost).
 
     numba's ``np.dot`` is an overload that compiles a function of its own
     for each combination of layouts and dtype (a default fit has three: ``X
