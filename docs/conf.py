@@ -13,7 +13,6 @@ in their quick mode (fewer epochs: same figures, rougher curves).
 No intersphinx: the build reads nothing from the network.
 """
 
-import os
 import sys
 from pathlib import Path
 
